@@ -1,0 +1,12 @@
+// Which SIMD kernel sets this binary contains.
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace gemrun::kernels {
+bool CpuKernelsCompiled(Isa isa) {
+#if defined(__x86_64__)
+  return isa == Isa::kAvx2 || isa == Isa::kAvx512;
+#else
+  return isa == Isa::kScalar;
+#endif
+}
+}  // namespace gemrun::kernels

@@ -1,0 +1,12 @@
+// Entry points of the per-ISA SIMD kernel files (each compiled with its own target flags).
+#pragma once
+
+#include "kernels/isa.h"
+
+namespace gemrun::kernels {
+// Partial tables: entries left nullptr fall back to the ISA below.
+IsaKernels Avx2Kernels();
+IsaKernels Avx512Kernels();
+// Whether the kernels for `isa` were compiled into this binary.
+bool CpuKernelsCompiled(Isa isa);
+}  // namespace gemrun::kernels

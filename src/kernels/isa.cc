@@ -1,0 +1,95 @@
+// ISA detection and the per-ISA kernel tables, each completed from the one below it.
+#include "kernels/isa.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/ref/ref_kernels.h"
+
+namespace gemrun::kernels {
+namespace {
+
+bool CpuHas(Isa isa) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  switch (isa) {
+    case Isa::kScalar: return true;
+    case Isa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("f16c");
+    case Isa::kAvx512:
+      return CpuHas(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
+             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("avx512vnni");
+  }
+  return false;
+#else
+  return isa == Isa::kScalar;
+#endif
+}
+
+// Fills nullptr entries of `k` from `lower`.
+void Complete(IsaKernels& k, const IsaKernels& lower) {
+  for (uint32_t i = 0; i < kDTypeCount; ++i) {
+    if (!k.quantize_act[i]) k.quantize_act[i] = lower.quantize_act[i];
+    if (!k.dot_tile[i]) k.dot_tile[i] = lower.dot_tile[i];
+  }
+}
+
+const IsaKernels* Table(Isa isa) {
+  static IsaKernels avx2, avx512;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    avx2 = Avx2Kernels();
+    Complete(avx2, RefKernels());
+    avx512 = Avx512Kernels();
+    Complete(avx512, avx2);
+  });
+  switch (isa) {
+    case Isa::kScalar: return &RefKernels();
+    case Isa::kAvx2: return &avx2;
+    case Isa::kAvx512: return &avx512;
+  }
+  return &RefKernels();
+}
+
+}  // namespace
+
+const char* IsaName(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar: return "scalar";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512: return "avx512";
+  }
+  return "?";
+}
+
+bool IsaAvailable(Isa isa) { return CpuHas(isa) && (isa == Isa::kScalar || CpuKernelsCompiled(isa)); }
+
+const IsaKernels& KernelsFor(Isa isa) { return *Table(isa); }
+
+const IsaKernels& ActiveKernels() {
+  static const IsaKernels* active = [] {
+    Isa best = Isa::kScalar;
+    for (Isa i : {Isa::kAvx2, Isa::kAvx512})
+      if (IsaAvailable(i)) best = i;
+    if (const char* env = std::getenv("GEMRUN_ISA"); env && *env) {
+      Isa want = best;
+      if (!std::strcmp(env, "scalar")) want = Isa::kScalar;
+      else if (!std::strcmp(env, "avx2")) want = Isa::kAvx2;
+      else if (!std::strcmp(env, "avx512")) want = Isa::kAvx512;
+      else std::fprintf(stderr, "gemrun: ignoring unknown GEMRUN_ISA=%s (scalar|avx2|avx512)\n", env);
+      if (!IsaAvailable(want))
+        std::fprintf(stderr, "gemrun: GEMRUN_ISA=%s not available on this CPU; using %s\n", env, IsaName(best));
+      else
+        best = want;
+    }
+    return Table(best);
+  }();
+  return *active;
+}
+
+}  // namespace gemrun::kernels

@@ -1,0 +1,40 @@
+// Runtime ISA dispatch: one table of hot inner kernels per instruction set. The best
+// available set is chosen once at start-up; GEMRUN_ISA=scalar|avx2|avx512 forces a lower one.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/dtype.h"
+
+namespace gemrun::kernels {
+
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// Converts an activation row (n floats) into a vec_dot format (the table is indexed by
+// the format's DType id: F32, F16, BF16, Q8_0, Q8_1, Q8_K).
+using QuantizeActFn = void (*)(const float* x, void* dst, int64_t n);
+
+// A tile of dot products over rows of n elements:
+//   out[c * ldo + r] = dot(weight row r, activation row c)   for r < nr, c < nc
+// Weight rows are `w_stride` bytes apart, activation rows `a_stride` bytes apart.
+// Indexed by the weight's DType id.
+using DotTileFn = void (*)(int64_t n, const void* w, int64_t w_stride, int nr, const void* a,
+                           int64_t a_stride, int nc, float* out, int64_t ldo);
+
+struct IsaKernels {
+  Isa isa;
+  const char* name;
+  QuantizeActFn quantize_act[kDTypeCount];  // nullptr: not provided at this ISA
+  DotTileFn dot_tile[kDTypeCount];          // nullptr: not provided at this ISA
+};
+
+// The kernels for `isa`, with every nullptr entry filled from the next lower ISA (and
+// finally the scalar reference), so every supported type always has an entry.
+const IsaKernels& KernelsFor(Isa isa);
+// True when this CPU can run `isa` and the binary contains it.
+bool IsaAvailable(Isa isa);
+// The set in use: the best available unless GEMRUN_ISA asks for a lower one.
+const IsaKernels& ActiveKernels();
+const char* IsaName(Isa isa);
+
+}  // namespace gemrun::kernels

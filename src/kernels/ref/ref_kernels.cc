@@ -1,0 +1,59 @@
+// Scalar reference kernel table: the twin every SIMD kernel is tested against.
+#include "kernels/ref/ref_kernels.h"
+
+#include "quant/quant.h"
+
+namespace gemrun::kernels {
+namespace {
+
+template <DType kFmt>
+void QuantizeActRef(const float* x, void* dst, int64_t n) {
+  QuantizeActRowRef(kFmt, x, dst, n);
+}
+
+template <DType kW>
+void DotTileRef(int64_t n, const void* w, int64_t w_stride, int nr, const void* a,
+                int64_t a_stride, int nc, float* out, int64_t ldo) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(a);
+  for (int c = 0; c < nc; ++c)
+    for (int r = 0; r < nr; ++r)
+      out[c * ldo + r] = VecDotRef(kW, n, wb + r * w_stride, ab + c * a_stride);
+}
+
+IsaKernels MakeRef() {
+  IsaKernels k{Isa::kScalar, "scalar", {}, {}};
+  auto q = [&k](DType f, QuantizeActFn fn) { k.quantize_act[static_cast<uint32_t>(f)] = fn; };
+  q(DType::kF32, QuantizeActRef<DType::kF32>);
+  q(DType::kF16, QuantizeActRef<DType::kF16>);
+  q(DType::kBF16, QuantizeActRef<DType::kBF16>);
+  q(DType::kQ8_0, QuantizeActRef<DType::kQ8_0>);
+  q(DType::kQ8_1, QuantizeActRef<DType::kQ8_1>);
+  q(DType::kQ8_K, QuantizeActRef<DType::kQ8_K>);
+  auto d = [&k](DType t, DotTileFn fn) { k.dot_tile[static_cast<uint32_t>(t)] = fn; };
+  d(DType::kF32, DotTileRef<DType::kF32>);
+  d(DType::kF16, DotTileRef<DType::kF16>);
+  d(DType::kBF16, DotTileRef<DType::kBF16>);
+  d(DType::kQ4_0, DotTileRef<DType::kQ4_0>);
+  d(DType::kQ4_1, DotTileRef<DType::kQ4_1>);
+  d(DType::kQ5_0, DotTileRef<DType::kQ5_0>);
+  d(DType::kQ5_1, DotTileRef<DType::kQ5_1>);
+  d(DType::kQ8_0, DotTileRef<DType::kQ8_0>);
+  d(DType::kQ2_K, DotTileRef<DType::kQ2_K>);
+  d(DType::kQ3_K, DotTileRef<DType::kQ3_K>);
+  d(DType::kQ4_K, DotTileRef<DType::kQ4_K>);
+  d(DType::kQ5_K, DotTileRef<DType::kQ5_K>);
+  d(DType::kQ6_K, DotTileRef<DType::kQ6_K>);
+  d(DType::kIQ4_NL, DotTileRef<DType::kIQ4_NL>);
+  d(DType::kIQ4_XS, DotTileRef<DType::kIQ4_XS>);
+  return k;
+}
+
+}  // namespace
+
+const IsaKernels& RefKernels() {
+  static const IsaKernels k = MakeRef();
+  return k;
+}
+
+}  // namespace gemrun::kernels
