@@ -1,0 +1,23 @@
+// Subcommand entry points; each lives in its own cmd_*.cc file.
+// Exit codes (documented in --help): 0 ok, 1 usage error, 2 model/file error, 3 runtime error.
+#pragma once
+
+#include <string>
+
+#include "base/status.h"
+
+namespace gemrun::cli {
+
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 1;
+constexpr int kExitModel = 2;
+constexpr int kExitRuntime = 3;
+
+// Prints "gemrun <cmd>: <message>" to stderr and returns the exit code for the status.
+int ReportError(const char* cmd, const Status& s);
+
+int CmdInspect(int argc, char** argv);
+int CmdLogits(int argc, char** argv);
+int CmdTokenize(int argc, char** argv);
+
+}  // namespace gemrun::cli

@@ -1,0 +1,59 @@
+// gemrun: the CLI entry point; dispatches to one subcommand per file.
+#include <cstdio>
+#include <cstring>
+
+#include "cli/commands.h"
+
+namespace gemrun::cli {
+
+int ReportError(const char* cmd, const Status& s) {
+  std::fprintf(stderr, "gemrun %s: error: %s\n", cmd, s.message().c_str());
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange: return kExitUsage;
+    case StatusCode::kNotFound:
+    case StatusCode::kDataLoss:
+    case StatusCode::kUnimplemented: return kExitModel;
+    default: return kExitRuntime;
+  }
+}
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*fn)(int, char**);
+  const char* summary;
+};
+
+constexpr Command kCommands[] = {
+    {"inspect", CmdInspect, "print a GGUF file's metadata and tensor table"},
+    {"logits", CmdLogits, "evaluate token ids and write every position's logits (parity checks)"},
+    {"tokenize", CmdTokenize, "tokenize text with a model's vocabulary"},
+};
+
+void PrintUsage() {
+  std::printf(
+      "gemrun — run Gemma 3 / Gemma 4 GGUF models locally on the CPU\n\n"
+      "usage: gemrun <command> [options]   (gemrun <command> --help for details)\n\ncommands:\n");
+  for (const auto& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);
+  std::printf(
+      "\nexit codes: 0 ok, 1 usage error, 2 model/file error, 3 runtime error\n"
+      "environment: GEMRUN_ISA=scalar|avx2|avx512 forces a lower SIMD path\n");
+}
+
+}  // namespace
+}  // namespace gemrun::cli
+
+int main(int argc, char** argv) {
+  using namespace gemrun::cli;
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    PrintUsage();
+    return argc < 2 ? kExitUsage : kExitOk;
+  }
+  for (const auto& c : kCommands)
+    if (!std::strcmp(argv[1], c.name)) return c.fn(argc - 1, argv + 1);
+  std::fprintf(stderr, "gemrun: unknown command '%s' (see gemrun --help)\n", argv[1]);
+  return kExitUsage;
+}
