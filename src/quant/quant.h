@@ -23,4 +23,11 @@ void QuantizeActRowRef(DType fmt, const float* x, void* dst, int64_t n);
 // Traits(wt).vec_dot format. Integer block sums are exact; float accumulation in f32.
 float VecDotRef(DType wt, int64_t n, const void* w, const void* a);
 
+// Weight-side quantizer for tests and fixtures only (never on a serving path): a simple
+// max-abs / min-max quantizer producing valid blocks whose dequantization is close to x.
+// It does NOT reproduce llama.cpp's scale search, so its bytes differ from llama-quantize.
+// Types: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
+// IQ4_NL, IQ4_XS. n multiple of the block size; dst holds RowBytes(t, n) bytes.
+void QuantizeWeightRowRef(DType t, const float* x, void* dst, int64_t n);
+
 }  // namespace gemrun
