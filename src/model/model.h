@@ -1,0 +1,67 @@
+// Model: the architecture-neutral interface the engine drives, and the registry that picks
+// an implementation from `general.architecture`.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "gguf/gguf.h"
+#include "kernels/kernels.h"
+#include "model/config.h"
+#include "threading/thread_pool.h"
+
+namespace gemrun {
+
+// Per-sequence state: KV cache, preallocated activations and the number of cached positions.
+// Allocated once from the config, the context size and the maximum batch.
+struct ForwardState {
+  int64_t n_ctx = 0;      // positions the KV cache can hold
+  int64_t max_batch = 0;  // tokens per Forward call
+  int64_t n_past = 0;     // positions already in the cache
+  // KV cache: [n_layer] (empty for layers that read another layer's cache),
+  // each [n_ctx][n_head_kv * head_dim] f32; row j holds position j.
+  std::vector<std::vector<float>> k, v;
+  // Activations, each [max_batch][width].
+  std::vector<float> x, xn, q, kx, vx, attn, proj, gate, up;
+  std::vector<float> extra;        // architecture-specific scratch
+  std::vector<float> attn_scratch;
+  std::vector<float> out_rows;     // [max_batch][n_embd] rows that need logits
+  kernels::MatMulScratch mm;
+
+  uint64_t KvBytes() const;
+};
+
+enum class LogitsMode { kAll, kLast, kNone };
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  const ModelConfig& config() const { return config_; }
+  const GgufFile& file() const { return *file_; }
+
+  // Allocates a state for n_ctx positions and batches of up to max_batch tokens.
+  virtual StatusOr<std::unique_ptr<ForwardState>> NewState(int64_t n_ctx, int64_t max_batch) const = 0;
+
+  // Evaluates `tokens` (at most max_batch) at positions st.n_past.., appending to the KV
+  // cache. Writes logits [n_out][n_vocab] to `logits` (n_out = T for kAll, 1 for kLast).
+  // Ids out of range or a full context are errors, reported before any state changes.
+  virtual Status Forward(std::span<const int32_t> tokens, ForwardState& st, LogitsMode mode,
+                         float* logits, ThreadPool& pool) const = 0;
+
+ protected:
+  std::unique_ptr<GgufFile> file_;
+  ModelConfig config_;
+};
+
+// Opens a GGUF file and builds the model for its architecture. Unknown architectures,
+// missing or mis-shaped tensors and unsupported types are errors naming the culprit.
+StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path);
+
+// Checks a batch before it touches the state: ids in range, room in the context.
+Status ValidateBatch(const ModelConfig& c, std::span<const int32_t> tokens, const ForwardState& st);
+
+}  // namespace gemrun
