@@ -123,5 +123,46 @@ TEST(VecDotRef, MatchesDequantizedDot) {
   }
 }
 
+
+// ---------------------------------------------------------------------------------------
+// Weight quantizer round trips: RMS error relative to the row's RMS, per format.
+
+struct RoundTripCase {
+  DType t;
+  double max_rel_rms;  // generous bound for a simple max-abs quantizer on Gaussian data
+};
+
+TEST(QuantizeWeightRowRef, RoundTripError) {
+  const RoundTripCase cases[] = {
+      {DType::kF32, 0.0},     {DType::kF16, 5e-4},    {DType::kBF16, 3e-3},
+      {DType::kQ8_0, 0.008},  {DType::kQ6_K, 0.03},   {DType::kQ5_0, 0.065},
+      {DType::kQ5_1, 0.055},  {DType::kQ5_K, 0.055},  {DType::kQ4_0, 0.13},
+      {DType::kQ4_1, 0.11},   {DType::kQ4_K, 0.11},   {DType::kIQ4_NL, 0.12},
+      {DType::kIQ4_XS, 0.12}, {DType::kQ3_K, 0.23},   {DType::kQ2_K, 0.45},
+  };
+  const int64_t n = 4096;
+  for (const auto& c : cases) {
+    for (uint32_t seed = 1; seed <= 4; ++seed) {
+      auto x = RandomFloats(n, seed, 0.02f * seed);
+      for (int64_t i = 0; i < 256; ++i) x[i] = 0.0f;      // an all-zero block
+      for (int64_t i = 256; i < 512; ++i) x[i] = std::fabs(x[i]);  // a one-sided block
+      for (int64_t i = 512; i < 768; ++i) x[i] = -std::fabs(x[i]);
+      Bytes q(RowBytes(c.t, n));
+      QuantizeWeightRowRef(c.t, x.data(), q.data(), n);
+      const auto y = Dequant(c.t, q, n);
+      double err = 0.0, ref = 0.0;
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_TRUE(std::isfinite(y[i])) << DTypeName(c.t) << " element " << i;
+        err += (double)(y[i] - x[i]) * (y[i] - x[i]);
+        ref += (double)x[i] * x[i];
+      }
+      for (int64_t i = 0; i < 256; ++i) EXPECT_EQ(y[i], 0.0f) << DTypeName(c.t);
+      const double rel = std::sqrt(err / ref);
+      EXPECT_LE(rel, c.max_rel_rms) << DTypeName(c.t) << " seed " << seed;
+      if (seed == 1) printf("  %-7s rel rms error %.4f\n", DTypeName(c.t).c_str(), rel);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gemrun
