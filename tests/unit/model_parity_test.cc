@@ -178,6 +178,14 @@ TEST(ModelParity, SharedGemma3) {
   CheckSet(root, "g3");
 }
 
+TEST(ModelParity, BundledGemma4) { CheckSet(fs::path(GEMRUN_TEST_DATA) / "testdata", "g4"); }
+
+TEST(ModelParity, SharedGemma4) {
+  const fs::path root = GEMRUN_SHARED_TESTDATA;
+  if (!fs::exists(root / "manifest.json")) GTEST_SKIP() << "no shared testdata at " << root;
+  CheckSet(root, "g4");
+}
+
 TEST(ModelLoad, RejectsVisionProjectorAndMissingFile) {
   auto m = LoadModel("/nonexistent/model.gguf");
   ASSERT_FALSE(m.ok());
