@@ -3,6 +3,7 @@
 // scales, which is never on their hot path.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -13,15 +14,11 @@ namespace gemrun::quant_internal {
 
 inline float Half(uint16_t h) { return Fp16ToFp32(h); }
 
-// llama.cpp's nearest_int: round-to-nearest-even via the 1.5*2^23 magic number. Valid for
-// |f| <= 4194303; matches nearbyintf there, but we keep the trick so the code reads like
-// the reference it mirrors.
-inline int NearestInt(float f) {
-  const float val = f + 12582912.0f;
-  int32_t i;
-  std::memcpy(&i, &val, sizeof(i));
-  return (i & 0x007FFFFF) - 0x00400000;
-}
+// llama.cpp's nearest_int (the 1.5*2^23 magic-number add) rounds half to even for
+// |f| <= 4194303; nearbyint under the default rounding mode gives the same integer. We use
+// nearbyint because the magic add, once inlined after `iscale * x`, may be contracted into
+// an FMA when built with -mfma, which rounds differently from llama.cpp's unfused product.
+inline int NearestInt(float f) { return (int)std::nearbyint(f); }
 
 // Q5_0/Q5_1 high bits: the 4 qh bytes read as one little-endian u32.
 inline uint32_t LoadQh(const uint8_t qh[4]) {

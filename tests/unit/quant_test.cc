@@ -107,8 +107,13 @@ double Q8_1SumSlack(DType wt, const Bytes& w, const Bytes& a, int64_t n) {
 TEST(VecDotRef, MatchesDequantizedDot) {
   const int64_t n = 1024;
   for (DType wt : kWeightTypes) {
-    for (uint32_t seed = 1; seed <= 20; ++seed) {
-      const Bytes w = RandomWeightRow(wt, n, seed);
+    for (uint32_t seed = 1; seed <= 40; ++seed) {
+      // Odd seeds: random bytes (every code pattern); even: a quantized Gaussian row.
+      Bytes w = RandomWeightRow(wt, n, seed);
+      if (seed % 2 == 0) {
+        const auto src = RandomFloats(n, 500 + seed, 0.05f);
+        QuantizeWeightRowRef(wt, src.data(), w.data(), n);
+      }
       const auto x = RandomFloats(n, 1000 + seed);
       const DType at = Traits(wt).vec_dot;
       Bytes a(RowBytes(at, n));
