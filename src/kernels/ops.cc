@@ -113,9 +113,10 @@ void Attention(const AttentionShape& s, const float* q, int64_t T, int64_t pos0,
       const int g = h / group;
       const int64_t pq = pos0 + t;
       const int64_t first = s.window > 0 ? std::max<int64_t>(0, pq - s.window + 1) : 0;
+      const int64_t last = s.causal ? pq : n_kv - 1;
       const float* qh = q + (t * s.n_head + h) * D;
       float mx = -std::numeric_limits<float>::infinity();
-      for (int64_t j = first; j <= pq; ++j) {
+      for (int64_t j = first; j <= last; ++j) {
         const float* kj = k_cache + j * kv_stride + g * D;
         float d = 0.0f;
         for (int i = 0; i < D; ++i) d += qh[i] * kj[i];
@@ -123,7 +124,7 @@ void Attention(const AttentionShape& s, const float* q, int64_t T, int64_t pos0,
         mx = std::max(mx, d);
       }
       double sum = 0.0;
-      for (int64_t j = first; j <= pq; ++j) {
+      for (int64_t j = first; j <= last; ++j) {
         const float p = std::exp(scores[j] - mx);
         scores[j] = p;
         sum += p;
@@ -131,7 +132,7 @@ void Attention(const AttentionShape& s, const float* q, int64_t T, int64_t pos0,
       const float inv = static_cast<float>(1.0 / sum);
       float* o = out + (t * s.n_head + h) * D;
       std::fill(o, o + D, 0.0f);
-      for (int64_t j = first; j <= pq; ++j) {
+      for (int64_t j = first; j <= last; ++j) {
         const float p = scores[j] * inv;
         const float* vj = v_cache + j * kv_stride + g * D;
         for (int i = 0; i < D; ++i) o[i] += p * vj[i];

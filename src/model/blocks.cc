@@ -109,7 +109,7 @@ void AttentionBlock(const ModelConfig& c, int il, const AttentionWeights& w,
     std::memcpy(st.v[il].data() + pos0 * kvw, vx, sizeof(float) * T * kvw);
   }
   const int src = l.kv_source;
-  kernels::AttentionShape as{Hq, Hk, D, l.sliding ? c.window : 0};
+  kernels::AttentionShape as{Hq, Hk, D, l.sliding ? c.window : 0, !opt.non_causal};
   const int64_t need = kernels::AttentionScratchFloats(as, T, pos0 + T, pool.size());
   if (static_cast<int64_t>(st.attn_scratch.size()) < need) st.attn_scratch.resize(need);
   kernels::Attention(as, st.q.data(), T, pos0, st.k[src].data(), st.v[src].data(), st.attn.data(),

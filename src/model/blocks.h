@@ -28,6 +28,7 @@ Status BindFfn(WeightBinder& b, const ModelConfig& c, int il, int64_t n_ff, FfnW
 struct AttentionOptions {
   bool v_norm = false;  // Gemma 4: V RMS-normalised without weight
   const float* rope_freqs = nullptr;  // divisors for proportional RoPE, or nullptr
+  bool non_causal = false;            // image block: positions of the batch see each other
 };
 
 // Attention sub-layer: x[T][E] (residual, read) -> st.proj[T][E] = post_norm(Wo · attn(...)).

@@ -90,7 +90,8 @@ class Gemma3 final : public Model {
   StatusOr<std::unique_ptr<ForwardState>> NewState(int64_t n_ctx, int64_t max_batch) const override {
     return NewCommonState(config_, n_ctx, max_batch);
   }
-  Status Forward(std::span<const int32_t> tokens, ForwardState& st, LogitsMode mode, float* logits,
+  using Model::Forward;
+  Status Forward(const Batch& batch, ForwardState& st, LogitsMode mode, float* logits,
                  ThreadPool& pool) const override;
 
  private:
@@ -122,17 +123,15 @@ StatusOr<std::unique_ptr<Model>> Gemma3::Load(std::unique_ptr<GgufFile> f) {
   return std::unique_ptr<Model>(std::move(m));
 }
 
-Status Gemma3::Forward(std::span<const int32_t> tokens, ForwardState& st, LogitsMode mode,
-                       float* logits, ThreadPool& pool) const {
-  RETURN_IF_ERROR(ValidateBatch(config_, tokens, st));
+Status Gemma3::Forward(const Batch& batch, ForwardState& st, LogitsMode mode, float* logits,
+                       ThreadPool& pool) const {
+  RETURN_IF_ERROR(ValidateBatch(config_, batch, st));
   const ModelConfig& c = config_;
-  const int64_t T = static_cast<int64_t>(tokens.size()), E = c.n_embd;
+  const int64_t T = batch.size(), E = c.n_embd;
   float* x = st.x.data();
-  for (int64_t t = 0; t < T; ++t) {
-    kernels::GetRow(tok_embd_, tokens[t], x + t * E);
-    kernels::Scale(x + t * E, E, c.embd_scale);
-  }
-  const AttentionOptions opt{};
+  EmbedInput(c, tok_embd_, batch, st);
+  AttentionOptions opt;
+  opt.non_causal = batch.non_causal;
   for (int il = 0; il < c.n_layer; ++il) {
     const Layer& L = layers_[il];
     AttentionBlock(c, il, L.attn, opt, x, T, st, pool);

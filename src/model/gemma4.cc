@@ -16,6 +16,7 @@ namespace {
 
 constexpr float kDefaultSoftcap = 30.0f;  // llama.cpp's default when the key is absent
 constexpr float kMinRouterWeightSum = 6.103515625e-5f;
+constexpr int32_t kPadToken = 0;  // per-layer embedding row used for image positions
 
 // KV owner for a shared layer: the last layer before n_kv of the same attention type (HF).
 // llama.cpp hard-codes n_kv-1 (global) / n_kv-2 (local); we warn when they differ.
@@ -130,7 +131,8 @@ class Gemma4 final : public Model {
  public:
   static StatusOr<std::unique_ptr<Model>> Load(std::unique_ptr<GgufFile> f);
   StatusOr<std::unique_ptr<ForwardState>> NewState(int64_t n_ctx, int64_t max_batch) const override;
-  Status Forward(std::span<const int32_t> tokens, ForwardState& st, LogitsMode mode, float* logits,
+  using Model::Forward;
+  Status Forward(const Batch& batch, ForwardState& st, LogitsMode mode, float* logits,
                  ThreadPool& pool) const override;
 
  private:
@@ -145,7 +147,7 @@ class Gemma4 final : public Model {
     TensorView inp_gate, proj;  // PLE: [E, P], [P, E]
     std::vector<float> post_norm, out_scale;
   };
-  void PerLayerInputs(std::span<const int32_t> tokens, Gemma4State& st, ThreadPool& pool) const;
+  void PerLayerInputs(const Batch& batch, Gemma4State& st, ThreadPool& pool) const;
   void MoeBranch(const Layer& L, const float* x_att, int64_t T, Gemma4State& st, ThreadPool& pool) const;
   void PerLayerInjection(int il, const Layer& L, int64_t T, Gemma4State& st, ThreadPool& pool) const;
 
@@ -228,9 +230,10 @@ StatusOr<std::unique_ptr<ForwardState>> Gemma4::NewState(int64_t n_ctx, int64_t 
 }
 
 // PL[t][l] = (RMSNorm(proj(x0)[l] / sqrt(E)) + ple_embd[t][l] * sqrt(P)) / sqrt(2).
-void Gemma4::PerLayerInputs(std::span<const int32_t> tokens, Gemma4State& st, ThreadPool& pool) const {
+// Embedding rows (image tokens) use the pad token's row, scaled like any other (spec §7).
+void Gemma4::PerLayerInputs(const Batch& batch, Gemma4State& st, ThreadPool& pool) const {
   const ModelConfig& c = config_;
-  const int64_t T = static_cast<int64_t>(tokens.size()), E = c.n_embd, P = c.n_embd_per_layer, LP = c.n_layer * P;
+  const int64_t T = batch.size(), E = c.n_embd, P = c.n_embd_per_layer, LP = c.n_layer * P;
   float* pl = st.per_layer.data();
   float* proj = st.ple_tmp.data();
   kernels::MatMul(ple_proj_, st.x.data(), T, E, proj, LP, pool, st.mm);
@@ -239,7 +242,7 @@ void Gemma4::PerLayerInputs(std::span<const int32_t> tokens, Gemma4State& st, Th
   const float ps = std::sqrt(static_cast<float>(P)), inv_sqrt2 = 1.0f / std::sqrt(2.0f);
   for (int64_t t = 0; t < T; ++t) {
     float* row = pl + t * LP;
-    kernels::GetRow(ple_embd_, tokens[t], row);
+    kernels::GetRow(ple_embd_, batch.embd ? kPadToken : batch.tokens[t], row);
     kernels::Scale(row, LP, ps);
     for (int64_t i = 0; i < LP; ++i) row[i] = (proj[t * LP + i] + row[i]) * inv_sqrt2;
   }
@@ -324,19 +327,17 @@ void Gemma4::PerLayerInjection(int il, const Layer& L, int64_t T, Gemma4State& s
   kernels::Add(st.x.data(), st.proj.data(), T * E);
 }
 
-Status Gemma4::Forward(std::span<const int32_t> tokens, ForwardState& base, LogitsMode mode,
-                       float* logits, ThreadPool& pool) const {
-  RETURN_IF_ERROR(ValidateBatch(config_, tokens, base));
+Status Gemma4::Forward(const Batch& batch, ForwardState& base, LogitsMode mode, float* logits,
+                       ThreadPool& pool) const {
+  RETURN_IF_ERROR(ValidateBatch(config_, batch, base));
   auto& st = static_cast<Gemma4State&>(base);
   const ModelConfig& c = config_;
-  const int64_t T = static_cast<int64_t>(tokens.size()), E = c.n_embd;
+  const int64_t T = batch.size(), E = c.n_embd;
   float* x = st.x.data();
-  for (int64_t t = 0; t < T; ++t) {
-    kernels::GetRow(tok_embd_, tokens[t], x + t * E);
-    kernels::Scale(x + t * E, E, c.embd_scale);
-  }
-  if (c.n_embd_per_layer > 0) PerLayerInputs(tokens, st, pool);
+  EmbedInput(c, tok_embd_, batch, st);
+  if (c.n_embd_per_layer > 0) PerLayerInputs(batch, st, pool);
   AttentionOptions opt;
+  opt.non_causal = batch.non_causal;
   opt.v_norm = true;
   opt.rope_freqs = rope_freqs_.empty() ? nullptr : rope_freqs_.data();
   for (int il = 0; il < c.n_layer; ++il) {

@@ -37,6 +37,18 @@ struct ForwardState {
 
 enum class LogitsMode { kAll, kLast, kNone };
 
+// One forward call's input: token ids, or precomputed embedding rows (image soft tokens,
+// [n][n_embd], not scaled by sqrt(n_embd)); `non_causal` lets the batch's positions see each
+// other (image blocks), while the sliding-window rule still applies to earlier keys.
+struct Batch {
+  std::span<const int32_t> tokens;
+  const float* embd = nullptr;
+  int64_t n_embd_rows = 0;
+  bool non_causal = false;
+
+  int64_t size() const { return embd ? n_embd_rows : static_cast<int64_t>(tokens.size()); }
+};
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -49,8 +61,12 @@ class Model {
   // Evaluates `tokens` (at most max_batch) at positions st.n_past.., appending to the KV
   // cache. Writes logits [n_out][n_vocab] to `logits` (n_out = T for kAll, 1 for kLast).
   // Ids out of range or a full context are errors, reported before any state changes.
-  virtual Status Forward(std::span<const int32_t> tokens, ForwardState& st, LogitsMode mode,
-                         float* logits, ThreadPool& pool) const = 0;
+  virtual Status Forward(const Batch& batch, ForwardState& st, LogitsMode mode, float* logits,
+                         ThreadPool& pool) const = 0;
+  Status Forward(std::span<const int32_t> tokens, ForwardState& st, LogitsMode mode, float* logits,
+                 ThreadPool& pool) const {
+    return Forward(Batch{.tokens = tokens}, st, mode, logits, pool);
+  }
 
  protected:
   std::unique_ptr<GgufFile> file_;
@@ -62,6 +78,9 @@ class Model {
 StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path);
 
 // Checks a batch before it touches the state: ids in range, room in the context.
-Status ValidateBatch(const ModelConfig& c, std::span<const int32_t> tokens, const ForwardState& st);
+Status ValidateBatch(const ModelConfig& c, const Batch& b, const ForwardState& st);
+
+// Fills st.x[T][E] with the batch's input rows: scaled token embeddings or the given rows.
+void EmbedInput(const ModelConfig& c, const TensorView& tok_embd, const Batch& b, ForwardState& st);
 
 }  // namespace gemrun

@@ -1,5 +1,8 @@
 // Architecture registry: general.architecture -> loader.
+#include <cstring>
 #include <string>
+
+#include "kernels/ops.h"
 
 #include "model/model.h"
 
@@ -30,19 +33,35 @@ StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path) {
   return UnimplementedError(path + ": architecture '" + *arch + "' is not supported (supported: " + supported + ")");
 }
 
-Status ValidateBatch(const ModelConfig& c, std::span<const int32_t> tokens, const ForwardState& st) {
-  if (tokens.empty()) return InvalidArgumentError("empty batch");
-  if (static_cast<int64_t>(tokens.size()) > st.max_batch)
-    return InvalidArgumentError("batch of " + std::to_string(tokens.size()) + " tokens exceeds the maximum batch " +
+Status ValidateBatch(const ModelConfig& c, const Batch& b, const ForwardState& st) {
+  const int64_t n = b.size();
+  if (n <= 0) return InvalidArgumentError("empty batch");
+  if (b.embd && !b.tokens.empty()) return InvalidArgumentError("a batch holds either token ids or embeddings, not both");
+  if (n > st.max_batch)
+    return InvalidArgumentError("batch of " + std::to_string(n) + " tokens exceeds the maximum batch " +
                                 std::to_string(st.max_batch));
-  if (st.n_past + static_cast<int64_t>(tokens.size()) > st.n_ctx)
-    return OutOfRangeError("context full: " + std::to_string(st.n_past) + " + " + std::to_string(tokens.size()) +
+  if (st.n_past + n > st.n_ctx)
+    return OutOfRangeError("context full: " + std::to_string(st.n_past) + " + " + std::to_string(n) +
                            " tokens exceed the context size " + std::to_string(st.n_ctx));
+  const auto& tokens = b.tokens;
   for (size_t i = 0; i < tokens.size(); ++i)
     if (tokens[i] < 0 || tokens[i] >= c.n_vocab)
       return InvalidArgumentError("token id " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
                                   " is outside the vocabulary [0, " + std::to_string(c.n_vocab) + ")");
   return OkStatus();
+}
+
+void EmbedInput(const ModelConfig& c, const TensorView& tok_embd, const Batch& b, ForwardState& st) {
+  const int64_t E = c.n_embd;
+  if (b.embd) {  // precomputed rows are used as given (no sqrt(E) scale)
+    std::memcpy(st.x.data(), b.embd, sizeof(float) * b.n_embd_rows * E);
+    return;
+  }
+  for (size_t t = 0; t < b.tokens.size(); ++t) {
+    float* row = st.x.data() + t * E;
+    kernels::GetRow(tok_embd, b.tokens[t], row);
+    kernels::Scale(row, E, c.embd_scale);
+  }
 }
 
 uint64_t ForwardState::KvBytes() const {
