@@ -52,11 +52,16 @@ struct GgufTensorInfo {
 
 class GgufFile {
  public:
-  // Opens, maps and validates. Split shards (-00001-of-0000N) are detected and rejected
-  // with a message saying so.
+  // Opens, maps and validates. NotFound when the path does not exist. Shards of a split
+  // model (metadata split.count > 1, files named -00001-of-0000N) are rejected
+  // (Unimplemented) with a message saying how to merge them.
   static StatusOr<std::unique_ptr<GgufFile>> Open(const std::string& path);
   // Parses an in-memory buffer (for fuzzing and tests); `name` is used in messages.
-  // The buffer must outlive the GgufFile.
+  // The buffer must outlive the GgufFile. Never reads outside [data, data + size).
+  // Errors: DataLoss for malformed or truncated input, Unimplemented for valid input this
+  // reader does not support (big-endian, version != 2/3, nested arrays, removed or unknown
+  // tensor type ids). On success every tensor lies inside the buffer, tensors do not
+  // overlap, and every element count, byte size and stride of View() fits in int64.
   static StatusOr<std::unique_ptr<GgufFile>> Parse(const uint8_t* data, uint64_t size,
                                                    const std::string& name);
 
@@ -84,8 +89,8 @@ class GgufFile {
   StatusOr<std::vector<float>> GetFloatArray(std::string_view key) const;
   StatusOr<std::vector<bool>> GetBoolArray(std::string_view key) const;
   StatusOr<std::vector<std::string_view>> GetStringArray(std::string_view key) const;
-  // Scalar or per-layer array: returns n values (a scalar is repeated). Error if an array
-  // has a length other than n.
+  // Scalar or per-layer array: returns n values (a scalar is repeated). InvalidArgument if
+  // an array has a length other than n, or if n is outside 0..2^20.
   StatusOr<std::vector<int64_t>> GetPerLayerInt(std::string_view key, int64_t n) const;
 
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
@@ -96,6 +101,8 @@ class GgufFile {
  private:
   GgufFile() = default;
   Status ParseAll();
+  // Computes data_start_ and checks every tensor's alignment, bounds and overlap.
+  Status ValidateLayout(uint64_t header_end);
 
   std::unique_ptr<MappedFile> map_;
   const uint8_t* data_ = nullptr;
