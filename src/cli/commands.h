@@ -19,5 +19,6 @@ int ReportError(const char* cmd, const Status& s);
 int CmdInspect(int argc, char** argv);
 int CmdLogits(int argc, char** argv);
 int CmdTokenize(int argc, char** argv);
+int CmdBench(int argc, char** argv);
 
 }  // namespace gemrun::cli

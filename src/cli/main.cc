@@ -30,6 +30,7 @@ constexpr Command kCommands[] = {
     {"inspect", CmdInspect, "print a GGUF file's metadata and tensor table"},
     {"logits", CmdLogits, "evaluate token ids and write every position's logits (parity checks)"},
     {"tokenize", CmdTokenize, "tokenize text with a model's vocabulary"},
+    {"bench", CmdBench, "measure prompt (pp) and generation (tg) tokens/s, like llama-bench"},
 };
 
 void PrintUsage() {

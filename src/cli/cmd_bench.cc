@@ -1,0 +1,142 @@
+// gemrun bench: llama-bench-style throughput. pp = p prompt tokens in one batch from an
+// empty cache; tg = n tokens decoded one at a time from an empty cache; median of r runs.
+// Also measures the machine's read bandwidth so decode speed can be judged against it.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "cli/commands.h"
+#include "kernels/isa.h"
+#include "model/model.h"
+
+namespace gemrun::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Multi-threaded streaming read of a buffer larger than the caches; best of a few passes.
+double ReadBandwidthGBs(ThreadPool& pool) {
+  const size_t n = size_t{1} << 27;  // 128 Mi floats = 512 MiB
+  std::vector<float> buf(n, 1.0f);
+  std::vector<double> partial(pool.size());
+  double best = 0;
+  for (int rep = 0; rep < 4; ++rep) {
+    const auto t0 = Clock::now();
+    pool.ParallelFor(static_cast<int64_t>(n), [&](int64_t b, int64_t e, int w) {
+      float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+      int64_t i = b;
+      for (; i + 8 <= e; i += 8) {
+        s0 += buf[i]; s1 += buf[i + 1]; s2 += buf[i + 2]; s3 += buf[i + 3];
+        s4 += buf[i + 4]; s5 += buf[i + 5]; s6 += buf[i + 6]; s7 += buf[i + 7];
+      }
+      for (; i < e; ++i) s0 += buf[i];
+      partial[w] = s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
+    }, 1 << 16);
+    const double s = Seconds(t0, Clock::now());
+    best = std::max(best, n * sizeof(float) / s / 1e9);
+  }
+  return best;
+}
+
+// Weight bytes one decode step reads: every matrix, except lookup-only tables (one row)
+// and, for MoE, only the used share of the experts.
+uint64_t BytesPerToken(const Model& m) {
+  const ModelConfig& c = m.config();
+  uint64_t total = 0;
+  const bool tied = m.file().FindTensor("output.weight") == nullptr;
+  for (const auto& t : m.file().tensors()) {
+    uint64_t b = t.nbytes;
+    if (t.name == "per_layer_token_embd.weight" || (t.name == "token_embd.weight" && !tied)) b = b / t.ne[1];
+    if (t.name.find("_exps.") != std::string::npos && c.n_expert > 0) b = b * c.n_expert_used / c.n_expert;
+    total += b;
+  }
+  return total;
+}
+
+}  // namespace
+
+int CmdBench(int argc, char** argv) {
+  CLI::App app{"Measure prompt processing (pp) and generation (tg) throughput, like llama-bench.\n\n"
+               "examples:\n  gemrun bench -m gemma-3-1b-it-Q4_0.gguf -t 2\n"
+               "  gemrun bench -m model.gguf -p 512 -n 128 -r 3 --json",
+               "gemrun bench"};
+  std::string model_path;
+  int threads = 0, reps = 3;
+  int64_t p = 512, n = 128;
+  bool json = false;
+  app.add_option("-m,--model", model_path, "GGUF model")->required();
+  app.add_option("-t,--threads", threads, "threads (default: all cores)");
+  app.add_option("-p,--n-prompt", p, "prompt tokens for pp (0 = skip)")->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  app.add_option("-n,--n-gen", n, "generated tokens for tg (0 = skip)")->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  app.add_option("-r,--repetitions", reps, "runs per test; the median is reported")->check(CLI::Range(1, 1000));
+  app.add_flag("--json", json, "one JSON object on stdout");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  const auto t_load = Clock::now();
+  auto model = LoadModel(model_path);
+  if (!model.ok()) return ReportError("bench", model.status());
+  const double load_s = Seconds(t_load, Clock::now());
+  const Model& m = **model;
+  const ModelConfig& c = m.config();
+  ThreadPool pool(threads);
+  std::vector<int32_t> ids(static_cast<size_t>(std::max(p, n)));
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 7919 + 13) % c.n_vocab);
+
+  auto st = m.NewState(std::max<int64_t>(p + 1, n + 1), std::max<int64_t>(p, 1));
+  if (!st.ok()) return ReportError("bench", st.status());
+  std::vector<float> logits(static_cast<size_t>(c.n_vocab));
+  std::vector<double> pp_runs, tg_runs;
+  for (int r = 0; r <= reps; ++r) {  // run 0 warms up (page faults, caches)
+    if (p > 0) {
+      (*st)->n_past = 0;
+      const auto t0 = Clock::now();
+      Status s = m.Forward(std::span<const int32_t>(ids.data(), p), **st, LogitsMode::kLast, logits.data(), pool);
+      if (!s.ok()) return ReportError("bench", s);
+      if (r) pp_runs.push_back(p / Seconds(t0, Clock::now()));
+    }
+    if (n > 0) {
+      (*st)->n_past = 0;
+      const auto t0 = Clock::now();
+      for (int64_t i = 0; i < n; ++i) {
+        Status s = m.Forward(std::span<const int32_t>(ids.data() + i, 1), **st, LogitsMode::kLast, logits.data(), pool);
+        if (!s.ok()) return ReportError("bench", s);
+      }
+      if (r) tg_runs.push_back(n / Seconds(t0, Clock::now()));
+    }
+  }
+  const double pp = Median(pp_runs), tg = Median(tg_runs);
+  const double bw = ReadBandwidthGBs(pool);
+  const uint64_t bpt = BytesPerToken(m);
+  const double eff = bw > 0 ? bpt * tg / 1e9 / bw : 0;
+  const char* isa = kernels::ActiveKernels().name;
+  if (json) {
+    nlohmann::json out = {{"model", model_path}, {"arch", c.arch_name}, {"threads", pool.size()}, {"isa", isa},
+                          {"n_prompt", p}, {"n_gen", n}, {"repetitions", reps},
+                          {"pp_tokens_per_s", pp}, {"tg_tokens_per_s", tg}, {"load_s", load_s},
+                          {"model_bytes", m.file().file_size()}, {"weight_bytes_per_token", bpt},
+                          {"read_bandwidth_gb_per_s", bw}, {"tg_bandwidth_efficiency", eff}};
+    std::printf("%s\n", out.dump().c_str());
+  } else {
+    std::printf("model %s (%s, %.2f GB), %d threads, isa %s, load %.3f s\n", model_path.c_str(), c.arch_name.c_str(),
+                m.file().file_size() / 1e9, pool.size(), isa, load_s);
+    if (p > 0) std::printf("pp%-6lld %10.2f tok/s\n", (long long)p, pp);
+    if (n > 0) std::printf("tg%-6lld %10.2f tok/s   (%.2f GB/s of weights; read bandwidth %.2f GB/s; efficiency %.2f)\n",
+                           (long long)n, tg, bpt * tg / 1e9, bw, eff);
+  }
+  return kExitOk;
+}
+
+}  // namespace gemrun::cli
