@@ -80,6 +80,8 @@ int CmdBench(int argc, char** argv) {
   app.add_option("-n,--n-gen", n, "generated tokens for tg (0 = skip)")->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   app.add_option("-r,--repetitions", reps, "runs per test; the median is reported")->check(CLI::Range(1, 1000));
   app.add_flag("--json", json, "one JSON object on stdout");
+  std::string kv_type = "f16";
+  app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32)")->check(CLI::IsMember({"f32", "f16"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -95,7 +97,8 @@ int CmdBench(int argc, char** argv) {
   std::vector<int32_t> ids(static_cast<size_t>(std::max(p, n)));
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 7919 + 13) % c.n_vocab);
 
-  auto st = m.NewState(std::max<int64_t>(p + 1, n + 1), std::max<int64_t>(p, 1));
+  auto st = m.NewState(std::max<int64_t>(p + 1, n + 1), std::max<int64_t>(p, 1),
+                       kv_type == "f16" ? DType::kF16 : DType::kF32);
   if (!st.ok()) return ReportError("bench", st.status());
   std::vector<float> logits(static_cast<size_t>(c.n_vocab));
   std::vector<double> pp_runs, tg_runs;

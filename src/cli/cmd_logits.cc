@@ -45,6 +45,9 @@ int CmdLogits(int argc, char** argv) {
   app.add_option("-o,--output", out_path, "output file")->required();
   app.add_option("--batch", batch, "tokens per forward call (default: all at once; 1 = one-token decode)");
   app.add_option("-t,--threads", threads, "threads (default: all cores)");
+  std::string kv_type = "f32";
+  app.add_option("--kv-type", kv_type, "KV cache type: f32 (default here, exact parity) or f16")
+      ->check(CLI::IsMember({"f32", "f16"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -59,7 +62,7 @@ int CmdLogits(int argc, char** argv) {
   auto model = LoadModel(model_path);
   if (!model.ok()) return ReportError("logits", model.status());
   const ModelConfig& c = (*model)->config();
-  auto st = (*model)->NewState(n, batch);
+  auto st = (*model)->NewState(n, batch, kv_type == "f16" ? DType::kF16 : DType::kF32);
   if (!st.ok()) return ReportError("logits", st.status());
   ThreadPool pool(threads);
   std::vector<float> logits(static_cast<size_t>(n * c.n_vocab));

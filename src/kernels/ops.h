@@ -37,22 +37,4 @@ struct RopeParams {
 void RopeCache(const RopeParams& p, int64_t pos, float* cs);
 void RopeApply(float* x, int n_rot, const float* cs);
 
-// Causal attention of T queries (positions pos0 + t) over a layer's cached keys/values.
-// q: [T][n_head][D] (already scaled), k/v cache: [n_kv_pos][n_head_kv][D] f32, where cache row
-// j holds position j. window > 0 masks keys with pos_q - pos_k >= window. Non-causal: keys
-// up to pos0 + T - 1 are visible too (the window still masks earlier keys). For query head h
-// the KV head is h / (n_head / n_head_kv). out: [T][n_head][D].
-struct AttentionShape {
-  int n_head = 0;
-  int n_head_kv = 0;
-  int head_dim = 0;
-  int64_t window = 0;  // 0 = no sliding window
-  bool causal = true;  // false: the batch's queries also see the batch's later keys
-};
-void Attention(const AttentionShape& s, const float* q, int64_t T, int64_t pos0,
-               const float* k_cache, const float* v_cache, float* out, float* scratch,
-               ThreadPool& pool);
-// Scratch floats Attention needs for a batch of T with up to n_kv cached positions.
-int64_t AttentionScratchFloats(const AttentionShape& s, int64_t T, int64_t n_kv, int n_threads);
-
 }  // namespace gemrun::kernels

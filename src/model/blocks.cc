@@ -36,7 +36,13 @@ Status BindFfn(WeightBinder& b, const ModelConfig& c, int il, int64_t n_ff, FfnW
   return OkStatus();
 }
 
-std::unique_ptr<ForwardState> NewCommonState(const ModelConfig& c, int64_t n_ctx, int64_t max_batch) {
+StatusOr<std::unique_ptr<ForwardState>> NewCommonState(const ModelConfig& c, int64_t n_ctx, int64_t max_batch,
+                                                       DType kv_type) {
+  if (kv_type != DType::kF16 && kv_type != DType::kF32)
+    return InvalidArgumentError("KV cache type must be f16 or f32, got " + DTypeName(kv_type));
+  if (n_ctx <= 0 || max_batch <= 0 || max_batch > n_ctx)
+    return InvalidArgumentError("context " + std::to_string(n_ctx) + " / batch " + std::to_string(max_batch) +
+                                " must be positive with batch <= context");
   auto st = std::make_unique<ForwardState>();
   st->n_ctx = n_ctx;
   st->max_batch = max_batch;
@@ -54,11 +60,14 @@ std::unique_ptr<ForwardState> NewCommonState(const ModelConfig& c, int64_t n_ctx
   st->up.resize(B * c.max_ff());
   st->k.resize(c.n_layer);
   st->v.resize(c.n_layer);
+  st->kv_layout.resize(c.n_layer);
   for (int il = 0; il < c.n_layer; ++il) {
+    const LayerConfig& l = c.layers[il];
+    st->kv_layout[il] = kernels::KvLayout{kv_type, l.n_head_kv, l.head_dim, n_ctx};
     if (!c.owns_kv(il)) continue;
-    const int64_t w = int64_t{c.layers[il].n_head_kv} * c.layers[il].head_dim;
-    st->k[il].resize(n_ctx * w);
-    st->v[il].resize(n_ctx * w);
+    const int64_t bytes = st->kv_layout[il].Bytes() / 2;
+    st->k[il].resize(bytes);
+    st->v[il].resize(bytes);
   }
   return st;
 }
@@ -105,15 +114,12 @@ void AttentionBlock(const ModelConfig& c, int il, const AttentionWeights& w,
     else std::memcpy(vx, kx, sizeof(float) * T * kvw);  // V = raw K projection
     NormRopeHeads(kx, T, Hk, D, w.k_norm.data(), c.eps, rp, pos0, true, cs.data());
     if (opt.v_norm) kernels::RmsNorm(vx, vx, nullptr, T * Hk, D, c.eps, D, D);
-    std::memcpy(st.k[il].data() + pos0 * kvw, kx, sizeof(float) * T * kvw);
-    std::memcpy(st.v[il].data() + pos0 * kvw, vx, sizeof(float) * T * kvw);
+    kernels::StoreKv(st.kv_layout[il], st.k[il].data(), st.v[il].data(), kx, vx, pos0, T);
   }
   const int src = l.kv_source;
-  kernels::AttentionShape as{Hq, Hk, D, l.sliding ? c.window : 0, !opt.non_causal};
-  const int64_t need = kernels::AttentionScratchFloats(as, T, pos0 + T, pool.size());
-  if (static_cast<int64_t>(st.attn_scratch.size()) < need) st.attn_scratch.resize(need);
-  kernels::Attention(as, st.q.data(), T, pos0, st.k[src].data(), st.v[src].data(), st.attn.data(),
-                     st.attn_scratch.data(), pool);
+  const kernels::AttentionArgs args{Hq, l.sliding ? c.window : 0, !opt.non_causal};
+  kernels::AttentionKv(st.kv_layout[src], args, st.q.data(), T, pos0, st.k[src].data(), st.v[src].data(),
+                       st.attn.data(), st.attn_scratch, pool);
   kernels::MatMul(w.wo, st.attn.data(), T, qw, st.proj.data(), E, pool, st.mm);
   kernels::RmsNorm(st.proj.data(), st.proj.data(), w.post_norm.data(), T, E, c.eps, E, E);
 }

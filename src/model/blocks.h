@@ -43,7 +43,8 @@ void GegluMlp(const ModelConfig& c, const TensorView& gate, const TensorView& up
               ForwardState& st, ThreadPool& pool);
 
 // Allocates the common parts of a state (activations, KV caches for owner layers).
-std::unique_ptr<ForwardState> NewCommonState(const ModelConfig& c, int64_t n_ctx, int64_t max_batch);
+StatusOr<std::unique_ptr<ForwardState>> NewCommonState(const ModelConfig& c, int64_t n_ctx, int64_t max_batch,
+                                                       DType kv_type);
 
 // Final norm + LM head (+ soft-cap) for the rows that need logits.
 void OutputLogits(const ModelConfig& c, const std::vector<float>& output_norm,

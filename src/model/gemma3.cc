@@ -87,8 +87,8 @@ class Gemma3 final : public Model {
  public:
   static StatusOr<std::unique_ptr<Model>> Load(std::unique_ptr<GgufFile> f);
 
-  StatusOr<std::unique_ptr<ForwardState>> NewState(int64_t n_ctx, int64_t max_batch) const override {
-    return NewCommonState(config_, n_ctx, max_batch);
+  StatusOr<std::unique_ptr<ForwardState>> NewState(int64_t n_ctx, int64_t max_batch, DType kv_type) const override {
+    return NewCommonState(config_, n_ctx, max_batch, kv_type);
   }
   using Model::Forward;
   Status Forward(const Batch& batch, ForwardState& st, LogitsMode mode, float* logits,

@@ -130,7 +130,7 @@ struct Gemma4State : ForwardState {
 class Gemma4 final : public Model {
  public:
   static StatusOr<std::unique_ptr<Model>> Load(std::unique_ptr<GgufFile> f);
-  StatusOr<std::unique_ptr<ForwardState>> NewState(int64_t n_ctx, int64_t max_batch) const override;
+  StatusOr<std::unique_ptr<ForwardState>> NewState(int64_t n_ctx, int64_t max_batch, DType kv_type) const override;
   using Model::Forward;
   Status Forward(const Batch& batch, ForwardState& st, LogitsMode mode, float* logits,
                  ThreadPool& pool) const override;
@@ -208,9 +208,9 @@ StatusOr<std::unique_ptr<Model>> Gemma4::Load(std::unique_ptr<GgufFile> f) {
   return std::unique_ptr<Model>(std::move(m));
 }
 
-StatusOr<std::unique_ptr<ForwardState>> Gemma4::NewState(int64_t n_ctx, int64_t max_batch) const {
+StatusOr<std::unique_ptr<ForwardState>> Gemma4::NewState(int64_t n_ctx, int64_t max_batch, DType kv_type) const {
   const ModelConfig& c = config_;
-  auto common = NewCommonState(c, n_ctx, max_batch);
+  ASSIGN_OR_RETURN(auto common, NewCommonState(c, n_ctx, max_batch, kv_type));
   auto st = std::make_unique<Gemma4State>();
   static_cast<ForwardState&>(*st) = std::move(*common);
   const int64_t B = max_batch, E = c.n_embd, LP = c.n_layer * c.n_embd_per_layer;

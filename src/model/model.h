@@ -10,6 +10,7 @@
 
 #include "base/status.h"
 #include "gguf/gguf.h"
+#include "kernels/attention.h"
 #include "kernels/kernels.h"
 #include "model/config.h"
 #include "threading/thread_pool.h"
@@ -22,13 +23,14 @@ struct ForwardState {
   int64_t n_ctx = 0;      // positions the KV cache can hold
   int64_t max_batch = 0;  // tokens per Forward call
   int64_t n_past = 0;     // positions already in the cache
-  // KV cache: [n_layer] (empty for layers that read another layer's cache),
-  // each [n_ctx][n_head_kv * head_dim] f32; row j holds position j.
-  std::vector<std::vector<float>> k, v;
+  // KV cache per layer (empty for layers that read another layer's cache): K
+  // [n_ctx][n_head_kv * head_dim] and V transposed [n_head_kv][head_dim][n_ctx], F16 or F32.
+  std::vector<kernels::KvLayout> kv_layout;
+  std::vector<std::vector<uint8_t>> k, v;
   // Activations, each [max_batch][width].
   std::vector<float> x, xn, q, kx, vx, attn, proj, gate, up;
   std::vector<float> extra;        // architecture-specific scratch
-  std::vector<float> attn_scratch;
+  kernels::AttentionScratch attn_scratch;
   std::vector<float> out_rows;     // [max_batch][n_embd] rows that need logits
   kernels::MatMulScratch mm;
 
@@ -55,8 +57,10 @@ class Model {
   const ModelConfig& config() const { return config_; }
   const GgufFile& file() const { return *file_; }
 
-  // Allocates a state for n_ctx positions and batches of up to max_batch tokens.
-  virtual StatusOr<std::unique_ptr<ForwardState>> NewState(int64_t n_ctx, int64_t max_batch) const = 0;
+  // Allocates a state for n_ctx positions and batches of up to max_batch tokens, with the KV
+  // cache in `kv_type` (F16: half the memory, llama.cpp's default; F32: golden parity).
+  virtual StatusOr<std::unique_ptr<ForwardState>> NewState(int64_t n_ctx, int64_t max_batch,
+                                                           DType kv_type = DType::kF16) const = 0;
 
   // Evaluates `tokens` (at most max_batch) at positions st.n_past.., appending to the KV
   // cache. Writes logits [n_out][n_vocab] to `logits` (n_out = T for kAll, 1 for kLast).

@@ -66,8 +66,8 @@ void EmbedInput(const ModelConfig& c, const TensorView& tok_embd, const Batch& b
 
 uint64_t ForwardState::KvBytes() const {
   uint64_t b = 0;
-  for (const auto& l : k) b += l.size() * sizeof(float);
-  for (const auto& l : v) b += l.size() * sizeof(float);
+  for (const auto& l : k) b += l.size();
+  for (const auto& l : v) b += l.size();
   return b;
 }
 

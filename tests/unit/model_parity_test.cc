@@ -92,7 +92,7 @@ void CheckModel(const fs::path& root, const json& man, const json& m, int64_t ba
     const auto greedy = g["greedy"].get<std::vector<int32_t>>();
     ids.insert(ids.end(), greedy.begin(), greedy.end());
     const int64_t N = static_cast<int64_t>(ids.size()), B = batch > 0 ? batch : N;
-    auto st = (*model)->NewState(N, B);
+    auto st = (*model)->NewState(N, B, DType::kF32);
     ASSERT_TRUE(st.ok());
     std::vector<float> a(N * V);
     for (int64_t i = 0; i < N; i += B) {

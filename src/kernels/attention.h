@@ -1,0 +1,48 @@
+// Attention over a KV cache, built on the MatMul tiles: scores = K·q and out = Vᵀ·p per KV
+// head, so every ISA's F32/F16 dot kernels serve attention too. With an F16 cache this is
+// llama.cpp's non-flash CPU arithmetic (q and p rounded to F16, f32 accumulation).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "tensor/dtype.h"
+#include "threading/thread_pool.h"
+
+namespace gemrun::kernels {
+
+// One layer's cache: K [n_ctx][n_head_kv * D] and V transposed [n_head_kv][D][n_ctx], both of
+// `type` (F32 or F16); row/column j holds position j.
+struct KvLayout {
+  DType type = DType::kF32;
+  int n_head_kv = 0;
+  int head_dim = 0;
+  int64_t n_ctx = 0;
+
+  int64_t ElemBytes() const { return type == DType::kF16 ? 2 : 4; }
+  int64_t Bytes() const { return 2 * n_ctx * n_head_kv * head_dim * ElemBytes(); }
+};
+
+// Writes T new rows kx/vx ([T][n_head_kv * D] f32) at positions pos0.. into the cache.
+void StoreKv(const KvLayout& l, uint8_t* k, uint8_t* v, const float* kx, const float* vx,
+             int64_t pos0, int64_t T);
+
+struct AttentionArgs {
+  int n_head = 0;
+  int64_t window = 0;  // > 0: keys with pos_q - pos_k >= window are masked
+  bool causal = true;  // false: the batch's queries also see the batch's later keys
+};
+
+struct AttentionScratch {
+  std::vector<float> q, scores, out;  // gathered queries, scores and outputs of one KV head
+  MatMulScratch mm;
+};
+
+// q [T][n_head][D] (already scaled) at positions pos0.. -> out [T][n_head][D]. Query head h
+// reads KV head h / (n_head / n_head_kv). Keys up to pos0 + T - 1 must be in the cache.
+void AttentionKv(const KvLayout& l, const AttentionArgs& a, const float* q, int64_t T,
+                 int64_t pos0, const uint8_t* k, const uint8_t* v, float* out,
+                 AttentionScratch& scratch, ThreadPool& pool);
+
+}  // namespace gemrun::kernels
