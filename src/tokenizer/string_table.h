@@ -1,0 +1,181 @@
+// Hash tables for the tokenizer hot loops: byte string -> int32 (token texts, BPE pieces) and
+// (int32, int32) -> payload (BPE merge pairs). Open addressing with linear probing over a
+// power-of-two array; keys are copied into one arena, so lookups by std::string_view never
+// allocate. Built once at load, then read-only (safe to share between threads).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gemrun::tokenizer_internal {
+
+// 64-bit hash of a short byte string: 8-byte words through a multiply-xorshift mixer.
+inline uint64_t HashBytes(const char* p, size_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xff51afd7ed558ccdull);
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
+    p += 8, n -= 8;
+  }
+  if (n) {
+    uint64_t w = 0;
+    std::memcpy(&w, p, n);
+    h = (h ^ w) * 0x94d049bb133111ebull;
+    h ^= h >> 29;
+  }
+  h *= 0xbf58476d1ce4e5b9ull;
+  return h ^ (h >> 32);
+}
+
+inline uint64_t HashPair(uint32_t a, uint32_t b) {
+  uint64_t h = (static_cast<uint64_t>(a) << 32 | b) * 0x9e3779b97f4a7c15ull;
+  return h ^ (h >> 29);
+}
+
+// Byte string -> non-negative int32. Find() returns -1 when absent.
+class StringTable {
+ public:
+  void Reserve(size_t n_keys, size_t n_bytes) {
+    size_t cap = 16;
+    while (cap < n_keys * 2) cap <<= 1;
+    slots_.assign(cap, Slot{});
+    mask_ = cap - 1;
+    arena_.reserve(n_bytes);
+  }
+
+  // Inserts key -> value (value >= 0). Returns false, leaving the table unchanged, if the key
+  // is already present. Call Reserve first; the table never grows beyond half full.
+  bool Insert(std::string_view key, int32_t value) {
+    if ((count_ + 1) * 2 > slots_.size()) Grow();
+    const uint64_t h = HashBytes(key.data(), key.size());
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      Slot& s = slots_[i];
+      if (s.value < 0) {
+        s = Slot{static_cast<uint32_t>(h), static_cast<uint32_t>(key.size()),
+                 static_cast<uint32_t>(arena_.size()), value};
+        arena_.append(key);
+        ++count_;
+        return true;
+      }
+      if (Matches(s, h, key)) return false;
+    }
+  }
+
+  int32_t Find(std::string_view key) const {
+    if (slots_.empty()) return -1;
+    const uint64_t h = HashBytes(key.data(), key.size());
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.value < 0) return -1;
+      if (Matches(s, h, key)) return s.value;
+    }
+  }
+
+  size_t size() const { return count_; }
+
+ private:
+  struct Slot {
+    uint32_t tag = 0;  // low 32 bits of the hash
+    uint32_t len = 0;
+    uint32_t offset = 0;  // into arena_
+    int32_t value = -1;   // -1: empty
+  };
+
+  bool Matches(const Slot& s, uint64_t h, std::string_view key) const {
+    return s.tag == static_cast<uint32_t>(h) && s.len == key.size() &&
+           std::memcmp(arena_.data() + s.offset, key.data(), key.size()) == 0;
+  }
+
+  void Grow() {
+    std::vector<Slot> old;
+    old.swap(slots_);
+    const size_t cap = old.empty() ? 16 : old.size() * 2;
+    slots_.assign(cap, Slot{});
+    mask_ = cap - 1;
+    for (const Slot& s : old) {
+      if (s.value < 0) continue;
+      const std::string_view key(arena_.data() + s.offset, s.len);
+      for (size_t i = HashBytes(key.data(), key.size()) & mask_;; i = (i + 1) & mask_) {
+        if (slots_[i].value < 0) {
+          slots_[i] = s;
+          break;
+        }
+      }
+    }
+  }
+
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  size_t count_ = 0;
+  std::string arena_;
+};
+
+// (a, b) -> Payload, for BPE merges keyed by the interned ids of the two sides.
+template <typename Payload>
+class PairTable {
+ public:
+  void Reserve(size_t n) {
+    size_t cap = 16;
+    while (cap < n * 2) cap <<= 1;
+    slots_.assign(cap, Slot{});
+    mask_ = cap - 1;
+  }
+
+  // Inserts if absent (first insertion wins, like std::map::emplace). Call Reserve first.
+  bool Insert(uint32_t a, uint32_t b, const Payload& p) {
+    if ((count_ + 1) * 2 > slots_.size()) Grow();
+    for (size_t i = HashPair(a, b) & mask_;; i = (i + 1) & mask_) {
+      Slot& s = slots_[i];
+      if (!s.used) {
+        s = Slot{a, b, true, p};
+        ++count_;
+        return true;
+      }
+      if (s.a == a && s.b == b) return false;
+    }
+  }
+
+  const Payload* Find(uint32_t a, uint32_t b) const {
+    if (slots_.empty()) return nullptr;
+    for (size_t i = HashPair(a, b) & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (!s.used) return nullptr;
+      if (s.a == a && s.b == b) return &s.payload;
+    }
+  }
+
+ private:
+  struct Slot {
+    uint32_t a = 0, b = 0;
+    bool used = false;
+    Payload payload{};
+  };
+
+  void Grow() {
+    std::vector<Slot> old;
+    old.swap(slots_);
+    const size_t cap = old.empty() ? 16 : old.size() * 2;
+    slots_.assign(cap, Slot{});
+    mask_ = cap - 1;
+    for (const Slot& s : old) {
+      if (!s.used) continue;
+      for (size_t i = HashPair(s.a, s.b) & mask_;; i = (i + 1) & mask_) {
+        if (!slots_[i].used) {
+          slots_[i] = s;
+          break;
+        }
+      }
+    }
+  }
+
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  size_t count_ = 0;
+};
+
+}  // namespace gemrun::tokenizer_internal
