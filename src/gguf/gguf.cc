@@ -335,7 +335,8 @@ StatusOr<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
     ASSIGN_OR_RETURN(int64_t count, f->GetInt("split.count"));
     if (count > 1) {
       const auto no = f->GetIntOr("split.no", 0);
-      return UnimplementedError(path + ": this is shard " + std::to_string((no.ok() ? *no : 0) + 1) + " of a model split into " +
+      return UnimplementedError(path + ": this file is one shard (split.no = " +
+                                (no.ok() ? std::to_string(*no) : std::string("?")) + ") of a model split into " +
                                 std::to_string(count) + " files (split.count = " + std::to_string(count) +
                                 "), which is not supported; merge the shards first with "
                                 "`llama-gguf-split --merge FIRST-SHARD OUT.gguf`");

@@ -322,6 +322,7 @@ TEST(GgufOpen, SplitShardRejected) {
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.status().code(), StatusCode::kUnimplemented);
   EXPECT_TRUE(Contains(f.status(), "split.count = 3")) << f.status().message();
+  EXPECT_TRUE(Contains(f.status(), "split.no = 0")) << f.status().message();
   EXPECT_TRUE(Contains(f.status(), "llama-gguf-split --merge")) << f.status().message();
   // A merged (or never split) file may carry split.count = 1.
   GgufBuilder one;
@@ -329,6 +330,14 @@ TEST(GgufOpen, SplitShardRejected) {
   const std::string one_path = TempPath("y-00001-of-00001.gguf");
   WriteFile(one_path, one.Build());
   EXPECT_TRUE(GgufFile::Open(one_path).ok());
+  // A split.count that is not an integer is an error naming the key, not ignored.
+  GgufBuilder bad;
+  bad.Str("split.count", "3");
+  const std::string bad_path = TempPath("z-00001-of-00003.gguf");
+  WriteFile(bad_path, bad.Build());
+  auto g = GgufFile::Open(bad_path);
+  EXPECT_EQ(g.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Contains(g.status(), "'split.count'")) << g.status().message();
 }
 
 // ------------------------------------------------------------------- real fixture files
@@ -368,6 +377,28 @@ TEST(GgufFixtures, AllParseAndViewsLieInsideTheFile) {
     EXPECT_NE(f.FindTensor("token_embd.weight"), nullptr);
   }
   EXPECT_GT(n_files, 0);
+}
+
+// The fuzz seeds (tests/fuzz/corpus/make_corpus.py) must stay valid, or the fuzzer starts
+// from rejected inputs and covers little.
+TEST(GgufFixtures, FuzzSeedCorpusParses) {
+  const std::filesystem::path dir = std::filesystem::path(GEMRUN_TEST_DATA) / ".." / "fuzz" / "corpus" / "gguf";
+  ASSERT_TRUE(std::filesystem::is_directory(dir)) << dir;
+  int n_files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    SCOPED_TRACE(entry.path().string());
+    ++n_files;
+    EXPECT_LT(entry.file_size(), 50000u);
+    auto f = GgufFile::Open(entry.path().string());
+    ASSERT_TRUE(f.ok()) << f.status().message();
+    if (entry.path().filename() != "all-types.gguf") continue;
+    EXPECT_EQ((*f)->alignment(), 64u);
+    EXPECT_EQ(*(*f)->GetInt("scalar.int6"), 7);
+    EXPECT_EQ(*(*f)->GetBoolArray("array.bool"), (std::vector<bool>{true, false, true}));
+    EXPECT_EQ((*f)->GetStringArray("array.str")->size(), 4u);
+    EXPECT_EQ((*f)->tensors().size(), 10u);
+  }
+  EXPECT_EQ(n_files, 3);
 }
 
 }  // namespace
