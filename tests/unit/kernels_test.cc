@@ -272,7 +272,6 @@ TEST(KernelsTest, DotTilesMatchScalar) {
 
 TEST(KernelsTest, EveryWeightTypeHasAFastTile) {
   for (Isa isa : SimdIsas()) {
-    if (isa == Isa::kAvx2) continue;  // TODO(kernels): AVX2 quantized tiles in progress
     for (DType wt : kWeightTypes)
       EXPECT_NE(KernelsFor(isa).dot_tile[static_cast<uint32_t>(wt)], RefKernels().dot_tile[static_cast<uint32_t>(wt)])
           << IsaName(isa) << " " << DTypeName(wt) << " falls back to the scalar tile";
