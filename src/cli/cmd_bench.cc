@@ -104,14 +104,14 @@ int CmdBench(int argc, char** argv) {
   std::vector<double> pp_runs, tg_runs;
   for (int r = 0; r <= reps; ++r) {  // run 0 warms up (page faults, caches)
     if (p > 0) {
-      (*st)->n_past = 0;
+      (*st)->kv->n_past = 0;
       const auto t0 = Clock::now();
       Status s = m.Forward(std::span<const int32_t>(ids.data(), p), **st, LogitsMode::kLast, logits.data(), pool);
       if (!s.ok()) return ReportError("bench", s);
       if (r) pp_runs.push_back(p / Seconds(t0, Clock::now()));
     }
     if (n > 0) {
-      (*st)->n_past = 0;
+      (*st)->kv->n_past = 0;
       const auto t0 = Clock::now();
       for (int64_t i = 0; i < n; ++i) {
         Status s = m.Forward(std::span<const int32_t>(ids.data() + i, 1), **st, LogitsMode::kLast, logits.data(), pool);

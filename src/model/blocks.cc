@@ -36,114 +36,124 @@ Status BindFfn(WeightBinder& b, const ModelConfig& c, int il, int64_t n_ff, FfnW
   return OkStatus();
 }
 
-StatusOr<std::unique_ptr<ForwardState>> NewCommonState(const ModelConfig& c, int64_t n_ctx, int64_t max_batch,
-                                                       DType kv_type) {
-  if (kv_type != DType::kF16 && kv_type != DType::kF32)
-    return InvalidArgumentError("KV cache type must be f16 or f32, got " + DTypeName(kv_type));
-  if (n_ctx <= 0 || max_batch <= 0 || max_batch > n_ctx)
-    return InvalidArgumentError("context " + std::to_string(n_ctx) + " / batch " + std::to_string(max_batch) +
-                                " must be positive with batch <= context");
-  auto st = std::make_unique<ForwardState>();
-  st->n_ctx = n_ctx;
-  st->max_batch = max_batch;
-  const int64_t B = max_batch, E = c.n_embd;
+void InitWorkspace(const ModelConfig& c, int64_t max_rows, Workspace& ws) {
+  const int64_t B = max_rows, E = c.n_embd;
   const int64_t qw = int64_t{c.n_head} * c.max_head_dim(), kvw = c.max_kv_width();
-  st->x.resize(B * E);
-  st->xn.resize(B * E);
-  st->proj.resize(B * E);
-  st->out_rows.resize(B * E);
-  st->q.resize(B * qw);
-  st->attn.resize(B * qw);
-  st->kx.resize(B * kvw);
-  st->vx.resize(B * kvw);
-  st->gate.resize(B * c.max_ff());
-  st->up.resize(B * c.max_ff());
-  st->k.resize(c.n_layer);
-  st->v.resize(c.n_layer);
-  st->kv_layout.resize(c.n_layer);
-  for (int il = 0; il < c.n_layer; ++il) {
-    const LayerConfig& l = c.layers[il];
-    st->kv_layout[il] = kernels::KvLayout{kv_type, l.n_head_kv, l.head_dim, n_ctx};
-    if (!c.owns_kv(il)) continue;
-    const int64_t bytes = st->kv_layout[il].Bytes() / 2;
-    st->k[il].resize(bytes);
-    st->v[il].resize(bytes);
-  }
-  return st;
+  ws.max_rows = max_rows;
+  ws.x.resize(B * E);
+  ws.xn.resize(B * E);
+  ws.proj.resize(B * E);
+  ws.out_rows.resize(B * E);
+  ws.q.resize(B * qw);
+  ws.attn.resize(B * qw);
+  ws.kx.resize(B * kvw);
+  ws.vx.resize(B * kvw);
+  ws.gate.resize(B * c.max_ff());
+  ws.up.resize(B * c.max_ff());
+  ws.pos.resize(B);
+  for (auto& cs : ws.rope_cs) cs.resize(B * c.max_head_dim());
 }
 
 namespace {
 
-// Per-head RMSNorm (optionally weighted) then RoPE at each row's position.
-void NormRopeHeads(float* x, int64_t T, int n_heads, int D, const float* norm_w, float eps,
-                   const kernels::RopeParams& rp, int64_t pos0, bool rope, float* cs) {
-  for (int64_t t = 0; t < T; ++t) {
-    if (rope) kernels::RopeCache(rp, pos0 + t, cs);
+int RopeTable(const LayerConfig& l) { return l.sliding ? 0 : 1; }
+
+// Per-head RMSNorm (optionally weighted) then RoPE with each row's precomputed cos/sin.
+void NormRopeHeads(float* x, int64_t rows, int n_heads, int D, const float* norm_w, float eps,
+                   int n_rot, const float* cs, int64_t cs_stride) {
+  for (int64_t t = 0; t < rows; ++t) {
     for (int h = 0; h < n_heads; ++h) {
       float* v = x + (t * n_heads + h) * D;
       kernels::RmsNorm(v, v, norm_w, 1, D, eps, D, D);
-      if (rope) kernels::RopeApply(v, rp.n_rot, cs);
+      kernels::RopeApply(v, n_rot, cs + t * cs_stride);
     }
   }
 }
 
 }  // namespace
 
+void PrepareRope(const ModelConfig& c, const float* rope_freqs, int64_t rows, Workspace& ws) {
+  for (int table = 0; table < 2; ++table) {
+    const LayerConfig* l = nullptr;
+    for (const auto& lc : c.layers)
+      if (RopeTable(lc) == table) { l = &lc; break; }
+    if (!l) continue;
+    const kernels::RopeParams rp{l->n_rot, l->rope_base, l->freq_scale, l->proportional_rope ? rope_freqs : nullptr};
+    const int64_t stride = c.max_head_dim();
+    for (int64_t r = 0; r < rows; ++r) kernels::RopeCache(rp, ws.pos[r], ws.rope_cs[table].data() + r * stride);
+  }
+}
+
 void AttentionBlock(const ModelConfig& c, int il, const AttentionWeights& w,
-                    const AttentionOptions& opt, const float* x, int64_t T, ForwardState& st,
+                    const AttentionOptions& opt, std::span<const SeqBatch> seqs, Workspace& ws,
                     ThreadPool& pool) {
   const LayerConfig& l = c.layers[il];
-  const int64_t E = c.n_embd;
+  const int64_t E = c.n_embd, rows = TotalRows(seqs);
   const int D = l.head_dim, Hq = c.n_head, Hk = l.n_head_kv;
   const int64_t qw = int64_t{Hq} * D, kvw = int64_t{Hk} * D;
-  const int64_t pos0 = st.n_past;
-  float* xn = st.xn.data();
-  kernels::RmsNorm(x, xn, w.attn_norm.data(), T, E, c.eps, E, E);
+  const float* cs = ws.rope_cs[RopeTable(l)].data();
+  const int64_t cs_stride = c.max_head_dim();
+  float* xn = ws.xn.data();
+  kernels::RmsNorm(ws.x.data(), xn, w.attn_norm.data(), rows, E, c.eps, E, E);
+  kernels::MatMul(w.wq, xn, rows, E, ws.q.data(), qw, pool, ws.mm);
+  NormRopeHeads(ws.q.data(), rows, Hq, D, w.q_norm.data(), c.eps, l.n_rot, cs, cs_stride);
+  if (c.q_scale != 1.0f) kernels::Scale(ws.q.data(), rows * qw, c.q_scale);
 
-  kernels::RopeParams rp{l.n_rot, l.rope_base, l.freq_scale, l.proportional_rope ? opt.rope_freqs : nullptr};
-  std::vector<float> cs(static_cast<size_t>(l.n_rot));  // small; TODO(perf): preallocate
-  kernels::MatMul(w.wq, xn, T, E, st.q.data(), qw, pool, st.mm);
-  NormRopeHeads(st.q.data(), T, Hq, D, w.q_norm.data(), c.eps, rp, pos0, true, cs.data());
-  if (c.q_scale != 1.0f) kernels::Scale(st.q.data(), T * qw, c.q_scale);
-
-  if (c.owns_kv(il)) {
-    float* kx = st.kx.data();
-    float* vx = st.vx.data();
-    kernels::MatMul(w.wk, xn, T, E, kx, kvw, pool, st.mm);
-    if (w.wv.data) kernels::MatMul(w.wv, xn, T, E, vx, kvw, pool, st.mm);
-    else std::memcpy(vx, kx, sizeof(float) * T * kvw);  // V = raw K projection
-    NormRopeHeads(kx, T, Hk, D, w.k_norm.data(), c.eps, rp, pos0, true, cs.data());
-    if (opt.v_norm) kernels::RmsNorm(vx, vx, nullptr, T * Hk, D, c.eps, D, D);
-    kernels::StoreKv(st.kv_layout[il], st.k[il].data(), st.v[il].data(), kx, vx, pos0, T);
+  const bool owns = c.owns_kv(il);
+  if (owns) {
+    float* kx = ws.kx.data();
+    float* vx = ws.vx.data();
+    kernels::MatMul(w.wk, xn, rows, E, kx, kvw, pool, ws.mm);
+    if (w.wv.data) kernels::MatMul(w.wv, xn, rows, E, vx, kvw, pool, ws.mm);
+    else std::memcpy(vx, kx, sizeof(float) * rows * kvw);  // V = raw K projection
+    NormRopeHeads(kx, rows, Hk, D, w.k_norm.data(), c.eps, l.n_rot, cs, cs_stride);
+    if (opt.v_norm) kernels::RmsNorm(vx, vx, nullptr, rows * Hk, D, c.eps, D, D);
   }
   const int src = l.kv_source;
-  const kernels::AttentionArgs args{Hq, l.sliding ? c.window : 0, !opt.non_causal};
-  kernels::AttentionKv(st.kv_layout[src], args, st.q.data(), T, pos0, st.k[src].data(), st.v[src].data(),
-                       st.attn.data(), st.attn_scratch, pool);
-  kernels::MatMul(w.wo, st.attn.data(), T, qw, st.proj.data(), E, pool, st.mm);
-  kernels::RmsNorm(st.proj.data(), st.proj.data(), w.post_norm.data(), T, E, c.eps, E, E);
+  int64_t r = 0;
+  for (const SeqBatch& s : seqs) {
+    const int64_t T = s.batch.size(), pos0 = s.kv->n_past;
+    KvCache& kv = *s.kv;
+    if (owns) kernels::StoreKv(kv.layout[il], kv.k[il].data(), kv.v[il].data(), ws.kx.data() + r * kvw,
+                               ws.vx.data() + r * kvw, pos0, T);
+    const kernels::AttentionArgs args{Hq, l.sliding ? c.window : 0, !s.batch.non_causal};
+    kernels::AttentionKv(kv.layout[src], args, ws.q.data() + r * qw, T, pos0, kv.k[src].data(), kv.v[src].data(),
+                         ws.attn.data() + r * qw, ws.attn_scratch, pool);
+    r += T;
+  }
+  kernels::MatMul(w.wo, ws.attn.data(), rows, qw, ws.proj.data(), E, pool, ws.mm);
+  kernels::RmsNorm(ws.proj.data(), ws.proj.data(), w.post_norm.data(), rows, E, c.eps, E, E);
 }
 
 void GegluMlp(const ModelConfig& c, const TensorView& gate, const TensorView& up,
-              const TensorView& down, int64_t n_ff, const float* in, float* out, int64_t T,
-              ForwardState& st, ThreadPool& pool) {
+              const TensorView& down, int64_t n_ff, const float* in, float* out, int64_t rows,
+              Workspace& ws, ThreadPool& pool) {
   const int64_t E = c.n_embd;
-  kernels::MatMul(gate, in, T, E, st.gate.data(), n_ff, pool, st.mm);
-  kernels::MatMul(up, in, T, E, st.up.data(), n_ff, pool, st.mm);
-  kernels::GeluMul(st.gate.data(), st.up.data(), st.gate.data(), T * n_ff);
-  kernels::MatMul(down, st.gate.data(), T, n_ff, out, E, pool, st.mm);
+  kernels::MatMul(gate, in, rows, E, ws.gate.data(), n_ff, pool, ws.mm);
+  kernels::MatMul(up, in, rows, E, ws.up.data(), n_ff, pool, ws.mm);
+  kernels::GeluMul(ws.gate.data(), ws.up.data(), ws.gate.data(), rows * n_ff);
+  kernels::MatMul(down, ws.gate.data(), rows, n_ff, out, E, pool, ws.mm);
 }
 
 void OutputLogits(const ModelConfig& c, const std::vector<float>& output_norm,
-                  const TensorView& lm_head, ForwardState& st, int64_t T, LogitsMode mode,
+                  const TensorView& lm_head, std::span<const SeqBatch> seqs, Workspace& ws,
                   float* logits, ThreadPool& pool) {
-  if (mode == LogitsMode::kNone) return;
   const int64_t E = c.n_embd;
-  const int64_t first = mode == LogitsMode::kAll ? 0 : T - 1;
-  const int64_t n = T - first;
-  kernels::RmsNorm(st.x.data() + first * E, st.out_rows.data(), output_norm.data(), n, E, c.eps, E, E);
-  kernels::MatMul(lm_head, st.out_rows.data(), n, E, logits, c.n_vocab, pool, st.mm);
+  int64_t r = 0, n = 0;  // gather the rows that need logits
+  for (const SeqBatch& s : seqs) {
+    const int64_t T = s.batch.size();
+    const int64_t first = s.mode == LogitsMode::kAll ? 0 : s.mode == LogitsMode::kLast ? T - 1 : T;
+    for (int64_t t = first; t < T; ++t, ++n)
+      kernels::RmsNorm(ws.x.data() + (r + t) * E, ws.out_rows.data() + n * E, output_norm.data(), 1, E, c.eps, E, E);
+    r += T;
+  }
+  if (n == 0) return;
+  kernels::MatMul(lm_head, ws.out_rows.data(), n, E, logits, c.n_vocab, pool, ws.mm);
   if (c.final_softcap > 0.0f) kernels::SoftCap(logits, n * c.n_vocab, c.final_softcap);
+}
+
+void AdvanceCaches(std::span<const SeqBatch> seqs) {
+  for (const SeqBatch& s : seqs) s.kv->n_past += s.batch.size();
 }
 
 }  // namespace gemrun

@@ -27,28 +27,33 @@ Status BindFfn(WeightBinder& b, const ModelConfig& c, int il, int64_t n_ff, FfnW
 
 struct AttentionOptions {
   bool v_norm = false;  // Gemma 4: V RMS-normalised without weight
-  const float* rope_freqs = nullptr;  // divisors for proportional RoPE, or nullptr
-  bool non_causal = false;            // image block: positions of the batch see each other
 };
 
-// Attention sub-layer: x[T][E] (residual, read) -> st.proj[T][E] = post_norm(Wo · attn(...)).
-// Appends this layer's K/V (if it owns a cache) at positions st.n_past...
+// Sizes the common activation buffers of a workspace for max_rows rows.
+void InitWorkspace(const ModelConfig& c, int64_t max_rows, Workspace& ws);
+
+// Precomputes every row's RoPE cos/sin for the sliding and the global layer parameters
+// (ws.pos must be set); rope_freqs are Gemma 4's proportional divisors or nullptr.
+void PrepareRope(const ModelConfig& c, const float* rope_freqs, int64_t rows, Workspace& ws);
+
+// Attention sub-layer: ws.x[rows][E] (residual, read) -> ws.proj[rows][E] =
+// post_norm(Wo · attn(...)). Appends this layer's K/V (if it owns a cache) to each sequence's
+// cache at its n_past; each sequence attends only to its own cache.
 void AttentionBlock(const ModelConfig& c, int il, const AttentionWeights& w,
-                    const AttentionOptions& opt, const float* x, int64_t T, ForwardState& st,
+                    const AttentionOptions& opt, std::span<const SeqBatch> seqs, Workspace& ws,
                     ThreadPool& pool);
 
-// GeGLU MLP: in[T][E] -> out[T][E] = Wdown · (gelu(Wgate · in) ⊙ (Wup · in)). No norms.
+// GeGLU MLP: in[rows][E] -> out[rows][E] = Wdown · (gelu(Wgate · in) ⊙ (Wup · in)). No norms.
 void GegluMlp(const ModelConfig& c, const TensorView& gate, const TensorView& up,
-              const TensorView& down, int64_t n_ff, const float* in, float* out, int64_t T,
-              ForwardState& st, ThreadPool& pool);
+              const TensorView& down, int64_t n_ff, const float* in, float* out, int64_t rows,
+              Workspace& ws, ThreadPool& pool);
 
-// Allocates the common parts of a state (activations, KV caches for owner layers).
-StatusOr<std::unique_ptr<ForwardState>> NewCommonState(const ModelConfig& c, int64_t n_ctx, int64_t max_batch,
-                                                       DType kv_type);
-
-// Final norm + LM head (+ soft-cap) for the rows that need logits.
+// Final norm + LM head (+ soft-cap) for the rows that need logits, in sequence order.
 void OutputLogits(const ModelConfig& c, const std::vector<float>& output_norm,
-                  const TensorView& lm_head, ForwardState& st, int64_t T, LogitsMode mode,
+                  const TensorView& lm_head, std::span<const SeqBatch> seqs, Workspace& ws,
                   float* logits, ThreadPool& pool);
+
+// Advances every sequence's n_past past its batch (after a successful call).
+void AdvanceCaches(std::span<const SeqBatch> seqs);
 
 }  // namespace gemrun

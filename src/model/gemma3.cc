@@ -87,12 +87,13 @@ class Gemma3 final : public Model {
  public:
   static StatusOr<std::unique_ptr<Model>> Load(std::unique_ptr<GgufFile> f);
 
-  StatusOr<std::unique_ptr<ForwardState>> NewState(int64_t n_ctx, int64_t max_batch, DType kv_type) const override {
-    return NewCommonState(config_, n_ctx, max_batch, kv_type);
+  std::unique_ptr<Workspace> NewWorkspace(int64_t max_rows) const override {
+    auto ws = std::make_unique<Workspace>();
+    InitWorkspace(config_, max_rows, *ws);
+    return ws;
   }
   using Model::Forward;
-  Status Forward(const Batch& batch, ForwardState& st, LogitsMode mode, float* logits,
-                 ThreadPool& pool) const override;
+  Status Forward(std::span<const SeqBatch> seqs, Workspace& ws, float* logits, ThreadPool& pool) const override;
 
  private:
   struct Layer {
@@ -123,26 +124,25 @@ StatusOr<std::unique_ptr<Model>> Gemma3::Load(std::unique_ptr<GgufFile> f) {
   return std::unique_ptr<Model>(std::move(m));
 }
 
-Status Gemma3::Forward(const Batch& batch, ForwardState& st, LogitsMode mode, float* logits,
-                       ThreadPool& pool) const {
-  RETURN_IF_ERROR(ValidateBatch(config_, batch, st));
+Status Gemma3::Forward(std::span<const SeqBatch> seqs, Workspace& ws, float* logits, ThreadPool& pool) const {
   const ModelConfig& c = config_;
-  const int64_t T = batch.size(), E = c.n_embd;
-  float* x = st.x.data();
-  EmbedInput(c, tok_embd_, batch, st);
-  AttentionOptions opt;
-  opt.non_causal = batch.non_causal;
+  RETURN_IF_ERROR(ValidateSeqs(c, seqs, ws));
+  const int64_t T = TotalRows(seqs), E = c.n_embd;
+  float* x = ws.x.data();
+  EmbedInput(c, tok_embd_, seqs, ws);
+  PrepareRope(c, nullptr, T, ws);
+  const AttentionOptions opt;
   for (int il = 0; il < c.n_layer; ++il) {
     const Layer& L = layers_[il];
-    AttentionBlock(c, il, L.attn, opt, x, T, st, pool);
-    kernels::Add(x, st.proj.data(), T * E);
-    kernels::RmsNorm(x, st.xn.data(), L.ffn.norm.data(), T, E, c.eps, E, E);
-    GegluMlp(c, L.ffn.gate, L.ffn.up, L.ffn.down, c.layers[il].n_ff, st.xn.data(), st.proj.data(), T, st, pool);
-    kernels::RmsNorm(st.proj.data(), st.proj.data(), L.ffn.post_norm.data(), T, E, c.eps, E, E);
-    kernels::Add(x, st.proj.data(), T * E);
+    AttentionBlock(c, il, L.attn, opt, seqs, ws, pool);
+    kernels::Add(x, ws.proj.data(), T * E);
+    kernels::RmsNorm(x, ws.xn.data(), L.ffn.norm.data(), T, E, c.eps, E, E);
+    GegluMlp(c, L.ffn.gate, L.ffn.up, L.ffn.down, c.layers[il].n_ff, ws.xn.data(), ws.proj.data(), T, ws, pool);
+    kernels::RmsNorm(ws.proj.data(), ws.proj.data(), L.ffn.post_norm.data(), T, E, c.eps, E, E);
+    kernels::Add(x, ws.proj.data(), T * E);
   }
-  OutputLogits(c, output_norm_, output_, st, T, mode, logits, pool);
-  st.n_past += T;
+  OutputLogits(c, output_norm_, output_, seqs, ws, logits, pool);
+  AdvanceCaches(seqs);
   return OkStatus();
 }
 

@@ -114,7 +114,7 @@ StatusOr<ModelConfig> LoadGemma4Config(const GgufFile& f) {
   return c;
 }
 
-struct Gemma4State : ForwardState {
+struct Gemma4Workspace : Workspace {
   std::vector<float> per_layer;  // [B][L * P] per-layer inputs PL
   std::vector<float> ple_tmp;    // [B][L * P]
   std::vector<float> moe_out;    // [B][E] expert-branch accumulator
@@ -130,10 +130,9 @@ struct Gemma4State : ForwardState {
 class Gemma4 final : public Model {
  public:
   static StatusOr<std::unique_ptr<Model>> Load(std::unique_ptr<GgufFile> f);
-  StatusOr<std::unique_ptr<ForwardState>> NewState(int64_t n_ctx, int64_t max_batch, DType kv_type) const override;
+  std::unique_ptr<Workspace> NewWorkspace(int64_t max_rows) const override;
   using Model::Forward;
-  Status Forward(const Batch& batch, ForwardState& st, LogitsMode mode, float* logits,
-                 ThreadPool& pool) const override;
+  Status Forward(std::span<const SeqBatch> seqs, Workspace& ws, float* logits, ThreadPool& pool) const override;
 
  private:
   struct Moe {
@@ -147,9 +146,9 @@ class Gemma4 final : public Model {
     TensorView inp_gate, proj;  // PLE: [E, P], [P, E]
     std::vector<float> post_norm, out_scale;
   };
-  void PerLayerInputs(const Batch& batch, Gemma4State& st, ThreadPool& pool) const;
-  void MoeBranch(const Layer& L, const float* x_att, int64_t T, Gemma4State& st, ThreadPool& pool) const;
-  void PerLayerInjection(int il, const Layer& L, int64_t T, Gemma4State& st, ThreadPool& pool) const;
+  void PerLayerInputs(std::span<const SeqBatch> seqs, Gemma4Workspace& st, ThreadPool& pool) const;
+  void MoeBranch(const Layer& L, const float* x_att, int64_t T, Gemma4Workspace& st, ThreadPool& pool) const;
+  void PerLayerInjection(int il, const Layer& L, int64_t T, Gemma4Workspace& st, ThreadPool& pool) const;
 
   TensorView tok_embd_, ple_embd_, ple_proj_;
   std::vector<float> output_norm_, rope_freqs_, ple_norm_;
@@ -208,12 +207,11 @@ StatusOr<std::unique_ptr<Model>> Gemma4::Load(std::unique_ptr<GgufFile> f) {
   return std::unique_ptr<Model>(std::move(m));
 }
 
-StatusOr<std::unique_ptr<ForwardState>> Gemma4::NewState(int64_t n_ctx, int64_t max_batch, DType kv_type) const {
+std::unique_ptr<Workspace> Gemma4::NewWorkspace(int64_t max_rows) const {
   const ModelConfig& c = config_;
-  ASSIGN_OR_RETURN(auto common, NewCommonState(c, n_ctx, max_batch, kv_type));
-  auto st = std::make_unique<Gemma4State>();
-  static_cast<ForwardState&>(*st) = std::move(*common);
-  const int64_t B = max_batch, E = c.n_embd, LP = c.n_layer * c.n_embd_per_layer;
+  auto st = std::make_unique<Gemma4Workspace>();
+  InitWorkspace(c, max_rows, *st);
+  const int64_t B = max_rows, E = c.n_embd, LP = c.n_layer * c.n_embd_per_layer;
   st->per_layer.resize(B * LP);
   st->ple_tmp.resize(B * LP);
   if (c.n_expert > 0) {
@@ -226,30 +224,33 @@ StatusOr<std::unique_ptr<ForwardState>> Gemma4::NewState(int64_t n_ctx, int64_t 
     st->sel.resize(B * c.n_expert_used);
     st->sel_w.resize(B * c.n_expert_used);
   }
-  return std::unique_ptr<ForwardState>(std::move(st));
+  return st;
 }
 
 // PL[t][l] = (RMSNorm(proj(x0)[l] / sqrt(E)) + ple_embd[t][l] * sqrt(P)) / sqrt(2).
 // Embedding rows (image tokens) use the pad token's row, scaled like any other (spec §7).
-void Gemma4::PerLayerInputs(const Batch& batch, Gemma4State& st, ThreadPool& pool) const {
+void Gemma4::PerLayerInputs(std::span<const SeqBatch> seqs, Gemma4Workspace& st, ThreadPool& pool) const {
   const ModelConfig& c = config_;
-  const int64_t T = batch.size(), E = c.n_embd, P = c.n_embd_per_layer, LP = c.n_layer * P;
+  const int64_t T = TotalRows(seqs), E = c.n_embd, P = c.n_embd_per_layer, LP = c.n_layer * P;
   float* pl = st.per_layer.data();
   float* proj = st.ple_tmp.data();
   kernels::MatMul(ple_proj_, st.x.data(), T, E, proj, LP, pool, st.mm);
   kernels::Scale(proj, T * LP, 1.0f / std::sqrt(static_cast<float>(E)));
   kernels::RmsNorm(proj, proj, ple_norm_.data(), T * c.n_layer, P, c.eps, P, P);
   const float ps = std::sqrt(static_cast<float>(P)), inv_sqrt2 = 1.0f / std::sqrt(2.0f);
-  for (int64_t t = 0; t < T; ++t) {
-    float* row = pl + t * LP;
-    kernels::GetRow(ple_embd_, batch.embd ? kPadToken : batch.tokens[t], row);
-    kernels::Scale(row, LP, ps);
-    for (int64_t i = 0; i < LP; ++i) row[i] = (proj[t * LP + i] + row[i]) * inv_sqrt2;
+  int64_t t = 0;
+  for (const SeqBatch& s : seqs) {
+    for (int64_t j = 0; j < s.batch.size(); ++j, ++t) {
+      float* row = pl + t * LP;
+      kernels::GetRow(ple_embd_, s.batch.embd ? kPadToken : s.batch.tokens[j], row);
+      kernels::Scale(row, LP, ps);
+      for (int64_t i = 0; i < LP; ++i) row[i] = (proj[t * LP + i] + row[i]) * inv_sqrt2;
+    }
   }
 }
 
 // Router, top-k and the gathered expert MLPs; result (post_ffw_norm_2 applied) in st.moe_out.
-void Gemma4::MoeBranch(const Layer& L, const float* x_att, int64_t T, Gemma4State& st, ThreadPool& pool) const {
+void Gemma4::MoeBranch(const Layer& L, const float* x_att, int64_t T, Gemma4Workspace& st, ThreadPool& pool) const {
   const ModelConfig& c = config_;
   const Moe& mo = L.moe;
   const int64_t E = c.n_embd, X = c.n_expert, K = c.n_expert_used, F = c.n_ff_exp;
@@ -312,7 +313,7 @@ void Gemma4::MoeBranch(const Layer& L, const float* x_att, int64_t T, Gemma4Stat
 }
 
 // x += RMSNorm(W_proj · (gelu(W_inp_gate · x) ⊙ PL[il]), post_norm).
-void Gemma4::PerLayerInjection(int il, const Layer& L, int64_t T, Gemma4State& st, ThreadPool& pool) const {
+void Gemma4::PerLayerInjection(int il, const Layer& L, int64_t T, Gemma4Workspace& st, ThreadPool& pool) const {
   const ModelConfig& c = config_;
   const int64_t E = c.n_embd, P = c.n_embd_per_layer, LP = c.n_layer * P;
   float* g = st.gate.data();  // [T][P]
@@ -327,37 +328,35 @@ void Gemma4::PerLayerInjection(int il, const Layer& L, int64_t T, Gemma4State& s
   kernels::Add(st.x.data(), st.proj.data(), T * E);
 }
 
-Status Gemma4::Forward(const Batch& batch, ForwardState& base, LogitsMode mode, float* logits,
-                       ThreadPool& pool) const {
-  RETURN_IF_ERROR(ValidateBatch(config_, batch, base));
-  auto& st = static_cast<Gemma4State&>(base);
+Status Gemma4::Forward(std::span<const SeqBatch> seqs, Workspace& base, float* logits, ThreadPool& pool) const {
   const ModelConfig& c = config_;
-  const int64_t T = batch.size(), E = c.n_embd;
-  float* x = st.x.data();
-  EmbedInput(c, tok_embd_, batch, st);
-  if (c.n_embd_per_layer > 0) PerLayerInputs(batch, st, pool);
+  RETURN_IF_ERROR(ValidateSeqs(c, seqs, base));
+  auto& ws = static_cast<Gemma4Workspace&>(base);
+  const int64_t T = TotalRows(seqs), E = c.n_embd;
+  float* x = ws.x.data();
+  EmbedInput(c, tok_embd_, seqs, ws);
+  PrepareRope(c, rope_freqs_.empty() ? nullptr : rope_freqs_.data(), T, ws);
+  if (c.n_embd_per_layer > 0) PerLayerInputs(seqs, ws, pool);
   AttentionOptions opt;
-  opt.non_causal = batch.non_causal;
   opt.v_norm = true;
-  opt.rope_freqs = rope_freqs_.empty() ? nullptr : rope_freqs_.data();
   for (int il = 0; il < c.n_layer; ++il) {
     const Layer& L = layers_[il];
-    AttentionBlock(c, il, L.attn, opt, x, T, st, pool);
-    kernels::Add(x, st.proj.data(), T * E);  // x is now x_att
-    kernels::RmsNorm(x, st.xn.data(), L.ffn.norm.data(), T, E, c.eps, E, E);
-    GegluMlp(c, L.ffn.gate, L.ffn.up, L.ffn.down, c.layers[il].n_ff, st.xn.data(), st.proj.data(), T, st, pool);
+    AttentionBlock(c, il, L.attn, opt, seqs, ws, pool);
+    kernels::Add(x, ws.proj.data(), T * E);  // x is now x_att
+    kernels::RmsNorm(x, ws.xn.data(), L.ffn.norm.data(), T, E, c.eps, E, E);
+    GegluMlp(c, L.ffn.gate, L.ffn.up, L.ffn.down, c.layers[il].n_ff, ws.xn.data(), ws.proj.data(), T, ws, pool);
     if (c.layers[il].moe) {
-      kernels::RmsNorm(st.proj.data(), st.proj.data(), L.moe.post_norm_1.data(), T, E, c.eps, E, E);
-      MoeBranch(L, x, T, st, pool);
-      kernels::Add(st.proj.data(), st.moe_out.data(), T * E);
+      kernels::RmsNorm(ws.proj.data(), ws.proj.data(), L.moe.post_norm_1.data(), T, E, c.eps, E, E);
+      MoeBranch(L, x, T, ws, pool);
+      kernels::Add(ws.proj.data(), ws.moe_out.data(), T * E);
     }
-    kernels::RmsNorm(st.proj.data(), st.proj.data(), L.ffn.post_norm.data(), T, E, c.eps, E, E);
-    kernels::Add(x, st.proj.data(), T * E);
-    if (c.n_embd_per_layer > 0) PerLayerInjection(il, L, T, st, pool);
+    kernels::RmsNorm(ws.proj.data(), ws.proj.data(), L.ffn.post_norm.data(), T, E, c.eps, E, E);
+    kernels::Add(x, ws.proj.data(), T * E);
+    if (c.n_embd_per_layer > 0) PerLayerInjection(il, L, T, ws, pool);
     if (!L.out_scale.empty()) kernels::Scale(x, T * E, L.out_scale[0]);
   }
-  OutputLogits(c, output_norm_, tok_embd_, st, T, mode, logits, pool);
-  st.n_past += T;
+  OutputLogits(c, output_norm_, tok_embd_, seqs, ws, logits, pool);
+  AdvanceCaches(seqs);
   return OkStatus();
 }
 

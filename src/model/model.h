@@ -17,24 +17,36 @@
 
 namespace gemrun {
 
-// Per-sequence state: KV cache, preallocated activations and the number of cached positions.
-// Allocated once from the config, the context size and the maximum batch.
-struct ForwardState {
-  int64_t n_ctx = 0;      // positions the KV cache can hold
-  int64_t max_batch = 0;  // tokens per Forward call
-  int64_t n_past = 0;     // positions already in the cache
-  // KV cache per layer (empty for layers that read another layer's cache): K
-  // [n_ctx][n_head_kv * head_dim] and V transposed [n_head_kv][head_dim][n_ctx], F16 or F32.
-  std::vector<kernels::KvLayout> kv_layout;
+// One sequence's KV cache: per layer (empty for layers that read another layer's cache) K
+// [n_ctx][n_head_kv * head_dim] and V transposed [n_head_kv][head_dim][n_ctx], F16 or F32.
+// Row/column j holds position j; n_past positions are filled.
+struct KvCache {
+  int64_t n_ctx = 0;
+  int64_t n_past = 0;
+  std::vector<kernels::KvLayout> layout;
   std::vector<std::vector<uint8_t>> k, v;
-  // Activations, each [max_batch][width].
-  std::vector<float> x, xn, q, kx, vx, attn, proj, gate, up;
-  std::vector<float> extra;        // architecture-specific scratch
-  kernels::AttentionScratch attn_scratch;
-  std::vector<float> out_rows;     // [max_batch][n_embd] rows that need logits
-  kernels::MatMulScratch mm;
 
-  uint64_t KvBytes() const;
+  uint64_t Bytes() const;
+};
+
+// Activations for up to max_rows rows of one Forward call (all sequences together),
+// allocated once; architectures extend it with their own buffers.
+struct Workspace {
+  virtual ~Workspace() = default;
+  int64_t max_rows = 0;
+  std::vector<float> x, xn, q, kx, vx, attn, proj, gate, up;  // [max_rows][width]
+  std::vector<float> out_rows;     // [max_rows][n_embd] rows that need logits
+  std::vector<int64_t> pos;        // [max_rows] position of each row
+  std::vector<float> rope_cs[2];   // [max_rows][n_rot] cos/sin per row: sliding, global
+  kernels::AttentionScratch attn_scratch;
+  kernels::MatMulScratch mm;
+};
+
+// Single-sequence convenience: a cache plus a workspace for batches of up to max_batch.
+struct ForwardState {
+  std::unique_ptr<KvCache> kv;
+  std::unique_ptr<Workspace> ws;
+  int64_t& n_past() { return kv->n_past; }
 };
 
 enum class LogitsMode { kAll, kLast, kNone };
@@ -51,22 +63,40 @@ struct Batch {
   int64_t size() const { return embd ? n_embd_rows : static_cast<int64_t>(tokens.size()); }
 };
 
+// One sequence's share of a Forward call.
+struct SeqBatch {
+  Batch batch;
+  KvCache* kv = nullptr;
+  LogitsMode mode = LogitsMode::kLast;
+};
+
 class Model {
  public:
   virtual ~Model() = default;
   const ModelConfig& config() const { return config_; }
   const GgufFile& file() const { return *file_; }
 
-  // Allocates a state for n_ctx positions and batches of up to max_batch tokens, with the KV
-  // cache in `kv_type` (F16: half the memory, llama.cpp's default; F32: golden parity).
-  virtual StatusOr<std::unique_ptr<ForwardState>> NewState(int64_t n_ctx, int64_t max_batch,
-                                                           DType kv_type = DType::kF16) const = 0;
+  // A KV cache for n_ctx positions in `kv_type` (F16: half the memory, llama.cpp's default;
+  // F32: golden parity).
+  StatusOr<std::unique_ptr<KvCache>> NewKvCache(int64_t n_ctx, DType kv_type = DType::kF16) const;
+  // Activation buffers for Forward calls of up to max_rows rows in total.
+  virtual std::unique_ptr<Workspace> NewWorkspace(int64_t max_rows) const = 0;
 
-  // Evaluates `tokens` (at most max_batch) at positions st.n_past.., appending to the KV
-  // cache. Writes logits [n_out][n_vocab] to `logits` (n_out = T for kAll, 1 for kLast).
-  // Ids out of range or a full context are errors, reported before any state changes.
-  virtual Status Forward(const Batch& batch, ForwardState& st, LogitsMode mode, float* logits,
+  // Evaluates every sequence's batch in one pass (matrix products shared, attention per
+  // sequence), appending to each KV cache at its n_past. Writes logits [n_out][n_vocab] in
+  // sequence order (n_out per sequence: its batch size for kAll, 1 for kLast, 0 for kNone).
+  // Bad ids, full contexts or too many rows are reported before any state changes.
+  virtual Status Forward(std::span<const SeqBatch> seqs, Workspace& ws, float* logits,
                          ThreadPool& pool) const = 0;
+
+  // Single-sequence conveniences.
+  StatusOr<std::unique_ptr<ForwardState>> NewState(int64_t n_ctx, int64_t max_batch,
+                                                   DType kv_type = DType::kF16) const;
+  Status Forward(const Batch& batch, ForwardState& st, LogitsMode mode, float* logits,
+                 ThreadPool& pool) const {
+    const SeqBatch one{batch, st.kv.get(), mode};
+    return Forward(std::span<const SeqBatch>(&one, 1), *st.ws, logits, pool);
+  }
   Status Forward(std::span<const int32_t> tokens, ForwardState& st, LogitsMode mode, float* logits,
                  ThreadPool& pool) const {
     return Forward(Batch{.tokens = tokens}, st, mode, logits, pool);
@@ -81,10 +111,15 @@ class Model {
 // missing or mis-shaped tensors and unsupported types are errors naming the culprit.
 StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path);
 
-// Checks a batch before it touches the state: ids in range, room in the context.
-Status ValidateBatch(const ModelConfig& c, const Batch& b, const ForwardState& st);
+// Checks a call before it touches any state: ids in range, room in each context, rows
+// within the workspace, no cache used twice.
+Status ValidateSeqs(const ModelConfig& c, std::span<const SeqBatch> seqs, const Workspace& ws);
 
-// Fills st.x[T][E] with the batch's input rows: scaled token embeddings or the given rows.
-void EmbedInput(const ModelConfig& c, const TensorView& tok_embd, const Batch& b, ForwardState& st);
+// Total rows of a call, and logits rows it produces.
+int64_t TotalRows(std::span<const SeqBatch> seqs);
+
+// Fills ws.x[rows][E] with every sequence's input rows (scaled token embeddings or the given
+// embedding rows) and ws.pos with their positions.
+void EmbedInput(const ModelConfig& c, const TensorView& tok_embd, std::span<const SeqBatch> seqs, Workspace& ws);
 
 }  // namespace gemrun

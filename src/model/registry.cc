@@ -33,16 +33,14 @@ StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path) {
   return UnimplementedError(path + ": architecture '" + *arch + "' is not supported (supported: " + supported + ")");
 }
 
-Status ValidateBatch(const ModelConfig& c, const Batch& b, const ForwardState& st) {
+namespace {
+Status ValidateBatch(const ModelConfig& c, const Batch& b, const KvCache& kv) {
   const int64_t n = b.size();
   if (n <= 0) return InvalidArgumentError("empty batch");
   if (b.embd && !b.tokens.empty()) return InvalidArgumentError("a batch holds either token ids or embeddings, not both");
-  if (n > st.max_batch)
-    return InvalidArgumentError("batch of " + std::to_string(n) + " tokens exceeds the maximum batch " +
-                                std::to_string(st.max_batch));
-  if (st.n_past + n > st.n_ctx)
-    return OutOfRangeError("context full: " + std::to_string(st.n_past) + " + " + std::to_string(n) +
-                           " tokens exceed the context size " + std::to_string(st.n_ctx));
+  if (kv.n_past + n > kv.n_ctx)
+    return OutOfRangeError("context full: " + std::to_string(kv.n_past) + " + " + std::to_string(n) +
+                           " tokens exceed the context size " + std::to_string(kv.n_ctx));
   const auto& tokens = b.tokens;
   for (size_t i = 0; i < tokens.size(); ++i)
     if (tokens[i] < 0 || tokens[i] >= c.n_vocab)
@@ -50,25 +48,83 @@ Status ValidateBatch(const ModelConfig& c, const Batch& b, const ForwardState& s
                                   " is outside the vocabulary [0, " + std::to_string(c.n_vocab) + ")");
   return OkStatus();
 }
+}  // namespace
 
-void EmbedInput(const ModelConfig& c, const TensorView& tok_embd, const Batch& b, ForwardState& st) {
-  const int64_t E = c.n_embd;
-  if (b.embd) {  // precomputed rows are used as given (no sqrt(E) scale)
-    std::memcpy(st.x.data(), b.embd, sizeof(float) * b.n_embd_rows * E);
-    return;
+int64_t TotalRows(std::span<const SeqBatch> seqs) {
+  int64_t n = 0;
+  for (const auto& s : seqs) n += s.batch.size();
+  return n;
+}
+
+Status ValidateSeqs(const ModelConfig& c, std::span<const SeqBatch> seqs, const Workspace& ws) {
+  if (seqs.empty()) return InvalidArgumentError("no sequences in the call");
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (!seqs[i].kv) return InvalidArgumentError("sequence without a KV cache");
+    for (size_t j = 0; j < i; ++j)
+      if (seqs[j].kv == seqs[i].kv) return InvalidArgumentError("a KV cache appears twice in one call");
+    RETURN_IF_ERROR(ValidateBatch(c, seqs[i].batch, *seqs[i].kv));
   }
-  for (size_t t = 0; t < b.tokens.size(); ++t) {
-    float* row = st.x.data() + t * E;
-    kernels::GetRow(tok_embd, b.tokens[t], row);
-    kernels::Scale(row, E, c.embd_scale);
+  const int64_t n = TotalRows(seqs);
+  if (n > ws.max_rows)
+    return InvalidArgumentError("batch of " + std::to_string(n) + " tokens exceeds the maximum batch " +
+                                std::to_string(ws.max_rows));
+  return OkStatus();
+}
+
+void EmbedInput(const ModelConfig& c, const TensorView& tok_embd, std::span<const SeqBatch> seqs, Workspace& ws) {
+  const int64_t E = c.n_embd;
+  int64_t r = 0;
+  for (const SeqBatch& s : seqs) {
+    const Batch& b = s.batch;
+    const int64_t n = b.size();
+    for (int64_t t = 0; t < n; ++t) ws.pos[r + t] = s.kv->n_past + t;
+    if (b.embd) {  // precomputed rows are used as given (no sqrt(E) scale)
+      std::memcpy(ws.x.data() + r * E, b.embd, sizeof(float) * n * E);
+    } else {
+      for (int64_t t = 0; t < n; ++t) {
+        float* row = ws.x.data() + (r + t) * E;
+        kernels::GetRow(tok_embd, b.tokens[t], row);
+        kernels::Scale(row, E, c.embd_scale);
+      }
+    }
+    r += n;
   }
 }
 
-uint64_t ForwardState::KvBytes() const {
+uint64_t KvCache::Bytes() const {
   uint64_t b = 0;
   for (const auto& l : k) b += l.size();
   for (const auto& l : v) b += l.size();
   return b;
+}
+
+StatusOr<std::unique_ptr<KvCache>> Model::NewKvCache(int64_t n_ctx, DType kv_type) const {
+  const ModelConfig& c = config_;
+  if (kv_type != DType::kF16 && kv_type != DType::kF32)
+    return InvalidArgumentError("KV cache type must be f16 or f32, got " + DTypeName(kv_type));
+  if (n_ctx <= 0) return InvalidArgumentError("context size must be positive, got " + std::to_string(n_ctx));
+  auto kv = std::make_unique<KvCache>();
+  kv->n_ctx = n_ctx;
+  kv->k.resize(c.n_layer);
+  kv->v.resize(c.n_layer);
+  kv->layout.resize(c.n_layer);
+  for (int il = 0; il < c.n_layer; ++il) {
+    const LayerConfig& l = c.layers[il];
+    kv->layout[il] = kernels::KvLayout{kv_type, l.n_head_kv, l.head_dim, n_ctx};
+    if (!c.owns_kv(il)) continue;
+    const int64_t bytes = kv->layout[il].Bytes() / 2;
+    kv->k[il].resize(bytes);
+    kv->v[il].resize(bytes);
+  }
+  return kv;
+}
+
+StatusOr<std::unique_ptr<ForwardState>> Model::NewState(int64_t n_ctx, int64_t max_batch, DType kv_type) const {
+  if (max_batch <= 0) return InvalidArgumentError("batch size must be positive");
+  auto st = std::make_unique<ForwardState>();
+  ASSIGN_OR_RETURN(st->kv, NewKvCache(n_ctx, kv_type));
+  st->ws = NewWorkspace(max_batch);
+  return st;
 }
 
 }  // namespace gemrun
