@@ -92,10 +92,14 @@ class Model {
   // Single-sequence conveniences.
   StatusOr<std::unique_ptr<ForwardState>> NewState(int64_t n_ctx, int64_t max_batch,
                                                    DType kv_type = DType::kF16) const;
+  Status Forward(const Batch& batch, KvCache& kv, Workspace& ws, LogitsMode mode, float* logits,
+                 ThreadPool& pool) const {
+    const SeqBatch one{batch, &kv, mode};
+    return Forward(std::span<const SeqBatch>(&one, 1), ws, logits, pool);
+  }
   Status Forward(const Batch& batch, ForwardState& st, LogitsMode mode, float* logits,
                  ThreadPool& pool) const {
-    const SeqBatch one{batch, st.kv.get(), mode};
-    return Forward(std::span<const SeqBatch>(&one, 1), *st.ws, logits, pool);
+    return Forward(batch, *st.kv, *st.ws, mode, logits, pool);
   }
   Status Forward(std::span<const int32_t> tokens, ForwardState& st, LogitsMode mode, float* logits,
                  ThreadPool& pool) const {

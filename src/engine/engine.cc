@@ -1,0 +1,105 @@
+// Engine and Session implementation.
+#include "engine/engine.h"
+
+#include <algorithm>
+
+namespace gemrun {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_path, const EngineOptions& opts) {
+  const auto t0 = Clock::now();
+  auto e = std::make_unique<Engine>();
+  e->opts_ = opts;
+  ASSIGN_OR_RETURN(e->model_, LoadModel(model_path));
+  ASSIGN_OR_RETURN(e->tokenizer_, Tokenizer::FromGguf(e->model_->file()));
+  const ModelConfig& c = e->model_->config();
+  if (e->tokenizer_->vocab().size() > c.n_vocab)
+    return InvalidArgumentError(model_path + ": the tokenizer has " + std::to_string(e->tokenizer_->vocab().size()) +
+                                " tokens but the embedding table only " + std::to_string(c.n_vocab) + " rows");
+  if (opts.n_ctx < 0) return InvalidArgumentError("context size must be >= 0, got " + std::to_string(opts.n_ctx));
+  if (e->opts_.n_ctx == 0) e->opts_.n_ctx = std::min(c.n_ctx_train > 0 ? c.n_ctx_train : EngineOptions::kDefaultMaxCtx,
+                                                     EngineOptions::kDefaultMaxCtx);
+  if (opts.max_batch <= 0) return InvalidArgumentError("batch size must be positive");
+  e->opts_.max_batch = std::min(e->opts_.max_batch, e->opts_.n_ctx);
+  e->pool_ = std::make_unique<ThreadPool>(opts.threads);
+  e->load_ms_ = Ms(t0, Clock::now());
+  return e;
+}
+
+StatusOr<std::unique_ptr<Session>> Engine::NewSession() const {
+  ASSIGN_OR_RETURN(auto kv, model_->NewKvCache(opts_.n_ctx, opts_.kv_type));
+  return std::make_unique<Session>(*this, std::move(kv), model_->NewWorkspace(opts_.max_batch));
+}
+
+Session::Session(const Engine& e, std::unique_ptr<KvCache> kv, std::unique_ptr<Workspace> ws)
+    : e_(e), kv_(std::move(kv)), ws_(std::move(ws)), logits_(static_cast<size_t>(e.model().config().n_vocab)) {}
+
+void Session::Reset() {
+  kv_->n_past = 0;
+  history_.clear();
+}
+
+int64_t Session::ReusePrefix(std::span<const int32_t> prompt) {
+  size_t common = 0;
+  while (common < history_.size() && common < prompt.size() && history_[common] == prompt[common]) ++common;
+  if (common == prompt.size() && common > 0) --common;  // re-evaluate the last token for its logits
+  history_.resize(common);
+  kv_->n_past = static_cast<int64_t>(common);
+  return static_cast<int64_t>(common);
+}
+
+Status Session::Append(std::span<const int32_t> ids, Timings* t) {
+  const auto t0 = Clock::now();
+  const int64_t B = ws_->max_rows;
+  for (size_t i = 0; i < ids.size(); i += static_cast<size_t>(B)) {
+    const size_t n = std::min(ids.size() - i, static_cast<size_t>(B));
+    const bool last = i + n == ids.size();
+    RETURN_IF_ERROR(e_.model().Forward(Batch{.tokens = ids.subspan(i, n)}, *kv_, *ws_,
+                                       last ? LogitsMode::kLast : LogitsMode::kNone, logits_.data(), e_.pool()));
+    history_.insert(history_.end(), ids.begin() + i, ids.begin() + i + n);
+  }
+  if (t) {
+    t->prompt_ms += Ms(t0, Clock::now());
+    t->prompt_tokens += static_cast<int64_t>(ids.size());
+  }
+  return OkStatus();
+}
+
+StatusOr<GenerateResult> Session::Generate(std::span<const int32_t> prompt, const GenerateParams& p,
+                                           const TokenCallback& cb) {
+  const ModelConfig& c = e_.model().config();
+  if (prompt.empty()) return InvalidArgumentError("empty prompt");
+  if (static_cast<int64_t>(prompt.size()) >= kv_->n_ctx)
+    return OutOfRangeError("prompt is " + std::to_string(prompt.size()) + " tokens but the context holds " +
+                           std::to_string(kv_->n_ctx) + " (including at least one generated token); shorten the "
+                           "input or raise --ctx-size");
+  RETURN_IF_ERROR(p.sampling.Validate(c.n_vocab));
+  GenerateResult res;
+  res.timings.load_ms = e_.load_ms();
+  const int64_t kept = ReusePrefix(prompt);
+  res.timings.cached_tokens = kept;
+  RETURN_IF_ERROR(Append(prompt.subspan(static_cast<size_t>(kept)), &res.timings));
+
+  Generation gen(e_.tokenizer(), p, c.n_vocab, cb);
+  gen.AcceptPrompt(prompt);
+  const auto t0 = Clock::now();
+  while (gen.Step(logits_.data(), kv_->n_past >= kv_->n_ctx)) {
+    const int32_t id = gen.next_token();
+    RETURN_IF_ERROR(e_.model().Forward(Batch{.tokens = std::span<const int32_t>(&id, 1)}, *kv_, *ws_,
+                                       LogitsMode::kLast, logits_.data(), e_.pool()));
+    history_.push_back(id);
+  }
+  res.timings.gen_ms = Ms(t0, Clock::now());
+  res.timings.gen_tokens = static_cast<int64_t>(gen.tokens().size());
+  res.tokens = gen.tokens();
+  res.text = gen.text();
+  res.finish = gen.finish();
+  return res;
+}
+
+}  // namespace gemrun

@@ -1,0 +1,97 @@
+// Engine: a loaded model + tokenizer + thread pool; Session: one conversation's KV cache with
+// prefix reuse, chunked prefill and the decode loop, with timings.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/generation.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace gemrun {
+
+struct EngineOptions {
+  int threads = 0;           // 0: all cores
+  int64_t n_ctx = 0;         // 0: the model's training context, capped at kDefaultMaxCtx
+  int64_t max_batch = 512;   // prompt tokens per forward pass
+  DType kv_type = DType::kF16;
+  static constexpr int64_t kDefaultMaxCtx = 8192;
+};
+
+struct Timings {
+  double load_ms = 0;
+  double prompt_ms = 0;
+  int64_t prompt_tokens = 0;  // tokens evaluated for the prompt (after prefix reuse)
+  int64_t cached_tokens = 0;  // prompt tokens reused from the cache
+  double gen_ms = 0;
+  int64_t gen_tokens = 0;
+  double PromptTokPerS() const { return prompt_ms > 0 ? prompt_tokens * 1000.0 / prompt_ms : 0; }
+  double GenTokPerS() const { return gen_ms > 0 ? gen_tokens * 1000.0 / gen_ms : 0; }
+};
+
+struct GenerateResult {
+  std::vector<int32_t> tokens;  // generated ids (EOG not included)
+  std::string text;
+  FinishReason finish = FinishReason::kNone;
+  Timings timings;
+};
+
+class Session;
+
+class Engine {
+ public:
+  static StatusOr<std::unique_ptr<Engine>> Load(const std::string& model_path, const EngineOptions& opts);
+
+  const Model& model() const { return *model_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  ThreadPool& pool() const { return *pool_; }
+  const EngineOptions& options() const { return opts_; }
+  int64_t n_ctx() const { return opts_.n_ctx; }
+  double load_ms() const { return load_ms_; }
+
+  StatusOr<std::unique_ptr<Session>> NewSession() const;
+
+ private:
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<ThreadPool> pool_;
+  EngineOptions opts_;
+  double load_ms_ = 0;
+};
+
+class Session {
+ public:
+  Session(const Engine& e, std::unique_ptr<KvCache> kv, std::unique_ptr<Workspace> ws);
+
+  // Brings the cache to exactly `prompt` (reusing the longest cached prefix), then samples
+  // until a stop rule fires. A prompt that does not fit the context is an OutOfRange error
+  // naming its length and the limit; nothing is truncated.
+  StatusOr<GenerateResult> Generate(std::span<const int32_t> prompt, const GenerateParams& p,
+                                    const TokenCallback& cb);
+  // Evaluates `ids` after what is cached (no sampling); leaves the last position's logits.
+  Status Append(std::span<const int32_t> ids, Timings* t);
+  void Reset();
+
+  const std::vector<int32_t>& history() const { return history_; }  // ids in the cache
+  int64_t n_ctx() const { return kv_->n_ctx; }
+  int64_t n_past() const { return kv_->n_past; }
+
+ private:
+  // Drops cached positions after the longest common prefix with `prompt` (keeping at least
+  // one token to evaluate); returns how many were kept.
+  int64_t ReusePrefix(std::span<const int32_t> prompt);
+
+  const Engine& e_;
+  std::unique_ptr<KvCache> kv_;
+  std::unique_ptr<Workspace> ws_;
+  std::vector<int32_t> history_;
+  std::vector<float> logits_;  // [n_vocab] last position
+};
+
+}  // namespace gemrun

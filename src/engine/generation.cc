@@ -1,0 +1,117 @@
+// Generation implementation. Stop strings: output text is held back while its tail could
+// still become a stop string, so a stop string never reaches the caller, even split over tokens.
+#include "engine/generation.h"
+
+#include <algorithm>
+
+namespace gemrun {
+
+const char* FinishReasonName(FinishReason r) {
+  switch (r) {
+    case FinishReason::kEog:
+    case FinishReason::kStopString: return "stop";
+    case FinishReason::kLength:
+    case FinishReason::kContextFull: return "length";
+    case FinishReason::kCancelled: return "cancelled";
+    case FinishReason::kNone: break;
+  }
+  return "none";
+}
+
+const char* FinishReasonDetail(FinishReason r) {
+  switch (r) {
+    case FinishReason::kEog: return "eog";
+    case FinishReason::kStopString: return "stop_string";
+    case FinishReason::kLength: return "max_tokens";
+    case FinishReason::kContextFull: return "context_full";
+    case FinishReason::kCancelled: return "cancelled";
+    case FinishReason::kNone: break;
+  }
+  return "none";
+}
+
+Generation::Generation(const Tokenizer& tok, const GenerateParams& p, int64_t n_vocab, TokenCallback cb)
+    : tok_(tok), p_(p), n_vocab_(n_vocab), cb_(std::move(cb)), sampler_(p.sampling, n_vocab), decoder_(tok) {
+  std::erase_if(p_.stop, [](const std::string& s) { return s.empty(); });
+}
+
+void Generation::AcceptPrompt(std::span<const int32_t> ids) {
+  for (int32_t id : ids) sampler_.Accept(id);
+}
+
+size_t Generation::HeldBackTail() const {
+  size_t hold = 0;
+  for (const std::string& s : p_.stop) {
+    const size_t max_k = std::min(s.size() - 1, text_.size() - emitted_);
+    for (size_t k = max_k; k > hold; --k)
+      if (text_.compare(text_.size() - k, k, s, 0, k) == 0) {
+        hold = k;
+        break;
+      }
+  }
+  return hold;
+}
+
+void Generation::EmitUpTo(size_t end, TokenEvent& ev) {
+  ev.text = end > emitted_ ? std::string_view(text_).substr(emitted_, end - emitted_) : std::string_view();
+  emitted_ = std::max(emitted_, end);
+}
+
+bool Generation::Step(float* logits, bool context_full) {
+  if (done()) return false;
+  const std::span<const float> row(logits, static_cast<size_t>(n_vocab_));
+  TokenEvent ev;
+  if (p_.logprobs || p_.top_logprobs > 0) {
+    // Log-probabilities of the model's distribution, before penalties and truncation.
+    if (p_.top_logprobs > 0) ev.top = TopLogProbs(row, p_.top_logprobs);
+  }
+  const std::vector<float> raw = (p_.logprobs || p_.top_logprobs > 0) ? std::vector<float>(row.begin(), row.end())
+                                                                       : std::vector<float>();
+  const int32_t id = sampler_.Sample(logits);
+  ev.id = id;
+  if (!raw.empty()) ev.logprob = TokenLogProb(raw, id);
+  sampler_.Accept(id);
+
+  const bool eog = !p_.ignore_eog && tok_.vocab().IsEog(id);
+  if (!eog) {
+    tokens_.push_back(id);
+    decoder_.Push(id, &text_);
+  }
+  // Stop strings: search the newly decoded region (plus overlap) for the earliest match.
+  size_t stop_at = std::string::npos;
+  if (!eog && !p_.stop.empty()) {
+    for (const std::string& s : p_.stop) {
+      const size_t from = emitted_ > s.size() ? emitted_ - s.size() : 0;
+      const size_t at = text_.find(s, from);
+      if (at != std::string::npos) stop_at = std::min(stop_at, at);
+    }
+  }
+  FinishReason why = FinishReason::kNone;
+  if (eog) why = FinishReason::kEog;
+  else if (stop_at != std::string::npos) why = FinishReason::kStopString;
+  else if (p_.max_tokens >= 0 && static_cast<int64_t>(tokens_.size()) >= p_.max_tokens) why = FinishReason::kLength;
+  else if (context_full) why = FinishReason::kContextFull;
+
+  if (why == FinishReason::kStopString) {
+    text_.resize(stop_at);
+    EmitUpTo(stop_at, ev);
+  } else if (why != FinishReason::kNone) {
+    text_ += decoder_.Flush();
+    EmitUpTo(text_.size(), ev);
+  } else {
+    EmitUpTo(text_.size() - HeldBackTail(), ev);
+  }
+  next_ = id;
+  const bool keep_going = cb_ ? cb_(ev) : true;
+  if (why != FinishReason::kNone) Finish(why);
+  else if (!keep_going) Finish(FinishReason::kCancelled);
+  return !done();
+}
+
+void Generation::Cancel() {
+  if (!done()) Finish(FinishReason::kCancelled);
+}
+
+void Generation::Finish(FinishReason r) { finish_ = r; }
+
+}  // namespace gemrun
