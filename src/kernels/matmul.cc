@@ -1,5 +1,11 @@
 // MatMul: converts activations once, then runs the ISA's dot tiles over a blocked
 // (rows x tokens) iteration space split across threads by weight rows.
+//
+// Each thread owns a contiguous range of weight rows (ThreadPool chunking depends only on N
+// and the thread count, so results are deterministic for a thread count). Tiles are called
+// with many weight rows at once (the SIMD tiles re-lay out the activations once per call and
+// then stream the rows): decode (T <= 4) makes one call per thread over its whole range;
+// prefill walks row blocks sized to stay in L2 while the token columns stream by, 4 at a time.
 #include <algorithm>
 
 #include "base/status.h"
@@ -10,9 +16,16 @@
 namespace gemrun::kernels {
 namespace {
 
-constexpr int kTileRows = 4;     // weight rows per dot tile
-constexpr int kTileCols = 4;     // activation rows per dot tile
-constexpr int64_t kRowBlock = 64;  // weight rows kept hot in cache while tokens stream by
+constexpr int kTileRows = 4;                // weight rows per register tile (row split grain)
+constexpr int kTileCols = 4;                // activation rows per tile call
+constexpr int64_t kRowBlockBytes = 384 << 10;  // weight bytes kept hot while tokens stream by
+constexpr int64_t kMaxRowsPerCall = 1 << 20;   // DotTileFn takes nr as int
+
+// Rows per block for prefill: as many as fit the L2 budget, a multiple of kTileRows.
+int64_t RowBlock(int64_t row_bytes) {
+  const int64_t rows = kRowBlockBytes / std::max<int64_t>(row_bytes, 1);
+  return std::clamp<int64_t>(rows / kTileRows * kTileRows, 16, 1024);
+}
 
 }  // namespace
 
@@ -20,6 +33,7 @@ void MatMul(const TensorView& w, const float* x, int64_t T, int64_t ldx, float* 
             ThreadPool& pool, MatMulScratch& scratch) {
   const int64_t K = w.ne[0], N = w.ne[1];
   GEMRUN_CHECK(w.ne[2] == 1 && w.ne[3] == 1);
+  if (T <= 0 || N <= 0) return;
   const IsaKernels& ks = ActiveKernels();
   const DType vd = Traits(w.type).vec_dot;
   const int64_t a_stride = RowBytes(vd, K);
@@ -40,18 +54,16 @@ void MatMul(const TensorView& w, const float* x, int64_t T, int64_t ldx, float* 
   GEMRUN_CHECK(tile != nullptr);
   const uint8_t* a_bytes = static_cast<const uint8_t*>(acts);
   const int64_t w_stride = w.nb[1];
+  const int64_t row_block = T <= kTileCols ? kMaxRowsPerCall : RowBlock(w_stride);
   pool.ParallelFor(
       N,
       [&](int64_t r0, int64_t r1, int) {
-        for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
-          const int64_t rb_end = std::min(r1, rb + kRowBlock);
+        for (int64_t rb = r0; rb < r1; rb += row_block) {
+          const int nr = static_cast<int>(std::min(r1, rb + row_block) - rb);
           for (int64_t t = 0; t < T; t += kTileCols) {
             const int nc = static_cast<int>(std::min<int64_t>(kTileCols, T - t));
-            for (int64_t r = rb; r < rb_end; r += kTileRows) {
-              const int nr = static_cast<int>(std::min<int64_t>(kTileRows, rb_end - r));
-              tile(K, w.data + r * w_stride, w_stride, nr, a_bytes + t * a_stride, a_stride, nc,
-                   y + t * ldy + r, ldy);
-            }
+            tile(K, w.data + rb * w_stride, w_stride, nr, a_bytes + t * a_stride, a_stride, nc,
+                 y + t * ldy + rb, ldy);
           }
         }
       },

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/fp16.h"
@@ -217,45 +218,50 @@ struct TileCase {
   int64_t n;
 };
 
+// Tiles of every shape up to 4x4, plus larger ones: the SIMD tiles take any number of weight
+// rows (MatMul passes whole row blocks) and activation rows.
 void CheckTiles(Isa isa, DType wt, int64_t n, uint32_t seed) {
+  constexpr int kR = 11, kC = 6;
   const DType at = Traits(wt).vec_dot;
   const int64_t wbytes = RowBytes(wt, n), abytes = RowBytes(at, n);
   // Strides larger than a row, as in a real tensor with padding or a sliced view.
   const int64_t ws = wbytes + 64, as = abytes + 32;
-  Bytes w(4 * ws), a(4 * as);
-  for (int r = 0; r < 4; ++r) {
+  Bytes w(kR * ws), a(kC * as);
+  for (int r = 0; r < kR; ++r) {
     const Bytes row = RandomWeightRow(wt, n, seed + r);
     std::memcpy(w.data() + r * ws, row.data(), row.size());
   }
-  for (int c = 0; c < 4; ++c) {
+  for (int c = 0; c < kC; ++c) {
     const std::vector<float> x = RandomActs(n, seed * 31 + c);
     QuantizeActRowRef(at, x.data(), a.data() + c * as, n);
   }
   const DotTileFn ref = RefKernels().dot_tile[static_cast<uint32_t>(wt)];
   const DotTileFn simd = KernelsFor(isa).dot_tile[static_cast<uint32_t>(wt)];
   ASSERT_NE(simd, nullptr);
-  double bound[4][4];
-  for (int r = 0; r < 4; ++r)
-    for (int c = 0; c < 4; ++c) bound[r][c] = SumAbsProducts(wt, w.data() + r * ws, at, a.data() + c * as, n);
+  double bound[kR][kC];
+  for (int r = 0; r < kR; ++r)
+    for (int c = 0; c < kC; ++c) bound[r][c] = SumAbsProducts(wt, w.data() + r * ws, at, a.data() + c * as, n);
+  std::vector<std::pair<int, int>> shapes;
   for (int nr = 1; nr <= 4; ++nr)
-    for (int nc = 1; nc <= 4; ++nc) {
-      constexpr int64_t ldo = 5;
-      float want[4 * ldo], got[4 * ldo];
-      for (float& v : got) v = -12345.0f;
-      ref(n, w.data(), ws, nr, a.data(), as, nc, want, ldo);
-      simd(n, w.data(), ws, nr, a.data(), as, nc, got, ldo);
-      for (int c = 0; c < 4; ++c)
-        for (int r = 0; r < static_cast<int>(ldo); ++r) {
-          if (c >= nc || r >= nr) {
-            ASSERT_EQ(got[c * ldo + r], -12345.0f) << "wrote outside the tile";
-            continue;
-          }
-          const double tol = 1e-5 * bound[r][c] + 1e-30;
-          ASSERT_NEAR(want[c * ldo + r], got[c * ldo + r], tol)
-              << IsaName(isa) << " " << DTypeName(wt) << " n=" << n << " tile " << nr << "x" << nc << " r=" << r
-              << " c=" << c << " seed=" << seed;
+    for (int nc = 1; nc <= 4; ++nc) shapes.push_back({nr, nc});
+  shapes.insert(shapes.end(), {{11, 6}, {8, 5}, {5, 1}, {9, 4}});
+  for (auto [nr, nc] : shapes) {
+    constexpr int64_t ldo = kR + 1;
+    std::vector<float> want(kC * ldo), got(kC * ldo, -12345.0f);
+    ref(n, w.data(), ws, nr, a.data(), as, nc, want.data(), ldo);
+    simd(n, w.data(), ws, nr, a.data(), as, nc, got.data(), ldo);
+    for (int c = 0; c < kC; ++c)
+      for (int r = 0; r < static_cast<int>(ldo); ++r) {
+        if (c >= nc || r >= nr) {
+          ASSERT_EQ(got[c * ldo + r], -12345.0f) << "wrote outside the tile";
+          continue;
         }
-    }
+        const double tol = 1e-5 * bound[r][c] + 1e-30;
+        ASSERT_NEAR(want[c * ldo + r], got[c * ldo + r], tol)
+            << IsaName(isa) << " " << DTypeName(wt) << " n=" << n << " tile " << nr << "x" << nc << " r=" << r
+            << " c=" << c << " seed=" << seed;
+      }
+  }
 }
 
 TEST(KernelsTest, DotTilesMatchScalar) {
@@ -263,7 +269,7 @@ TEST(KernelsTest, DotTilesMatchScalar) {
     for (DType wt : kWeightTypes) {
       const int64_t bs = Traits(wt).block_size;
       std::vector<int64_t> lens = {256, 512, 2560, 3840};
-      if (bs == 32) lens.push_back(96);     // odd block count: the one-block tail
+      if (bs == 32) lens.insert(lens.end(), {32, 96, 160, 352});  // 4-block groups + 1..3 tail blocks
       if (bs == 1) lens.push_back(100);     // masked tail
       for (int64_t n : lens)
         for (uint32_t seed : {1u, 2u}) CheckTiles(isa, wt, n, seed * 1000 + static_cast<uint32_t>(n));
@@ -304,7 +310,9 @@ TEST(KernelsTest, MatMulMatchesF64ReferenceAndIsDeterministic) {
     int64_t K, N;
   } cases[] = {{DType::kQ4_0, 256, 70},  {DType::kQ8_0, 512, 33},  {DType::kQ4_K, 512, 64},
                {DType::kQ6_K, 256, 130}, {DType::kF16, 200, 41},   {DType::kF32, 64, 19},
-               {DType::kBF16, 256, 9},   {DType::kQ5_0, 256, 12},  {DType::kQ4_1, 256, 6}};
+               {DType::kBF16, 256, 9},   {DType::kQ5_0, 256, 12},  {DType::kQ4_1, 256, 6},
+               // Several prefill row blocks per thread.
+               {DType::kF16, 2048, 300}, {DType::kQ4_0, 4096, 402}};
   for (const auto& cs : cases)
     for (int64_t T : {1, 3, 4, 9, 70}) {
       Bytes storage;

@@ -34,6 +34,7 @@ void QuantizeQ8Block(const float* x, void* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQK; ++b, x += kQK, y += kBytes) {
     __m256 v[4];
     __m256 m = _mm256_setzero_ps();
+    GEMRUN_UNROLL
     for (int j = 0; j < 4; ++j) {
       v[j] = _mm256_loadu_ps(x + 8 * j);
       m = _mm256_max_ps(m, Abs(v[j]));
@@ -45,6 +46,7 @@ void QuantizeQ8Block(const float* x, void* dst, int64_t n) {
     std::memcpy(y, &dh, 2);
     const __m256 mul = _mm256_set1_ps(id);
     __m256i q[4];
+    GEMRUN_UNROLL
     for (int j = 0; j < 4; ++j) q[j] = RoundToI32(_mm256_mul_ps(v[j], mul));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + kQs), PackI32ToI8(q[0], q[1], q[2], q[3]));
     if constexpr (kQ81) {
@@ -82,8 +84,10 @@ void QuantizeQ8_K(const float* x, void* dst, int64_t n) {
     const __m256 mul = _mm256_set1_ps(iscale);
     const __m256i k127 = _mm256_set1_epi32(127);
     int16_t bsums[16];
+    GEMRUN_UNROLL
     for (int g = 0; g < 8; ++g) {  // 32 values per step
       __m256i q[4];
+      GEMRUN_UNROLL
       for (int j = 0; j < 4; ++j)
         q[j] = _mm256_min_epi32(RoundToI32(_mm256_mul_ps(_mm256_loadu_ps(x + 32 * g + 8 * j), mul)), k127);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + 4 + 32 * g), PackI32ToI8(q[0], q[1], q[2], q[3]));
@@ -157,32 +161,39 @@ struct DotFloatImpl {
     constexpr int kU = NR * NC < 4 ? 2 : 1;
     constexpr int kE = L::kElemBytes;
     __m256 acc[kU][NR * NC];
+    GEMRUN_UNROLL
     for (int u = 0; u < kU; ++u)
+      GEMRUN_UNROLL
       for (int p = 0; p < NR * NC; ++p) acc[u][p] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 * kU <= n; i += 8 * kU) {
-#pragma GCC unroll 2
+      GEMRUN_UNROLL
       for (int u = 0; u < kU; ++u) {
         __m256 av[NC];
-#pragma GCC unroll 4
+        GEMRUN_UNROLL
         for (int c = 0; c < NC; ++c) av[c] = L::Load(a + c * as + (i + 8 * u) * kE);
-#pragma GCC unroll 2
+        GEMRUN_UNROLL
         for (int r = 0; r < NR; ++r) {
           const __m256 wv = L::Load(w + r * ws + (i + 8 * u) * kE);
-#pragma GCC unroll 4
+          GEMRUN_UNROLL
           for (int c = 0; c < NC; ++c) acc[u][r * NC + c] = _mm256_fmadd_ps(wv, av[c], acc[u][r * NC + c]);
         }
       }
     }
     for (; i + 8 <= n; i += 8)
+      GEMRUN_UNROLL
       for (int r = 0; r < NR; ++r) {
         const __m256 wv = L::Load(w + r * ws + i * kE);
+        GEMRUN_UNROLL
         for (int c = 0; c < NC; ++c)
           acc[0][r * NC + c] = _mm256_fmadd_ps(wv, L::Load(a + c * as + i * kE), acc[0][r * NC + c]);
       }
     if constexpr (kU == 2)
+      GEMRUN_UNROLL
       for (int p = 0; p < NR * NC; ++p) acc[0][p] = _mm256_add_ps(acc[0][p], acc[1][p]);
+    GEMRUN_UNROLL
     for (int r = 0; r < NR; ++r)
+      GEMRUN_UNROLL
       for (int c = 0; c < NC; ++c) {
         float s = HSum(acc[0][r * NC + c]);
         for (int64_t j = i; j < n; ++j) s += L::One(w + r * ws + j * kE) * L::One(a + c * as + j * kE);

@@ -180,13 +180,13 @@ struct DotQ8KImpl {
   template <int K>
   static GEMRUN_INLINE void Chunk(const uint8_t* const* wb, const uint8_t* const* ab, const Meta* meta,
                                   __m256i* isum) {
-#pragma GCC unroll 2
+    GEMRUN_UNROLL
     for (int r = 0; r < NR; ++r) {
       const __m256i v = W::template V<K>(wb[r]);
       const __m256i s = ChunkScales<K, W::kPer32>(meta[r].scb);
       __m256i absv;
       if constexpr (W::kSigned) absv = _mm256_sign_epi8(v, v);
-#pragma GCC unroll 4
+      GEMRUN_UNROLL
       for (int c = 0; c < NC; ++c) {
         const __m256i av = Load256(ab[c] + kActQs + 32 * K);
         const __m256i p16 = W::kSigned ? _mm256_maddubs_epi16(absv, _mm256_sign_epi8(av, v))
@@ -203,7 +203,7 @@ struct DotQ8KImpl {
     __m256i mhi = _mm256_setzero_si256();
     if constexpr (W::kMinMode == kMin16) mhi = _mm256_set_m128i(NR == 2 ? meta[NR - 1].mn_hi : z, meta[0].mn_hi);
     __m256i m[4];
-#pragma GCC unroll 4
+    GEMRUN_UNROLL
     for (int c = 0; c < 4; ++c) {
       if (c >= NC) {
         m[c] = _mm256_setzero_si256();
@@ -231,17 +231,18 @@ struct DotQ8KImpl {
       const uint8_t* ab[NC];
       Meta meta[NR];
       float da[4] = {0, 0, 0, 0};
-#pragma GCC unroll 2
+      GEMRUN_UNROLL
       for (int r = 0; r < NR; ++r) {
         wb[r] = w + r * ws + sb * W::kBytes;
         W::Prepare(wb[r], meta[r]);
       }
-#pragma GCC unroll 4
+      GEMRUN_UNROLL
       for (int c = 0; c < NC; ++c) {
         ab[c] = a + c * as + sb * static_cast<int64_t>(sizeof(BlockQ8_K));
         da[c] = LoadF32(ab[c]);
       }
       __m256i isum[kPP];
+      GEMRUN_UNROLL
       for (int p = 0; p < kPP; ++p) isum[p] = _mm256_setzero_si256();
       Chunk<0>(wb, ab, meta, isum);
       Chunk<1>(wb, ab, meta, isum);
@@ -252,15 +253,16 @@ struct DotQ8KImpl {
       Chunk<6>(wb, ab, meta, isum);
       Chunk<7>(wb, ab, meta, isum);
       if constexpr (W::kOff) {
-#pragma GCC unroll 4
+        GEMRUN_UNROLL
         for (int c = 0; c < NC; ++c) {
           const __m256i bs = Load256(ab[c] + kActBsums);
-#pragma GCC unroll 2
+          GEMRUN_UNROLL
           for (int r = 0; r < NR; ++r)
             isum[r * NC + c] = _mm256_add_epi32(isum[r * NC + c], _mm256_madd_epi16(meta[r].off, bs));
         }
       }
       alignas(32) float scale[8];
+      GEMRUN_UNROLL
       for (int i = 0; i < 8; ++i) {
         const int p = PairOfLane8(i, kPP);
         scale[i] = p < kP ? meta[p / NC].d * da[p % NC] : 0.f;
@@ -268,6 +270,7 @@ struct DotQ8KImpl {
       acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(Tree<kPP>(isum)), _mm256_load_ps(scale), acc);
       if constexpr (W::kMinMode != kNoMin) {
         alignas(32) float mscale[8];
+        GEMRUN_UNROLL
         for (int i = 0; i < 8; ++i) mscale[i] = (i / 4 < NR) ? meta[i / 4 < NR ? i / 4 : 0].dmin * da[i % 4] : 0.f;
         macc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(MinTerm(ab, meta)), _mm256_load_ps(mscale), macc);
       }
@@ -275,9 +278,12 @@ struct DotQ8KImpl {
     alignas(32) float s[8], ms[8];
     _mm256_store_ps(s, acc);
     _mm256_store_ps(ms, macc);
+    GEMRUN_UNROLL
     for (int r = 0; r < NR; ++r)
+      GEMRUN_UNROLL
       for (int c = 0; c < NC; ++c) {
         float sum = 0.f;
+        GEMRUN_UNROLL
         for (int i = 0; i < 8; ++i)
           if (PairOfLane8(i, kPP) == r * NC + c) sum += s[i];
         out[c * ldo + r] = sum - ms[4 * r + c];

@@ -77,11 +77,12 @@ struct DotQ8ActImpl {
     const int64_t nb = n / kQK;
     __m256 acc[NR * NC];
     float msum[NR * NC] = {};
+    GEMRUN_UNROLL
     for (int p = 0; p < NR * NC; ++p) acc[p] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       __m256i aq[NC], init[NC];
       float da[NC], sa[NC];
-#pragma GCC unroll 4
+      GEMRUN_UNROLL
       for (int c = 0; c < NC; ++c) {
         const uint8_t* p = a + c * as + b * kAB;
         aq[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + kAQ));
@@ -91,7 +92,7 @@ struct DotQ8ActImpl {
           init[c] = _mm256_sub_epi32(_mm256_setzero_si256(),
                                      _mm256_slli_epi32(DotU8S8(_mm256_set1_epi8(1), aq[c]), W::kOffShift));
       }
-#pragma GCC unroll 2
+      GEMRUN_UNROLL
       for (int r = 0; r < NR; ++r) {
         const uint8_t* p = w + r * ws + b * W::kBytes;
         const __m256i v = W::V(p);
@@ -100,7 +101,7 @@ struct DotQ8ActImpl {
         if constexpr (W::kSigned) absw = _mm256_sign_epi8(v, v);
         float mw = 0.f;
         if constexpr (W::kMin) mw = W::M(p);
-#pragma GCC unroll 4
+        GEMRUN_UNROLL
         for (int c = 0; c < NC; ++c) {
           __m256i dot;
           if constexpr (W::kSigned) dot = DotU8S8(absw, _mm256_sign_epi8(aq[c], v));
@@ -111,7 +112,9 @@ struct DotQ8ActImpl {
         }
       }
     }
+    GEMRUN_UNROLL
     for (int r = 0; r < NR; ++r)
+      GEMRUN_UNROLL
       for (int c = 0; c < NC; ++c) out[c * ldo + r] = HSum(acc[r * NC + c]) + msum[r * NC + c];
   }
 };

@@ -51,6 +51,7 @@ void QuantizeQ8_K(const float* x, void* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQKK; ++b, x += kQKK, y += sizeof(BlockQ8_K)) {
     __m512 v[16];
     __m512 am = _mm512_setzero_ps();
+    GEMRUN_UNROLL
     for (int j = 0; j < 16; ++j) {
       v[j] = _mm512_loadu_ps(x + 16 * j);
       am = _mm512_max_ps(am, _mm512_abs_ps(v[j]));
@@ -62,6 +63,7 @@ void QuantizeQ8_K(const float* x, void* dst, int64_t n) {
     }
     int idx = 0;
     const __m512 amv = _mm512_set1_ps(amax);
+    GEMRUN_UNROLL
     for (int j = 0; j < 16; ++j) {
       const __mmask16 m = _mm512_cmp_ps_mask(_mm512_abs_ps(v[j]), amv, _CMP_EQ_OQ);
       if (m) {
@@ -73,6 +75,7 @@ void QuantizeQ8_K(const float* x, void* dst, int64_t n) {
     const __m512 mul = _mm512_set1_ps(iscale);
     const __m512i k127 = _mm512_set1_epi32(127);
     int16_t bsums[16];
+    GEMRUN_UNROLL
     for (int j = 0; j < 16; ++j) {
       const __m512i q = _mm512_min_epi32(RoundToI32(_mm512_mul_ps(v[j], mul)), k127);
       _mm_storeu_si128(reinterpret_cast<__m128i*>(y + 4 + 16 * j), _mm512_cvtsepi32_epi8(q));
@@ -128,11 +131,6 @@ struct F16Elem {
   }
 };
 
-GEMRUN_INLINE void StoreSums(const __m512* acc, int nr, int nc, float* out, int64_t ldo) {
-  for (int r = 0; r < nr; ++r)
-    for (int c = 0; c < nc; ++c) out[c * ldo + r] = _mm512_reduce_add_ps(acc[r * nc + c]);
-}
-
 // out[c][r] = sum_i w[r][i] * a[c][i]: 16 lanes per step, every weight vector reused across
 // the NC activation rows; small tiles unroll twice to hide FMA latency.
 template <class L, int NR, int NC>
@@ -142,19 +140,21 @@ struct DotFloat {
     constexpr int kU = NR * NC < 8 ? 2 : 1;
     constexpr int kE = L::kElemBytes;
     __m512 acc[kU][NR * NC];
+    GEMRUN_UNROLL
     for (int u = 0; u < kU; ++u)
+      GEMRUN_UNROLL
       for (int p = 0; p < NR * NC; ++p) acc[u][p] = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 16 * kU <= n; i += 16 * kU) {
-#pragma GCC unroll 2
+      GEMRUN_UNROLL
       for (int u = 0; u < kU; ++u) {
         __m512 av[NC];
-#pragma GCC unroll 4
+        GEMRUN_UNROLL
         for (int c = 0; c < NC; ++c) av[c] = L::Load(a + c * as + (i + 16 * u) * kE, 0xFFFF);
-#pragma GCC unroll 4
+        GEMRUN_UNROLL
         for (int r = 0; r < NR; ++r) {
           const __m512 wv = L::Load(w + r * ws + (i + 16 * u) * kE, 0xFFFF);
-#pragma GCC unroll 4
+          GEMRUN_UNROLL
           for (int c = 0; c < NC; ++c) acc[u][r * NC + c] = _mm512_fmadd_ps(wv, av[c], acc[u][r * NC + c]);
         }
       }
@@ -162,15 +162,22 @@ struct DotFloat {
     for (; i < n; i += 16) {
       const __mmask16 m = n - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (n - i)) - 1);
       __m512 av[NC];
+      GEMRUN_UNROLL
       for (int c = 0; c < NC; ++c) av[c] = L::Load(a + c * as + i * kE, m);
+      GEMRUN_UNROLL
       for (int r = 0; r < NR; ++r) {
         const __m512 wv = L::Load(w + r * ws + i * kE, m);
+        GEMRUN_UNROLL
         for (int c = 0; c < NC; ++c) acc[0][r * NC + c] = _mm512_fmadd_ps(wv, av[c], acc[0][r * NC + c]);
       }
     }
     if constexpr (kU == 2)
+      GEMRUN_UNROLL
       for (int p = 0; p < NR * NC; ++p) acc[0][p] = _mm512_add_ps(acc[0][p], acc[1][p]);
-    StoreSums(acc[0], NR, NC, out, ldo);
+    GEMRUN_UNROLL
+    for (int r = 0; r < NR; ++r)
+      GEMRUN_UNROLL
+      for (int c = 0; c < NC; ++c) out[c * ldo + r] = _mm512_reduce_add_ps(acc[0][r * NC + c]);
   }
 };
 
@@ -185,19 +192,21 @@ struct DotBF16 {
                   int64_t ldo) {
     constexpr int kU = NR * NC < 8 ? 2 : 1;
     __m512 acc[kU][NR * NC];
+    GEMRUN_UNROLL
     for (int u = 0; u < kU; ++u)
+      GEMRUN_UNROLL
       for (int p = 0; p < NR * NC; ++p) acc[u][p] = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 32 * kU <= n; i += 32 * kU) {
-#pragma GCC unroll 2
+      GEMRUN_UNROLL
       for (int u = 0; u < kU; ++u) {
         __m512bh av[NC];
-#pragma GCC unroll 4
+        GEMRUN_UNROLL
         for (int c = 0; c < NC; ++c) av[c] = (__m512bh)_mm512_loadu_si512(a + c * as + (i + 32 * u) * 2);
-#pragma GCC unroll 4
+        GEMRUN_UNROLL
         for (int r = 0; r < NR; ++r) {
           const __m512bh wv = (__m512bh)_mm512_loadu_si512(w + r * ws + (i + 32 * u) * 2);
-#pragma GCC unroll 4
+          GEMRUN_UNROLL
           for (int c = 0; c < NC; ++c) acc[u][r * NC + c] = _mm512_dpbf16_ps(acc[u][r * NC + c], wv, av[c]);
         }
       }
@@ -205,15 +214,22 @@ struct DotBF16 {
     for (; i < n; i += 32) {
       const __mmask32 m = n - i >= 32 ? 0xFFFFFFFFu : static_cast<__mmask32>((1ull << (n - i)) - 1);
       __m512bh av[NC];
+      GEMRUN_UNROLL
       for (int c = 0; c < NC; ++c) av[c] = (__m512bh)_mm512_maskz_loadu_epi16(m, a + c * as + i * 2);
+      GEMRUN_UNROLL
       for (int r = 0; r < NR; ++r) {
         const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(m, w + r * ws + i * 2);
+        GEMRUN_UNROLL
         for (int c = 0; c < NC; ++c) acc[0][r * NC + c] = _mm512_dpbf16_ps(acc[0][r * NC + c], wv, av[c]);
       }
     }
     if constexpr (kU == 2)
+      GEMRUN_UNROLL
       for (int p = 0; p < NR * NC; ++p) acc[0][p] = _mm512_add_ps(acc[0][p], acc[1][p]);
-    StoreSums(acc[0], NR, NC, out, ldo);
+    GEMRUN_UNROLL
+    for (int r = 0; r < NR; ++r)
+      GEMRUN_UNROLL
+      for (int c = 0; c < NC; ++c) out[c * ldo + r] = _mm512_reduce_add_ps(acc[0][r * NC + c]);
   }
 };
 

@@ -258,6 +258,7 @@ struct LaneMap {
   int32_t r[16], c[16], p[16];
   constexpr LaneMap() : r(), c(), p() {
     constexpr int kP = NR * NC, kPP = PadPow2(kP);
+    GEMRUN_UNROLL
     for (int i = 0; i < 16; ++i) {
       const int q = PairOfLane(i, kPP);
       p[i] = q < kP ? q : -1;
@@ -277,11 +278,11 @@ struct DotQ8K {
     template <int Kc>
     static GEMRUN_INLINE void Chunk(const uint8_t* const* wb, const uint8_t* const* ab, const Meta* meta,
                                     __m512i* isum) {
-#pragma GCC unroll 4
+      GEMRUN_UNROLL
       for (int r = 0; r < NR; ++r) {
         const __m512i u = W::template U<Kc>(wb[r]);
         const __m512i s = W::template S<Kc>(meta[r]);
-#pragma GCC unroll 4
+        GEMRUN_UNROLL
         for (int c = 0; c < NC; ++c) {
           const __m512i av = _mm512_loadu_si512(ab[c] + kActQs + 64 * Kc);
           __m512i& acc = isum[r * NC + c];
@@ -310,7 +311,7 @@ struct DotQ8K {
         if constexpr (W::kMinMode == kMin16) mhi = _mm512_zextsi128_si512(meta[0].mn_hi);
       }
       __m512i m[4];
-#pragma GCC unroll 4
+      GEMRUN_UNROLL
       for (int c = 0; c < 4; ++c) {
         if (c >= NC) {
           m[c] = _mm512_setzero_si512();
@@ -340,30 +341,31 @@ struct DotQ8K {
         const uint8_t* ab[NC];
         Meta meta[NR];
         alignas(16) float dw[4] = {0, 0, 0, 0}, dm[4] = {0, 0, 0, 0}, da[4] = {0, 0, 0, 0};
-#pragma GCC unroll 4
+        GEMRUN_UNROLL
         for (int r = 0; r < NR; ++r) {
           wb[r] = w + r * ws + sb * W::kBytes;
           W::Prepare(wb[r], meta[r]);
           dw[r] = meta[r].d;
           if constexpr (W::kMinMode != kNoMin) dm[r] = meta[r].dmin;
         }
-#pragma GCC unroll 4
+        GEMRUN_UNROLL
         for (int c = 0; c < NC; ++c) {
           ab[c] = a + c * as + sb * static_cast<int64_t>(sizeof(BlockQ8_K));
           da[c] = LoadF32(ab[c]);
         }
         __m512i isum[kPP];
+        GEMRUN_UNROLL
         for (int p = 0; p < kPP; ++p) isum[p] = _mm512_setzero_si512();
         Chunk<0>(wb, ab, meta, isum);
         Chunk<1>(wb, ab, meta, isum);
         Chunk<2>(wb, ab, meta, isum);
         Chunk<3>(wb, ab, meta, isum);
         if constexpr (W::kOff) {
-#pragma GCC unroll 4
+          GEMRUN_UNROLL
           for (int c = 0; c < NC; ++c) {
             const __m512i bs = _mm512_zextsi256_si512(
                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab[c] + kActBsums)));
-#pragma GCC unroll 4
+            GEMRUN_UNROLL
             for (int r = 0; r < NR; ++r)
               isum[r * NC + c] = _mm512_dpwssd_epi32(isum[r * NC + c], _mm512_zextsi256_si512(meta[r].off), bs);
           }
@@ -382,9 +384,12 @@ struct DotQ8K {
       alignas(64) float s[16], ms[16];
       _mm512_store_ps(s, acc);
       _mm512_store_ps(ms, macc);
+      GEMRUN_UNROLL
       for (int r = 0; r < NR; ++r)
+        GEMRUN_UNROLL
         for (int c = 0; c < NC; ++c) {
           float sum = 0.f;
+          GEMRUN_UNROLL
           for (int i = 0; i < 16; ++i)
             if (kMap.p[i] == r * NC + c) sum += s[i];
           out[c * ldo + r] = sum - ms[4 * r + c];

@@ -19,6 +19,9 @@ namespace gemrun::kernels {
 namespace {
 
 #define GEMRUN_INLINE inline __attribute__((always_inline))
+// Full unrolling of the small loops over a tile's accumulators keeps them in registers
+// (an array indexed in a rolled loop would live on the stack).
+#define GEMRUN_UNROLL _Pragma("GCC unroll 16")
 
 GEMRUN_INLINE uint16_t LoadU16(const void* p) {
   uint16_t v;
