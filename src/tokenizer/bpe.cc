@@ -49,6 +49,15 @@ void Gemma4Bpe::Build(const Vocab& vocab) {
     const int32_t r = Intern(joined);
     merges_.Insert(static_cast<uint32_t>(a), static_cast<uint32_t>(b), Merge{static_cast<int32_t>(i), r});
   }
+  // Merge results are the only multi-character symbols BPE can form.
+  std::vector<std::string> results;
+  results.reserve(merges.size());
+  for (const std::string& m : merges) {
+    const size_t pos = m.find(' ', 1);
+    if (pos == std::string::npos) continue;
+    results.push_back(m.substr(0, pos) + m.substr(pos + 1));
+  }
+  words_.Build(std::vector<std::string_view>(results.begin(), results.end()));
   static const char* kHex = "0123456789ABCDEF";
   for (int c = 0; c < 256; ++c) {
     const char hex[6] = {'<', '0', 'x', kHex[c >> 4], kHex[c & 15], '>'};
@@ -66,9 +75,31 @@ void Gemma4Bpe::Encode(std::string_view text, Gemma4Fallback fallback, Scratch* 
     const bool newline = w[i] == '\n';
     size_t j = i + 1;
     while (j < w.size() && (w[j] == '\n') == newline) ++j;
-    EncodeWord(w.substr(i, j - i), fallback, s, out);
+    EncodeRun(w.substr(i, j - i), fallback, s, out);
     i = j;
   }
+}
+
+void Gemma4Bpe::EncodeRun(std::string_view run, Gemma4Fallback fallback, Scratch* s,
+                          std::vector<TokenId>* out) const {
+  // A run of newlines that is itself a token is emitted whole (llama.cpp PR 21343).
+  if (run[0] == '\n') {
+    const TokenId id = vocab_->Find(run);
+    if (id != kNoToken) {
+      out->push_back(id);
+      return;
+    }
+  }
+  if (!words_.enabled()) {
+    EncodeWord(run, fallback, s, out);
+    return;
+  }
+  words_.ForEachWord(run, [&](std::string_view word) {
+    if (s->cache.Lookup(word, out)) return;
+    const size_t before = out->size();
+    EncodeWord(word, fallback, s, out);
+    s->cache.Insert(word, out->data() + before, out->size() - before);
+  });
 }
 
 void Gemma4Bpe::EncodeWord(std::string_view word, Gemma4Fallback fallback, Scratch* s,
@@ -77,11 +108,6 @@ void Gemma4Bpe::EncodeWord(std::string_view word, Gemma4Fallback fallback, Scrat
   std::vector<Bigram>& heap = s->heap;
   sym.clear();
   heap.clear();
-  // A run of newlines that is itself a token is emitted whole (llama.cpp PR 21343).
-  if (word[0] == '\n' && vocab_->Find(word) != kNoToken) {
-    out->push_back(vocab_->Find(word));
-    return;
-  }
   for (size_t off = 0; off < word.size();) {
     const size_t n = std::min(utf8::LeadLength(static_cast<uint8_t>(word[off])), word.size() - off);
     const int32_t idx = static_cast<int32_t>(sym.size());

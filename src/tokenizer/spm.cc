@@ -85,4 +85,18 @@ void SpmEncode(const Vocab& vocab, size_t max_token_len, std::string_view text, 
   for (int32_t i = 0; i != -1; i = sym[i].next) EmitSymbol(vocab, text.substr(sym[i].start, sym[i].n), out);
 }
 
+void SpmEncodeFragment(const Vocab& vocab, size_t max_token_len, const WordSplitter& words,
+                       std::string_view text, Scratch* s, std::vector<TokenId>* out) {
+  if (!words.enabled()) {
+    SpmEncode(vocab, max_token_len, text, s, out);
+    return;
+  }
+  words.ForEachWord(text, [&](std::string_view word) {
+    if (s->cache.Lookup(word, out)) return;
+    const size_t before = out->size();
+    SpmEncode(vocab, max_token_len, word, s, out);
+    s->cache.Insert(word, out->data() + before, out->size() - before);
+  });
+}
+
 }  // namespace gemrun::tokenizer_internal

@@ -15,6 +15,7 @@ using tokenizer_internal::Scratch;
 struct Tokenizer::Impl {
   tokenizer_internal::SpecialSplitter splitter;
   tokenizer_internal::Gemma4Bpe bpe;
+  tokenizer_internal::WordSplitter spm_words;  // SPM: any vocabulary text can be a merge result
   size_t max_token_len = 0;
   // Piece of every token as llama.cpp's token_to_piece cache (special = true), back to back.
   std::string piece_arena;
@@ -112,7 +113,13 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromVocab(std::unique_ptr<Vocab>
   const Vocab& v = *t->vocab_;
   Impl& impl = *t->impl_;
   impl.splitter.Build(v);
-  if (v.model() == TokenizerModel::kGemma4Bpe) impl.bpe.Build(v);
+  if (v.model() == TokenizerModel::kGemma4Bpe) {
+    impl.bpe.Build(v);
+  } else {
+    std::vector<std::string_view> texts(static_cast<size_t>(v.size()));
+    for (TokenId id = 0; id < v.size(); ++id) texts[id] = v.text(id);
+    impl.spm_words.Build(texts);
+  }
   impl.piece_offset.resize(static_cast<size_t>(v.size()) + 1);
   for (TokenId id = 0; id < v.size(); ++id) {
     impl.piece_offset[id] = static_cast<uint32_t>(impl.piece_arena.size());
@@ -164,7 +171,7 @@ void Tokenizer::Encode(std::string_view text, const EncodeOptions& opts, std::ve
         s.text.append(raw);
       }
       if (v.model() == TokenizerModel::kSpm) {
-        tokenizer_internal::SpmEncode(v, impl_->max_token_len, s.text, &s, out);
+        tokenizer_internal::SpmEncodeFragment(v, impl_->max_token_len, impl_->spm_words, s.text, &s, out);
       } else {
         impl_->bpe.Encode(s.text, opts_.gemma4_fallback, &s, out);
       }

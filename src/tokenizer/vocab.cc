@@ -167,6 +167,7 @@ Status Vocab::LoadTokens(const GgufFile& f) {
       return DataLossError(f.path() + ": duplicate token in vocabulary: " + Quoted(word) + " has ids " +
                            std::to_string(text_to_id_.Find(word)) + " and " + std::to_string(i));
   }
+  text_to_id_.BuildFilter();  // the SPM merge loop probes many pairs that are not tokens
   return OkStatus();
 }
 
