@@ -20,5 +20,6 @@ int CmdInspect(int argc, char** argv);
 int CmdLogits(int argc, char** argv);
 int CmdTokenize(int argc, char** argv);
 int CmdBench(int argc, char** argv);
+int CmdRun(int argc, char** argv);
 
 }  // namespace gemrun::cli

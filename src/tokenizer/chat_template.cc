@@ -1,0 +1,160 @@
+// Gemma 3 / Gemma 4 chat templates as code (mirrors of the shipped Jinja templates).
+#include "tokenizer/chat_template.h"
+
+#include <algorithm>
+
+#include "gguf/gguf.h"
+#include "tokenizer/utf8.h"
+
+namespace gemrun {
+namespace {
+
+constexpr std::string_view kGemma3Start = "<start_of_turn>";
+constexpr std::string_view kGemma3End = "<end_of_turn>\n";
+constexpr std::string_view kGemma4Start = "<|turn>";
+constexpr std::string_view kGemma4End = "<turn|>\n";
+constexpr std::string_view kEmptyThought = "<|channel>thought\n<channel|>";
+
+}  // namespace
+
+std::string StripThinking(std::string_view text) {
+  constexpr std::string_view kOpen = "<|channel>", kClose = "<channel|>";
+  std::string kept;
+  for (size_t from = 0;;) {  // Python: for part in text.split(kClose)
+    const size_t end = text.find(kClose, from);
+    const std::string_view part = text.substr(from, end == std::string_view::npos ? std::string_view::npos : end - from);
+    kept.append(part.substr(0, part.find(kOpen)));
+    if (end == std::string_view::npos) break;
+    from = end + kClose.size();
+  }
+  return std::string(utf8::TrimPy(kept));
+}
+
+StatusOr<ChatTemplate> ChatTemplate::ForModel(std::string_view arch, TokenizerModel model) {
+  if (arch.substr(0, 6) == "gemma4") return ChatTemplate(ChatFormat::kGemma4);
+  if (arch.substr(0, 5) == "gemma") return ChatTemplate(ChatFormat::kGemma3);  // gemma, gemma2, gemma3, gemma3n
+  if (model == TokenizerModel::kGemma4Bpe) return ChatTemplate(ChatFormat::kGemma4);
+  return UnimplementedError("no chat template for architecture '" + std::string(arch) +
+                            "': gemrun knows the Gemma 3 and Gemma 4 formats");
+}
+
+StatusOr<ChatTemplate> ChatTemplate::ForGguf(const GgufFile& file) {
+  auto arch = file.GetStringOr("general.architecture", "");
+  if (!arch.ok()) return DataLossError(arch.status().message());
+  auto model = file.GetStringOr("tokenizer.ggml.model", "");
+  if (!model.ok()) return DataLossError(model.status().message());
+  return ForModel(*arch, *model == "gemma4" ? TokenizerModel::kGemma4Bpe : TokenizerModel::kSpm);
+}
+
+StatusOr<std::string> ChatTemplate::Render(std::span<const ChatMessage> messages, const ChatOptions& opts) const {
+  if (format_ == ChatFormat::kGemma3) return RenderGemma3(messages, opts);
+  return RenderGemma4(messages, opts);
+}
+
+// HF Gemma 3 template: a leading system message becomes a prefix of the first user turn
+// (followed by a blank line, NOT trimmed); the rest must alternate user/assistant.
+StatusOr<std::string> ChatTemplate::RenderGemma3(std::span<const ChatMessage> messages,
+                                                 const ChatOptions& opts) const {
+  std::string out = opts.bos_text ? "<bos>" : "";
+  std::string prefix;
+  std::span<const ChatMessage> loop = messages;
+  if (!messages.empty() && messages[0].role == "system") {
+    prefix = messages[0].content + "\n\n";
+    loop = messages.subspan(1);
+  }
+  for (size_t i = 0; i < loop.size(); ++i) {
+    const ChatMessage& m = loop[i];
+    if ((m.role == "user") != (i % 2 == 0))
+      return InvalidArgumentError("Gemma 3 chat: conversation roles must alternate user/assistant/user/assistant/... "
+                                  "after an optional system message; message " +
+                                  std::to_string(i + (loop.size() < messages.size())) + " has role '" + m.role + "'");
+    out += kGemma3Start;
+    out += m.role == "assistant" ? "model" : m.role;
+    out += '\n';
+    if (i == 0) out += prefix;
+    out += utf8::TrimPy(m.content);
+    out += kGemma3End;
+  }
+  if (opts.add_generation_prompt) {
+    out += kGemma3Start;
+    out += "model\n";
+  }
+  return out;
+}
+
+// HF Gemma 4 template, text-only path (no tools / tool calls / media parts).
+std::string ChatTemplate::RenderGemma4(std::span<const ChatMessage> messages, const ChatOptions& opts) const {
+  std::string out = opts.bos_text ? "<bos>" : "";
+  std::span<const ChatMessage> loop = messages;
+  const bool first_is_system =
+      !messages.empty() && (messages[0].role == "system" || messages[0].role == "developer");
+  if (opts.enable_thinking || first_is_system) {
+    out += kGemma4Start;
+    out += "system\n";
+    if (opts.enable_thinking) out += "<|think|>\n";
+    if (first_is_system) {
+      out += utf8::TrimPy(messages[0].content);
+      loop = messages.subspan(1);
+    }
+    out += kGemma4End;
+  }
+  for (size_t i = 0; i < loop.size(); ++i) {
+    const ChatMessage& m = loop[i];
+    if (m.role == "tool") continue;
+    const bool model = m.role == "assistant" || m.role == "model";
+    // The template writes no new header for a model message whose previous non-tool message
+    // has the (raw) role "assistant".
+    const std::string* prev_role = nullptr;
+    for (size_t j = i; j-- > 0;)
+      if (loop[j].role != "tool") {
+        prev_role = &loop[j].role;
+        break;
+      }
+    if (!(model && prev_role && *prev_role == "assistant")) {
+      out += kGemma4Start;
+      out += model ? "model" : m.role;
+      out += '\n';
+    }
+    if (model) {
+      out += StripThinking(m.content);
+    } else {
+      out += utf8::TrimPy(m.content);
+    }
+    out += kGemma4End;
+  }
+  if (opts.add_generation_prompt) {
+    out += kGemma4Start;
+    out += "model\n";
+    if (!opts.enable_thinking) out += kEmptyThought;
+  }
+  return out;
+}
+
+StatusOr<std::vector<TokenId>> ChatTemplate::Encode(const Tokenizer& tokenizer, std::span<const ChatMessage> messages,
+                                                    const ChatOptions& opts) const {
+  ChatOptions o = opts;
+  o.bos_text = false;
+  ASSIGN_OR_RETURN(std::string text, Render(messages, o));
+  EncodeOptions e;
+  e.add_special = true;
+  e.parse_special = true;
+  std::vector<TokenId> ids = tokenizer.Encode(text, e);
+  const Vocab& v = tokenizer.vocab();
+  if (!v.add_bos() && v.bos() != kNoToken) ids.insert(ids.begin(), v.bos());  // a conversion without add_bos
+  return ids;
+}
+
+std::vector<TokenId> ChatTemplate::StopTokens(const Vocab& vocab) const {
+  std::vector<TokenId> ids;
+  const std::vector<std::string_view> texts =
+      format_ == ChatFormat::kGemma3 ? std::vector<std::string_view>{"<end_of_turn>", "<eos>"}
+                                     : std::vector<std::string_view>{"<turn|>", "<eos>", "<|tool_response>"};
+  for (std::string_view t : texts)
+    if (const TokenId id = vocab.Find(t); id != kNoToken) ids.push_back(id);
+  if (vocab.eos() != kNoToken) ids.push_back(vocab.eos());
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+}  // namespace gemrun

@@ -1,0 +1,83 @@
+// Chat templates as code: the Gemma 3 and Gemma 4 prompt formats, byte-identical to the Jinja
+// templates shipped with the checkpoints (HF `chat_template`) for text conversations, plus the
+// per-model stop-token set. No Jinja engine: the formats are small and fixed, and code gives
+// exact, testable output with errors as Status values.
+//
+//   Gemma 3: <bos><start_of_turn>user\n{system}\n\n{user}<end_of_turn>\n<start_of_turn>model\n...
+//   Gemma 4: <bos>[<|turn>system\n[<|think|>\n]{system}<turn|>\n]<|turn>user\n{user}<turn|>\n
+//            <|turn>model\n[<|channel>thought\n<channel|>]   (empty thought when thinking is off)
+//
+// BOS: Render() leaves "<bos>" out unless ChatOptions::bos_text; Encode() tokenizes the
+// rendered text with add_special = true and parse_special = true, so the tokenizer adds the one
+// BOS. Either way a prompt starts with exactly one BOS.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "tokenizer/tokenizer.h"
+
+namespace gemrun {
+
+class GgufFile;
+
+enum class ChatFormat { kGemma3, kGemma4 };
+
+struct ChatMessage {
+  // "system" / "developer" (first message only), "user", "assistant" (written "model"),
+  // "model"; other roles are written verbatim. Gemma 4 skips "tool" messages (tool results
+  // are rendered from tool-call fields this struct does not carry).
+  std::string role;
+  std::string content;
+};
+
+struct ChatOptions {
+  bool add_generation_prompt = true;
+  // Gemma 4: "<|think|>" opens the system turn; when false the generation prompt ends with an
+  // empty thought channel. Gemma 3 has no thinking mode and ignores it.
+  bool enable_thinking = false;
+  // Start the text with "<bos>" like the HF template (for comparing renders). Leave it off
+  // when the text goes to Tokenizer::Encode with add_special (Encode() below does that).
+  bool bos_text = false;
+};
+
+class ChatTemplate {
+ public:
+  explicit ChatTemplate(ChatFormat format) : format_(format) {}
+  // By `general.architecture` (gemma3*, gemma2, gemma, gemma4*), else by tokenizer model.
+  static StatusOr<ChatTemplate> ForModel(std::string_view architecture, TokenizerModel model);
+  static StatusOr<ChatTemplate> ForGguf(const GgufFile& file);
+
+  ChatFormat format() const { return format_; }
+  const char* name() const { return format_ == ChatFormat::kGemma3 ? "gemma3" : "gemma4"; }
+
+  // The prompt text. InvalidArgument when the conversation breaks the template's rules
+  // (Gemma 3: roles after an optional system message must alternate user/assistant).
+  // Message contents are trimmed (Python str.strip); Gemma 4 removes <|channel>...<channel|>
+  // thoughts from earlier model messages.
+  StatusOr<std::string> Render(std::span<const ChatMessage> messages, const ChatOptions& opts = {}) const;
+
+  // Render (without BOS text) + Tokenizer::Encode(add_special, parse_special): the prompt ids,
+  // starting with exactly one BOS.
+  StatusOr<std::vector<TokenId>> Encode(const Tokenizer& tokenizer, std::span<const ChatMessage> messages,
+                                        const ChatOptions& opts = {}) const;
+
+  // End-of-generation ids for this format, ascending: Gemma 3 <end_of_turn>, <eos>; Gemma 4
+  // <turn|>, <eos>, <|tool_response>; each looked up by text, plus the vocabulary's eos id.
+  std::vector<TokenId> StopTokens(const Vocab& vocab) const;
+
+ private:
+  StatusOr<std::string> RenderGemma3(std::span<const ChatMessage> messages, const ChatOptions& opts) const;
+  std::string RenderGemma4(std::span<const ChatMessage> messages, const ChatOptions& opts) const;
+
+  ChatFormat format_;
+};
+
+// Gemma 4's strip_thinking macro: splits at "<channel|>", keeps each part up to its first
+// "<|channel>" (so thoughts and an unclosed trailing "<|channel>..." go), joins, trims.
+std::string StripThinking(std::string_view text);
+
+}  // namespace gemrun
