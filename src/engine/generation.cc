@@ -72,7 +72,8 @@ bool Generation::Step(float* logits, bool context_full) {
   if (!raw.empty()) ev.logprob = TokenLogProb(raw, id);
   sampler_.Accept(id);
 
-  const bool eog = !p_.ignore_eog && tok_.vocab().IsEog(id);
+  const bool eog = !p_.ignore_eog && (tok_.vocab().IsEog(id) ||
+                                      std::find(p_.extra_eog.begin(), p_.extra_eog.end(), id) != p_.extra_eog.end());
   if (!eog) {
     tokens_.push_back(id);
     decoder_.Push(id, &text_);

@@ -26,6 +26,7 @@ struct GenerateParams {
   SamplingParams sampling;
   std::vector<std::string> stop;  // stop strings (not included in the output)
   bool ignore_eog = false;
+  std::vector<int32_t> extra_eog;  // more end-of-generation ids (e.g. the chat format's)
   int top_logprobs = 0;  // > 0: report the top-n log-probabilities per token
   bool logprobs = false;
 };

@@ -1,0 +1,163 @@
+// gemrun run: one prompt in, a streamed answer out. The prompt comes from -p, files (-f) and
+// piped stdin (appended as a delimited document); the model's chat format is applied unless
+// --raw. Tokens stream to stdout; timings go to stderr; --json prints one object at the end.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/gen_flags.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/utf8.h"
+
+namespace gemrun::cli {
+namespace {
+
+constexpr uint64_t kMaxInputBytes = uint64_t{256} << 20;  // refuse absurd inputs early
+
+Status ReadAll(std::istream& in, const std::string& what, std::string* out) {
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return InvalidArgumentError("cannot read " + what);
+  *out = ss.str();
+  if (out->size() > kMaxInputBytes)
+    return InvalidArgumentError(what + " is " + std::to_string(out->size() >> 20) + " MiB; the limit is 256 MiB");
+  return OkStatus();
+}
+
+// The user message: the prompt, then each file and piped stdin as a delimited document.
+Status BuildUserText(const std::string& prompt, const std::vector<std::string>& files, bool use_stdin,
+                     std::string* out) {
+  *out = prompt;
+  auto append_doc = [out](const std::string& name, const std::string& body) {
+    if (!out->empty()) *out += "\n\n";
+    *out += "<document name=\"" + name + "\">\n" + body;
+    if (!body.empty() && body.back() != '\n') *out += "\n";
+    *out += "</document>";
+  };
+  for (const std::string& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    if (!in) return NotFoundError("cannot open -f " + f);
+    std::string body;
+    RETURN_IF_ERROR(ReadAll(in, f, &body));
+    append_doc(f, body);
+  }
+  if (use_stdin) {
+    std::string body;
+    RETURN_IF_ERROR(ReadAll(std::cin, "standard input", &body));
+    append_doc("stdin", body);
+  }
+  if (out->empty()) return InvalidArgumentError("no prompt: give -p TEXT, -f FILE, pipe text in, or --prompt-ids");
+  return OkStatus();
+}
+
+Status ParseIdList(const std::string& s, std::vector<int32_t>* ids) {
+  std::stringstream ss(s);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) {
+    char* end = nullptr;
+    const long v = std::strtol(tok.c_str(), &end, 10);
+    if (tok.empty() || *end || v < 0 || v > INT32_MAX) return InvalidArgumentError("--prompt-ids: '" + tok + "' is not a token id");
+    ids->push_back(static_cast<int32_t>(v));
+  }
+  if (ids->empty()) return InvalidArgumentError("--prompt-ids: no ids");
+  return OkStatus();
+}
+
+}  // namespace
+
+int CmdRun(int argc, char** argv) {
+  CLI::App app{"Generate an answer to one prompt; tokens stream to stdout, timings to stderr.\n\n"
+               "examples:\n"
+               "  gemrun run -m gemma-3-4b-it-Q4_0.gguf -p \"Explain SIGPIPE in one paragraph\"\n"
+               "  journalctl -u nginx -n 200 | gemrun run -m model.gguf -p \"Why does nginx fail?\"\n"
+               "  gemrun run -m model.gguf -f /var/log/syslog -p \"Summarise the errors\" --temp 0 --json\n"
+               "  gemrun run -m model.gguf --prompt-ids 2,105,2364 -n 16 --temp 0 --json\n\n"
+               "exit codes: 0 ok, 1 usage error (incl. a prompt longer than the context), 2 model/file error, "
+               "3 runtime error",
+               "gemrun run"};
+  GenFlags f;
+  f.Register(app);
+  std::string prompt, system, prompt_ids;
+  std::vector<std::string> files;
+  bool json = false, raw = false, no_stdin = false, think = false;
+  app.add_option("-p,--prompt", prompt, "prompt text");
+  app.add_option("--system", system, "system prompt");
+  app.add_option("-f,--file", files, "file(s) appended to the prompt as documents");
+  app.add_option("--prompt-ids", prompt_ids, "raw prompt token ids, comma-separated (no template)");
+  app.add_flag("--json", json, "print one JSON object at the end (text, tokens, finish_reason, usage, timings)");
+  app.add_flag("--raw", raw, "no chat template: the prompt text is tokenized as is (BOS added)");
+  app.add_flag("--no-stdin", no_stdin, "do not read piped standard input");
+  app.add_flag("--think", think, "Gemma 4: enable the thinking channel");
+  f.gen.sampling.temperature = 0.8f;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  if (Status s = f.Finish(); !s.ok()) return ReportError("run", s);
+
+  std::vector<int32_t> ids;
+  std::string user;
+  if (!prompt_ids.empty()) {
+    if (Status s = ParseIdList(prompt_ids, &ids); !s.ok()) return ReportError("run", s);
+  } else {
+    const bool piped = !no_stdin && !isatty(STDIN_FILENO);
+    if (Status s = BuildUserText(prompt, files, piped, &user); !s.ok()) return ReportError("run", s);
+  }
+  auto engine = Engine::Load(f.model, f.engine);
+  if (!engine.ok()) return ReportError("run", engine.status());
+  const Engine& e = **engine;
+  if (ids.empty()) {
+    if (raw) {
+      ids = e.tokenizer().Encode(user, EncodeOptions{.add_special = true, .parse_special = true});
+    } else {
+      auto tmpl = ChatTemplate::ForGguf(e.model().file());
+      if (!tmpl.ok()) return ReportError("run", tmpl.status());
+      std::vector<ChatMessage> msgs;
+      if (!system.empty()) msgs.push_back({"system", system});
+      msgs.push_back({"user", user});
+      auto enc = tmpl->Encode(e.tokenizer(), msgs, ChatOptions{.enable_thinking = think});
+      if (!enc.ok()) return ReportError("run", enc.status());
+      ids = std::move(*enc);
+      f.gen.extra_eog = tmpl->StopTokens(e.tokenizer().vocab());
+    }
+  }
+  auto session = e.NewSession();
+  if (!session.ok()) return ReportError("run", session.status());
+  auto on_token = [json](const TokenEvent& ev) {
+    if (!json && !ev.text.empty()) {
+      std::fwrite(ev.text.data(), 1, ev.text.size(), stdout);
+      std::fflush(stdout);
+    }
+    return true;
+  };
+  auto res = (*session)->Generate(ids, f.gen, on_token);
+  if (!res.ok()) return ReportError("run", res.status());
+  const Timings& t = res->timings;
+  if (json) {
+    nlohmann::json out = {
+        {"text", utf8::Sanitize(res->text)},
+        {"tokens", res->tokens},
+        {"finish_reason", FinishReasonName(res->finish)},
+        {"finish_detail", FinishReasonDetail(res->finish)},
+        {"usage", {{"prompt_tokens", ids.size()}, {"completion_tokens", res->tokens.size()},
+                   {"total_tokens", ids.size() + res->tokens.size()}, {"cached_tokens", t.cached_tokens}}},
+        {"timings", {{"load_ms", t.load_ms}, {"prompt_ms", t.prompt_ms}, {"prompt_tokens_per_s", t.PromptTokPerS()},
+                     {"gen_ms", t.gen_ms}, {"gen_tokens_per_s", t.GenTokPerS()}}}};
+    std::printf("%s\n", out.dump().c_str());
+  } else {
+    std::printf("\n");
+  }
+  std::fprintf(stderr, "[load %.0f ms | prompt %lld tok, %.1f tok/s | gen %lld tok, %.1f tok/s | %s]\n", t.load_ms,
+               (long long)t.prompt_tokens, t.PromptTokPerS(), (long long)t.gen_tokens, t.GenTokPerS(),
+               FinishReasonDetail(res->finish));
+  return kExitOk;
+}
+
+}  // namespace gemrun::cli
