@@ -1,12 +1,15 @@
-// gemrun logits: evaluate ids from an empty cache in chunks and write every position's
-// logits as float32 LE [n_ids x n_vocab]. Used by acceptance checks: keep the interface.
+// gemrun logits: evaluate ids (or a JSON prompt of id and image segments) from an empty cache
+// in chunks and write every position's logits as float32 LE [n_positions x n_vocab]. Used by
+// acceptance checks: keep the interface.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "cli/commands.h"
 #include "model/model.h"
+#include "vision/vision.h"
 
 namespace gemrun::cli {
 namespace {
@@ -29,6 +32,103 @@ Status ParseIds(const std::string& s, std::vector<int32_t>* ids) {
   return OkStatus();
 }
 
+// One segment of --prompt-json: token ids, or an image (its rows filled in after encoding).
+struct Segment {
+  std::vector<int32_t> ids;
+  std::string image;
+  std::vector<float> rows;  // [n_rows][n_embd] image embeddings
+  int64_t n_rows = 0;
+  int64_t size() const { return image.empty() ? static_cast<int64_t>(ids.size()) : n_rows; }
+};
+
+Status ParsePromptJson(const std::string& path, std::vector<Segment>* segs) {
+  std::ifstream f(path);
+  if (!f) return NotFoundError(path + ": cannot open prompt JSON");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception& e) {
+    return InvalidArgumentError(path + ": invalid JSON: " + e.what());
+  }
+  if (!j.is_array() || j.empty())
+    return InvalidArgumentError(path + ": expected a non-empty JSON array of {\"ids\": [...]} / {\"image\": \"PATH\"} segments");
+  for (size_t i = 0; i < j.size(); ++i) {
+    const nlohmann::json& e = j[i];
+    const std::string where = path + ": segment " + std::to_string(i);
+    if (!e.is_object() || e.size() != 1 || !(e.contains("ids") || e.contains("image")))
+      return InvalidArgumentError(where + ": expected {\"ids\": [...]} or {\"image\": \"PATH\"}");
+    Segment seg;
+    if (e.contains("image")) {
+      if (!e["image"].is_string() || e["image"].get<std::string>().empty())
+        return InvalidArgumentError(where + ": \"image\" must be a file path");
+      seg.image = e["image"].get<std::string>();
+    } else {
+      if (!e["ids"].is_array()) return InvalidArgumentError(where + ": \"ids\" must be an array of token ids");
+      for (const auto& v : e["ids"]) {
+        if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
+          return InvalidArgumentError(where + ": '" + v.dump() + "' is not a token id");
+        seg.ids.push_back(static_cast<int32_t>(v.get<int64_t>()));
+      }
+      if (seg.ids.empty()) continue;
+    }
+    segs->push_back(std::move(seg));
+  }
+  if (segs->empty()) return InvalidArgumentError(path + ": the prompt has no positions");
+  return OkStatus();
+}
+
+struct PromptOptions {
+  std::string mmproj, attention;
+  vision::TokenBudget budget;
+  int64_t batch = 0;
+  DType kv_type = DType::kF32;
+};
+
+// Evaluates --prompt-json: text segments in chunks of opt.batch (0 = whole segment), each image
+// as one batch of embedding rows (bidirectional within the image unless --image-attention causal).
+Status RunPrompt(const Model& model, const std::string& json_path, const PromptOptions& opt, ThreadPool& pool,
+                 std::vector<float>* logits, int64_t* n_pos) {
+  const ModelConfig& c = model.config();
+  std::vector<Segment> segs;
+  RETURN_IF_ERROR(ParsePromptJson(json_path, &segs));
+  std::unique_ptr<vision::VisionEncoder> enc;
+  for (Segment& seg : segs) {
+    if (seg.image.empty()) continue;
+    if (!enc) {
+      if (opt.mmproj.empty()) return InvalidArgumentError("the prompt has an image segment: pass the vision projector with --mmproj");
+      ASSIGN_OR_RETURN(enc, vision::VisionEncoder::Load(opt.mmproj));
+      RETURN_IF_ERROR(enc->CheckTextModel(c));
+    }
+    ASSIGN_OR_RETURN(seg.rows, vision::EmbedImageFile(*enc, seg.image, opt.budget, pool, &seg.n_rows));
+  }
+  const bool bidir = opt.attention.empty() ? vision::DefaultImageBidirectional(c) : opt.attention == "bidirectional";
+  int64_t n = 0, max_batch = 1;
+  for (const Segment& seg : segs) {
+    n += seg.size();
+    max_batch = std::max(max_batch, seg.image.empty() && opt.batch > 0 ? std::min(opt.batch, seg.size()) : seg.size());
+  }
+  ASSIGN_OR_RETURN(auto st, model.NewState(n, max_batch, opt.kv_type));
+  logits->assign(static_cast<size_t>(n * c.n_vocab), 0.0f);
+  int64_t pos = 0;
+  for (const Segment& seg : segs) {
+    if (!seg.image.empty()) {
+      const Batch b{.embd = seg.rows.data(), .n_embd_rows = seg.n_rows, .non_causal = bidir};
+      RETURN_IF_ERROR(model.Forward(b, *st, LogitsMode::kAll, logits->data() + pos * c.n_vocab, pool));
+      pos += seg.n_rows;
+      continue;
+    }
+    const int64_t len = seg.size(), step = opt.batch > 0 ? opt.batch : len;
+    for (int64_t i = 0; i < len; i += step) {
+      const int64_t m = std::min(step, len - i);
+      RETURN_IF_ERROR(model.Forward(std::span<const int32_t>(seg.ids.data() + i, m), *st, LogitsMode::kAll,
+                                    logits->data() + pos * c.n_vocab, pool));
+      pos += m;
+    }
+  }
+  *n_pos = n;
+  return OkStatus();
+}
+
 }  // namespace
 
 int CmdLogits(int argc, char** argv) {
@@ -41,7 +141,19 @@ int CmdLogits(int argc, char** argv) {
   int64_t batch = 0;
   int threads = 0;
   app.add_option("-m,--model", model_path, "GGUF model")->required();
-  app.add_option("--ids", ids_str, "comma-separated token ids")->required();
+  std::string prompt_json;
+  PromptOptions popt;
+  auto* ids_opt = app.add_option("--ids", ids_str, "comma-separated token ids");
+  auto* json_opt = app.add_option("--prompt-json", prompt_json,
+                                  "JSON array of segments {\"ids\": [..]} (used as given) or {\"image\": \"PATH\"}")
+                       ->excludes(ids_opt);
+  app.add_option("--mmproj", popt.mmproj, "vision projector GGUF for the image segments of --prompt-json")->needs(json_opt);
+  app.add_option("--image-attention", popt.attention,
+                 "attention among an image's positions: bidirectional (llama.cpp) or causal; default: the model "
+                 "family's (Gemma 3 and Gemma 4 without per-layer embeddings: bidirectional; Gemma 4 E2B/E4B: causal)")
+      ->check(CLI::IsMember({"causal", "bidirectional"}));
+  app.add_option("--image-min-tokens", popt.budget.min_tokens, "gemma4v: fewest image tokens (default 252)");
+  app.add_option("--image-max-tokens", popt.budget.max_tokens, "gemma4v: most image tokens (default 280)");
   app.add_option("-o,--output", out_path, "output file")->required();
   app.add_option("--batch", batch, "tokens per forward call (default: all at once; 1 = one-token decode)");
   app.add_option("-t,--threads", threads, "threads (default: all cores)");
@@ -53,9 +165,27 @@ int CmdLogits(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
+  if (batch < 0) return ReportError("logits", InvalidArgumentError("--batch must be >= 1"));
+  if (!prompt_json.empty()) {
+    if (popt.budget.min_tokens < 0 || popt.budget.max_tokens < 0)
+      return ReportError("logits", InvalidArgumentError("--image-min-tokens/--image-max-tokens must be >= 1"));
+    popt.batch = batch;
+    popt.kv_type = kv_type == "f16" ? DType::kF16 : DType::kF32;
+    auto model = LoadModel(model_path);
+    if (!model.ok()) return ReportError("logits", model.status());
+    ThreadPool pool(threads);
+    std::vector<float> logits;
+    int64_t n = 0;
+    if (Status s = RunPrompt(**model, prompt_json, popt, pool, &logits, &n); !s.ok()) return ReportError("logits", s);
+    std::ofstream out(out_path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * sizeof(float)));
+    if (!out) return ReportError("logits", InternalError("cannot write " + out_path));
+    std::printf("{\"n_tokens\":%lld,\"n_vocab\":%lld}\n", (long long)n, (long long)(*model)->config().n_vocab);
+    return kExitOk;
+  }
+  if (ids_str.empty()) return ReportError("logits", InvalidArgumentError("give --ids or --prompt-json"));
   std::vector<int32_t> ids;
   if (Status s = ParseIds(ids_str, &ids); !s.ok()) return ReportError("logits", s);
-  if (batch < 0) return ReportError("logits", InvalidArgumentError("--batch must be >= 1"));
   const int64_t n = static_cast<int64_t>(ids.size());
   if (batch == 0 || batch > n) batch = n;
 

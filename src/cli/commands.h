@@ -16,6 +16,7 @@ constexpr int kExitRuntime = 3;
 // Prints "gemrun <cmd>: <message>" to stderr and returns the exit code for the status.
 int ReportError(const char* cmd, const Status& s);
 
+int CmdEmbedImage(int argc, char** argv);
 int CmdInspect(int argc, char** argv);
 int CmdLogits(int argc, char** argv);
 int CmdTokenize(int argc, char** argv);
