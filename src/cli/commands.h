@@ -22,5 +22,6 @@ int CmdLogits(int argc, char** argv);
 int CmdTokenize(int argc, char** argv);
 int CmdBench(int argc, char** argv);
 int CmdRun(int argc, char** argv);
+int CmdChat(int argc, char** argv);
 
 }  // namespace gemrun::cli

@@ -65,7 +65,12 @@ void ThreadPool::RunOnAll(const std::function<void(int)>& fn) {
   }
   cv_.notify_all();
   fn(0);
-  while (pending_.load(std::memory_order_acquire) != 0) GEMRUN_PAUSE();
+  // Spin while the workers finish; yield now and then so an oversubscribed machine (another
+  // process on our cores) does not leave us burning the timeslice a worker needs.
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < 4096) GEMRUN_PAUSE();
+    else std::this_thread::yield();
+  }
 }
 
 void ThreadPool::ParallelFor(int64_t n, const RangeFn& fn, int64_t grain) {

@@ -1,0 +1,223 @@
+// gemrun chat: an interactive multi-turn REPL with line editing and history (libedit), multi-
+// line input, slash commands, Ctrl-C to stop an answer, and a context-usage warning.
+#include <editline/readline.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/gen_flags.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/utf8.h"
+
+namespace gemrun::cli {
+namespace {
+
+std::atomic<bool> g_interrupt{false};
+std::atomic<bool> g_generating{false};
+
+void OnSigint(int) {
+  g_interrupt = true;
+  if (!g_generating) {
+    const char msg[] = "\n(type /exit or press Ctrl-D to quit)\n";
+    (void)!write(STDOUT_FILENO, msg, sizeof(msg) - 1);
+  }
+}
+
+constexpr const char* kHelp =
+    "commands:\n"
+    "  /help            this help\n"
+    "  /clear           forget the conversation (keeps the system prompt)\n"
+    "  /system [TEXT]   set (or clear) the system prompt and start over\n"
+    "  /save FILE       save the conversation as JSON\n"
+    "  /load FILE       load a conversation saved with /save\n"
+    "  /exit, /quit     leave (Ctrl-D too)\n"
+    "input: end a line with \\ to continue it, or wrap several lines in \"\"\" ... \"\"\".\n"
+    "Ctrl-C stops the current answer.\n";
+
+// Reads one user turn (possibly several lines). Returns false at end of input.
+bool ReadTurn(bool tty, std::string* out) {
+  out->clear();
+  bool block = false;
+  for (;;) {
+    const char* prompt = !tty ? "" : (block || !out->empty()) ? "... " : "> ";
+    char* line = readline(prompt);
+    if (!line && g_interrupt.exchange(false)) {  // Ctrl-C at the prompt: drop the line, go on
+      out->clear();
+      block = false;
+      continue;
+    }
+    if (!line) return !out->empty();
+    std::string s(line);
+    std::free(line);
+    if (!block && out->empty() && s == "\"\"\"") {
+      block = true;
+      continue;
+    }
+    if (block) {
+      if (s == "\"\"\"") break;
+      *out += s + "\n";
+      continue;
+    }
+    if (!s.empty() && s.back() == '\\') {
+      s.pop_back();
+      *out += s + "\n";
+      continue;
+    }
+    *out += s;
+    break;
+  }
+  if (tty && !out->empty()) add_history(out->c_str());
+  return true;
+}
+
+struct Conversation {
+  std::string system;
+  std::vector<ChatMessage> turns;
+
+  std::vector<ChatMessage> Messages() const {
+    std::vector<ChatMessage> m;
+    if (!system.empty()) m.push_back({"system", system});
+    m.insert(m.end(), turns.begin(), turns.end());
+    return m;
+  }
+  Status Save(const std::string& path) const {
+    nlohmann::json j = {{"system", system}, {"messages", nlohmann::json::array()}};
+    for (const auto& t : turns) j["messages"].push_back({{"role", t.role}, {"content", utf8::Sanitize(t.content)}});
+    std::ofstream f(path);
+    f << j.dump(2) << "\n";
+    return f ? OkStatus() : InvalidArgumentError("cannot write " + path);
+  }
+  Status Load(const std::string& path) {
+    std::ifstream f(path);
+    if (!f) return NotFoundError("cannot open " + path);
+    try {
+      const nlohmann::json j = nlohmann::json::parse(f);
+      Conversation c;
+      c.system = j.value("system", "");
+      for (const auto& m : j.at("messages")) c.turns.push_back({m.at("role").get<std::string>(), m.at("content").get<std::string>()});
+      *this = std::move(c);
+    } catch (const std::exception& e) {
+      return InvalidArgumentError(path + ": not a saved conversation (" + e.what() + ")");
+    }
+    return OkStatus();
+  }
+};
+
+// Handles a slash command; returns false when the REPL should end.
+bool SlashCommand(const std::string& line, Conversation& conv, Session& session) {
+  const size_t sp = line.find(' ');
+  const std::string cmd = line.substr(0, sp);
+  const std::string arg = sp == std::string::npos ? "" : line.substr(sp + 1);
+  if (cmd == "/exit" || cmd == "/quit") return false;
+  if (cmd == "/help") {
+    std::printf("%s", kHelp);
+  } else if (cmd == "/clear") {
+    conv.turns.clear();
+    session.Reset();
+    std::printf("(conversation cleared)\n");
+  } else if (cmd == "/system") {
+    conv.system = arg;
+    conv.turns.clear();
+    session.Reset();
+    std::printf(arg.empty() ? "(system prompt cleared)\n" : "(system prompt set; conversation restarted)\n");
+  } else if (cmd == "/save" || cmd == "/load") {
+    if (arg.empty()) {
+      std::printf("usage: %s FILE\n", cmd.c_str());
+    } else {
+      Status s = cmd == "/save" ? conv.Save(arg) : conv.Load(arg);
+      if (!s.ok()) std::printf("error: %s\n", s.message().c_str());
+      else std::printf(cmd == "/save" ? "(saved %zu messages to %s)\n" : "(loaded %zu messages from %s)\n",
+                       conv.turns.size(), arg.c_str());
+      if (s.ok() && cmd == "/load") session.Reset();
+    }
+  } else {
+    std::printf("unknown command %s (try /help)\n", cmd.c_str());
+  }
+  return true;
+}
+
+}  // namespace
+
+int CmdChat(int argc, char** argv) {
+  CLI::App app{"Interactive chat with line editing and history.\n\n"
+               "examples:\n  gemrun chat -m gemma-3-4b-it-Q4_0.gguf\n"
+               "  gemrun chat -m model.gguf --system \"You are a terse Linux admin.\" -c 8192\n\n"
+               "exit codes: 0 ok, 1 usage error, 2 model/file error, 3 runtime error",
+               "gemrun chat"};
+  GenFlags f;
+  f.Register(app);
+  Conversation conv;
+  bool think = false;
+  app.add_option("--system", conv.system, "system prompt");
+  app.add_flag("--think", think, "Gemma 4: enable the thinking channel");
+  f.gen.sampling.temperature = 0.8f;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  if (Status s = f.Finish(); !s.ok()) return ReportError("chat", s);
+  auto engine = Engine::Load(f.model, f.engine);
+  if (!engine.ok()) return ReportError("chat", engine.status());
+  const Engine& e = **engine;
+  auto tmpl = ChatTemplate::ForGguf(e.model().file());
+  if (!tmpl.ok()) return ReportError("chat", tmpl.status());
+  f.gen.extra_eog = tmpl->StopTokens(e.tokenizer().vocab());
+  auto session = e.NewSession();
+  if (!session.ok()) return ReportError("chat", session.status());
+  Session& s = **session;
+
+  struct sigaction sa {};
+  sa.sa_handler = OnSigint;
+  sa.sa_flags = SA_RESTART;  // keep the line editor reading after a Ctrl-C at the prompt
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  const bool tty = isatty(STDIN_FILENO);
+  if (tty) std::printf("gemrun chat — %s, context %lld tokens. /help for commands.\n", tmpl->name(), (long long)s.n_ctx());
+
+  std::string line;
+  while (ReadTurn(tty, &line)) {
+    g_interrupt = false;
+    if (line.empty()) continue;
+    if (line[0] == '/') {
+      if (!SlashCommand(line, conv, s)) break;
+      continue;
+    }
+    conv.turns.push_back({"user", line});
+    auto ids = tmpl->Encode(e.tokenizer(), conv.Messages(), ChatOptions{.enable_thinking = think});
+    if (!ids.ok()) {
+      std::printf("error: %s\n", ids.status().message().c_str());
+      conv.turns.pop_back();
+      continue;
+    }
+    g_generating = true;
+    auto res = s.Generate(*ids, f.gen, [](const TokenEvent& ev) {
+      std::fwrite(ev.text.data(), 1, ev.text.size(), stdout);
+      std::fflush(stdout);
+      return !g_interrupt.load();
+    });
+    g_generating = false;
+    if (!res.ok()) {
+      std::printf("error: %s\n(use /clear to start over)\n", res.status().message().c_str());
+      conv.turns.pop_back();
+      continue;
+    }
+    conv.turns.push_back({"assistant", res->text});
+    std::printf(res->finish == FinishReason::kCancelled ? "\n[stopped]\n" : "\n");
+    const double used = static_cast<double>(s.n_past()) / s.n_ctx();
+    if (used > 0.8)
+      std::printf("[context: %lld of %lld tokens used (%.0f%%); /clear to start over]\n", (long long)s.n_past(),
+                  (long long)s.n_ctx(), used * 100);
+    if (tty) std::fprintf(stderr, "[%lld tok, %.1f tok/s]\n", (long long)res->timings.gen_tokens, res->timings.GenTokPerS());
+  }
+  if (tty) std::printf("\n");
+  return kExitOk;
+}
+
+}  // namespace gemrun::cli
