@@ -135,6 +135,7 @@ struct F16Elem {
 // the NC activation rows; small tiles unroll twice to hide FMA latency.
 template <class L, int NR, int NC>
 struct DotFloat {
+  static constexpr bool kRowAtATimeDecode = true;
   static void Run(int64_t n, const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, float* out,
                   int64_t ldo) {
     constexpr int kU = NR * NC < 8 ? 2 : 1;
@@ -153,6 +154,7 @@ struct DotFloat {
         for (int c = 0; c < NC; ++c) av[c] = L::Load(a + c * as + (i + 16 * u) * kE, 0xFFFF);
         GEMRUN_UNROLL
         for (int r = 0; r < NR; ++r) {
+          if constexpr (NC == 1) PrefetchAhead<16 * kE>(w + r * ws + (i + 16 * u) * kE);
           const __m512 wv = L::Load(w + r * ws + (i + 16 * u) * kE, 0xFFFF);
           GEMRUN_UNROLL
           for (int c = 0; c < NC; ++c) acc[u][r * NC + c] = _mm512_fmadd_ps(wv, av[c], acc[u][r * NC + c]);
@@ -188,6 +190,7 @@ template <int NR, int NC> using DotF16 = DotFloat<F16Elem, NR, NC>;
 // (the instruction treats bf16 denormals as zero; they are below 1e-38).
 template <int NR, int NC>
 struct DotBF16 {
+  static constexpr bool kRowAtATimeDecode = true;
   static void Run(int64_t n, const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, float* out,
                   int64_t ldo) {
     constexpr int kU = NR * NC < 8 ? 2 : 1;
@@ -205,6 +208,7 @@ struct DotBF16 {
         for (int c = 0; c < NC; ++c) av[c] = (__m512bh)_mm512_loadu_si512(a + c * as + (i + 32 * u) * 2);
         GEMRUN_UNROLL
         for (int r = 0; r < NR; ++r) {
+          if constexpr (NC == 1) PrefetchAhead<64>(w + r * ws + (i + 32 * u) * 2);
           const __m512bh wv = (__m512bh)_mm512_loadu_si512(w + r * ws + (i + 32 * u) * 2);
           GEMRUN_UNROLL
           for (int c = 0; c < NC; ++c) acc[u][r * NC + c] = _mm512_dpbf16_ps(acc[u][r * NC + c], wv, av[c]);

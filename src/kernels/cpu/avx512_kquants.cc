@@ -344,6 +344,7 @@ struct DotQ8K {
         GEMRUN_UNROLL
         for (int r = 0; r < NR; ++r) {
           wb[r] = w + r * ws + sb * W::kBytes;
+          if constexpr (NC == 1) PrefetchAhead<W::kBytes>(wb[r]);
           W::Prepare(wb[r], meta[r]);
           dw[r] = meta[r].d;
           if constexpr (W::kMinMode != kNoMin) dm[r] = meta[r].dmin;

@@ -310,6 +310,7 @@ GEMRUN_INLINE void GroupRows(int64_t ng, const uint8_t* buf, const uint8_t* w, i
     for (int r = 0; r < NR; ++r) {
       __m512i u1, u2;
       __m256 dm;
+      if constexpr (NC == 1) PrefetchAhead<4 * W::kBytes>(w + r * ws + 4 * g * W::kBytes);
       Group<W>::Decode(w + r * ws + 4 * g * W::kBytes, u1, u2, dm);
       const __m512 dwx = _mm512_permutexvar_ps(quad, _mm512_castps256_ps512(dm));
       __m512 mwx;

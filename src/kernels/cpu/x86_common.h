@@ -92,7 +92,28 @@ GEMRUN_INLINE void UnpackScalesIq4Xs(const uint8_t* blk, uint8_t ls[8]) {
     ls[ib] = static_cast<uint8_t>(((l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((h >> (2 * ib)) & 3) << 4));
 }
 
+// Decode (one activation row) streams every weight byte once from DRAM. Measured on Zen 5:
+// with 4 weight rows read side by side the hardware prefetchers alone reach 12-25 GB/s; a
+// software prefetch ~8 KB ahead in each row stream brings it to 30-40 GB/s per core.
+constexpr int kPrefetchAhead = 8192;
+
+// Prefetches the bytes [p + kPrefetchAhead, p + kPrefetchAhead + kLen) into L1.
+template <int kLen>
+GEMRUN_INLINE void PrefetchAhead(const uint8_t* p) {
+  GEMRUN_UNROLL
+  for (int l = 0; l < kLen; l += 64)
+    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchAhead + l), _MM_HINT_T0);
+}
+
 constexpr int PadPow2(int p) { return p <= 1 ? 1 : p <= 2 ? 2 : p <= 4 ? 4 : p <= 8 ? 8 : 16; }
+
+// Kernels may declare kRowAtATimeDecode: for one activation row they stream one weight row at
+// a time (a single sequential stream), which is what the float formats prefer.
+template <class T>
+constexpr bool RowAtATimeDecode() {
+  if constexpr (requires { T::kRowAtATimeDecode; }) return T::kRowAtATimeDecode;
+  else return false;
+}
 
 // Builds a DotTileFn from a kernel template K<NR, NC> (NR in {1, 4}, NC in 1..4). Tiles with
 // 2 or 3 weight rows run the one-row kernel per row.
@@ -101,7 +122,7 @@ void DispatchTile(int64_t n, const void* w, int64_t ws, int nr, const void* a, i
                   float* out, int64_t ldo) {
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* ab = static_cast<const uint8_t*>(a);
-  if (nr == 4) {
+  if (nr == 4 && !(nc == 1 && RowAtATimeDecode<K<1, 1>>())) {
     switch (nc) {
       case 1: K<4, 1>::Run(n, wb, ws, ab, as, out, ldo); return;
       case 2: K<4, 2>::Run(n, wb, ws, ab, as, out, ldo); return;
