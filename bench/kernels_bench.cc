@@ -1,12 +1,14 @@
 // Micro-benchmarks of MatMul at real Gemma projection shapes: decode (T=1, memory bound,
 // reported as weight GB/s) and prefill (T=64/512, reported as GFLOP/s), 1 and 2 threads,
-// on the active ISA (GEMRUN_ISA=scalar|avx2|avx512 to compare).
+// on the active ISA (GEMRUN_ISA=scalar|avx2|avx512 to compare). Decode rotates through weight
+// copies larger than the L3 so that it measures DRAM streaming, as in a real model.
 //
 //   kernels_bench --benchmark_filter='Q4_0/K:2560'   # one type and shape
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -49,39 +51,35 @@ struct Weight {
   TensorView view;
 };
 
-const Weight& GetWeight(DType t, int64_t K, int64_t N) {
-  static std::map<std::tuple<int, int64_t, int64_t>, std::unique_ptr<Weight>> cache;
-  auto& slot = cache[{static_cast<int>(t), K, N}];
-  if (slot) return *slot;
-  cache.clear();  // keep one weight alive at a time (the largest are > 100 MB)
-  auto& w = cache[{static_cast<int>(t), K, N}];
-  w = std::make_unique<Weight>();
+Weight MakeWeight(DType t, int64_t K, int64_t N) {
+  Weight w;
   const int64_t rb = RowBytes(t, K);
-  w->bytes.resize(rb * N);
-  uint8_t* p = w->bytes.data();
+  w.bytes.resize(rb * N);
+  uint8_t* p = w.bytes.data();
   if (t == DType::kF16 || t == DType::kBF16 || t == DType::kF32) {
     const int64_t n = K * N;
     for (int64_t i = 0; i < n; ++i) {
       const float v = Uniform() * 0.05f;
-      if (t == DType::kF32) std::memcpy(p + 4 * i, &v, 4);
-      else {
+      if (t == DType::kF32) {
+        std::memcpy(p + 4 * i, &v, 4);
+      } else {
         const uint16_t h = t == DType::kF16 ? Fp32ToFp16(v) : Fp32ToBf16(v);
         std::memcpy(p + 2 * i, &h, 2);
       }
     }
   } else {
-    for (size_t i = 0; i + 8 <= w->bytes.size(); i += 8) {
+    for (size_t i = 0; i + 8 <= w.bytes.size(); i += 8) {
       const uint64_t r = Next();
       std::memcpy(p + i, &r, 8);
     }
     const int64_t bs = Traits(t).type_size;
-    for (int64_t b = 0; b < static_cast<int64_t>(w->bytes.size()) / bs; ++b)
+    for (int64_t b = 0; b < static_cast<int64_t>(w.bytes.size()) / bs; ++b)
       for (int off : HalfFieldOffsets(t)) {
         const uint16_t h = Fp32ToFp16(0.001f + 0.01f * (Uniform() + 1.0f));
         std::memcpy(p + b * bs + off, &h, 2);
       }
   }
-  TensorView& v = w->view;
+  TensorView& v = w.view;
   v.type = t;
   v.ne[0] = K;
   v.ne[1] = N;
@@ -89,7 +87,21 @@ const Weight& GetWeight(DType t, int64_t K, int64_t N) {
   v.nb[1] = rb;
   v.nb[2] = v.nb[3] = rb * N;
   v.data = p;
-  return *w;
+  return w;
+}
+
+// Decode streams weights from DRAM in a real model (GBs of weights, 32 MB of L3 here), so
+// T = 1 rotates through enough copies to exceed 128 MB; prefill uses one copy.
+const std::vector<Weight>& GetWeights(DType t, int64_t K, int64_t N, bool cold) {
+  static std::map<std::tuple<int, int64_t, int64_t, bool>, std::vector<Weight>> cache;
+  const auto key = std::make_tuple(static_cast<int>(t), K, N, cold);
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  cache.clear();  // keep one set alive at a time
+  auto& ws = cache[key];
+  const int64_t bytes = RowBytes(t, K) * N;
+  const int64_t copies = cold ? std::max<int64_t>(2, (int64_t{128} << 20) / bytes + 1) : 1;
+  for (int64_t c = 0; c < copies; ++c) ws.push_back(MakeWeight(t, K, N));
+  return ws;
 }
 
 ThreadPool& Pool(int threads) {
@@ -102,17 +114,18 @@ ThreadPool& Pool(int threads) {
 void BM_MatMul(benchmark::State& state, DType t) {
   const int64_t K = state.range(0), N = state.range(1), T = state.range(2);
   const int threads = static_cast<int>(state.range(3));
-  const Weight& w = GetWeight(t, K, N);
+  const std::vector<Weight>& ws = GetWeights(t, K, N, /*cold=*/T == 1);
   std::vector<float> x(T * K), y(T * N);
   for (auto& v : x) v = Uniform();
   ThreadPool& pool = Pool(threads);
   MatMulScratch scratch;
+  size_t i = 0;
   for (auto _ : state) {
-    MatMul(w.view, x.data(), T, K, y.data(), N, pool, scratch);
+    MatMul(ws[i++ % ws.size()].view, x.data(), T, K, y.data(), N, pool, scratch);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
-  const double bytes = static_cast<double>(w.bytes.size());
+  const double bytes = static_cast<double>(ws[0].bytes.size());
   state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * K * N * T / 1e9, benchmark::Counter::kIsIterationInvariantRate);
