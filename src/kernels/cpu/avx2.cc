@@ -156,6 +156,7 @@ struct BF16Elem {
 // NR <= 2 rows x NC columns, 8 lanes per step, small tiles unrolled twice.
 template <class L, int NR, int NC>
 struct DotFloatImpl {
+  static constexpr bool kRowAtATimeDecode = true;
   static void Run(int64_t n, const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, float* out,
                   int64_t ldo) {
     constexpr int kU = NR * NC < 4 ? 2 : 1;
@@ -174,6 +175,7 @@ struct DotFloatImpl {
         for (int c = 0; c < NC; ++c) av[c] = L::Load(a + c * as + (i + 8 * u) * kE);
         GEMRUN_UNROLL
         for (int r = 0; r < NR; ++r) {
+          if constexpr (NC == 1) PrefetchLines<8 * kE>(w + r * ws, (i + 8 * u) * kE);
           const __m256 wv = L::Load(w + r * ws + (i + 8 * u) * kE);
           GEMRUN_UNROLL
           for (int c = 0; c < NC; ++c) acc[u][r * NC + c] = _mm256_fmadd_ps(wv, av[c], acc[u][r * NC + c]);

@@ -39,6 +39,7 @@ GEMRUN_INLINE __m256i DotS8S8(__m256i w, __m256i a) {
 // A 4-row tile as two passes of a 2-row kernel (16 ymm registers do not hold 4x4 accumulators).
 template <int NR, int NC, class Impl2, class Impl1>
 struct TwoRowPasses {
+  static constexpr bool kRowAtATimeDecode = RowAtATimeDecode<Impl1>();
   static void Run(int64_t n, const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, float* out,
                   int64_t ldo) {
     if constexpr (NR == 4) {

@@ -234,6 +234,7 @@ struct DotQ8KImpl {
       GEMRUN_UNROLL
       for (int r = 0; r < NR; ++r) {
         wb[r] = w + r * ws + sb * W::kBytes;
+        if constexpr (NC == 1) PrefetchAhead<W::kBytes>(wb[r]);
         W::Prepare(wb[r], meta[r]);
       }
       GEMRUN_UNROLL

@@ -95,6 +95,7 @@ struct DotQ8ActImpl {
       GEMRUN_UNROLL
       for (int r = 0; r < NR; ++r) {
         const uint8_t* p = w + r * ws + b * W::kBytes;
+        if constexpr (NC == 1) PrefetchLines<W::kBytes>(w + r * ws, b * W::kBytes);
         const __m256i v = W::V(p);
         const float dw = H2F(p);
         __m256i absw;

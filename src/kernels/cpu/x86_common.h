@@ -105,6 +105,14 @@ GEMRUN_INLINE void PrefetchAhead(const uint8_t* p) {
     _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchAhead + l), _MM_HINT_T0);
 }
 
+// One prefetch per cache line for streams that advance by less than a line per step: for a
+// step consuming [base + off, base + off + kLen) prefetches the lines starting in that range.
+template <int kLen>
+GEMRUN_INLINE void PrefetchLines(const uint8_t* base, int64_t off) {
+  for (int64_t l = (off + 63) & ~int64_t{63}; l < off + kLen; l += 64)
+    _mm_prefetch(reinterpret_cast<const char*>(base + l + kPrefetchAhead), _MM_HINT_T0);
+}
+
 constexpr int PadPow2(int p) { return p <= 1 ? 1 : p <= 2 ? 2 : p <= 4 ? 4 : p <= 8 ? 8 : 16; }
 
 // Kernels may declare kRowAtATimeDecode: for one activation row they stream one weight row at
