@@ -256,11 +256,12 @@ int CmdTokenize(int argc, char** argv) {
   std::vector<std::string> words;
   bool no_bos = false, parse_special = false, ids_only = false, g4_bytes = false;
   double bench_seconds = 2.0;
-  app.add_option("-m,--model", model, "GGUF file with tokenizer.ggml.* metadata")->required();
+  app.add_option("-m,--model", model, "GGUF file with tokenizer.ggml.* metadata")->required()->type_name("FILE");
   app.add_option("text", words, "text to tokenize (several words are joined by spaces; '-' reads stdin)");
-  app.add_option("--jsonl", jsonl, "batch mode: one JSON record per line ('-' = stdin)");
-  app.add_option("--bench", bench, "measure encode throughput on the contents of FILE");
-  app.add_option("--bench-seconds", bench_seconds, "minimum timing duration for --bench (default 2)");
+  app.add_option("--jsonl", jsonl, "batch mode: one JSON record per line ('-' = stdin)")->type_name("FILE");
+  app.add_option("--bench", bench, "measure encode throughput on the contents of FILE")->type_name("FILE");
+  app.add_option("--bench-seconds", bench_seconds, "minimum timing duration for --bench (default 2)")
+      ->type_name("SECONDS");
   app.add_flag("--no-bos", no_bos, "do not add BOS (add_special = false)");
   app.add_flag("--parse-special", parse_special, "recognise control tokens such as <start_of_turn>");
   app.add_flag("--ids", ids_only, "print only the id list as JSON");

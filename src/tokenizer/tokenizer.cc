@@ -148,13 +148,16 @@ std::vector<TokenId> Tokenizer::Encode(std::string_view text, const EncodeOption
 void Tokenizer::Encode(std::string_view text, const EncodeOptions& opts, std::vector<TokenId>* out) const {
   const Vocab& v = *vocab_;
   if (opts.add_special && v.add_bos()) out->push_back(v.bos());
-  // Fragment offsets are 32-bit: a text of 4 GiB or more is tokenized in 2 GiB pieces.
+  // Fragment offsets are 32-bit: a text of 2 GiB or more is tokenized in 2 GiB pieces.
   constexpr size_t kMaxChunk = size_t{1} << 31;
   Scratch s;
-  bool prev_special = true;  // llama.cpp: a raw fragment after a special token (or at the start)
-                             // gets the space prefix when add_space_prefix is set
-  for (size_t base = 0; base < text.size() || base == 0; base += kMaxChunk) {
+  // llama.cpp: a raw fragment at the start or after a special token gets the space prefix
+  // when the vocabulary asks for one (SPM only; Gemma vocabularies do not).
+  bool prev_special = true;
+  size_t base = 0;
+  do {
     const std::string_view chunk = text.substr(base, kMaxChunk);
+    base += chunk.size();
     impl_->splitter.Split(chunk, opts.parse_special, &s);
     for (const Fragment& f : s.frags) {
       if (f.token != kNoToken) {
@@ -177,8 +180,7 @@ void Tokenizer::Encode(std::string_view text, const EncodeOptions& opts, std::ve
       }
       prev_special = false;
     }
-    if (text.size() <= kMaxChunk) break;
-  }
+  } while (base < text.size());
   if (opts.add_special && v.add_eos()) out->push_back(v.eos());
 }
 
