@@ -269,7 +269,7 @@ TEST(KernelsTest, DotTilesMatchScalar) {
     for (DType wt : kWeightTypes) {
       const int64_t bs = Traits(wt).block_size;
       std::vector<int64_t> lens = {256, 512, 2560, 3840};
-      if (bs == 32) lens.insert(lens.end(), {32, 96, 160, 352});  // 4-block groups + 1..3 tail blocks
+      if (bs == 32) lens.insert(lens.end(), {32, 96, 160, 352, 416, 1152});  // 8- and 4-block groups + tails
       if (bs == 1) lens.push_back(100);     // masked tail
       for (int64_t n : lens)
         for (uint32_t seed : {1u, 2u}) CheckTiles(isa, wt, n, seed * 1000 + static_cast<uint32_t>(n));

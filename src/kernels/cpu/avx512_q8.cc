@@ -41,21 +41,21 @@ GEMRUN_INLINE __mmask64 HighBits2(const uint8_t* h0, const uint8_t* h1) {
 // Weight formats. U() decodes blocks p0, p1 to unsigned bytes; kOff is the offset in u.
 struct WQ4_0 {
   static constexpr int kBytes = 18, kOff = 8, kQs = 2, kM = -1, kQh = -1;
-  static constexpr bool kNibbles = true, kTable = false;
+  static constexpr bool kNibbles = true, kTable = false, kGroup8 = true;
   static constexpr bool kMin = false;
   static GEMRUN_INLINE __m512i U(const uint8_t* p0, const uint8_t* p1) { return Nibbles2(p0 + 2, p1 + 2); }
   static GEMRUN_INLINE uint16_t M(const uint8_t*) { return 0; }
 };
 struct WQ4_1 {
   static constexpr int kBytes = 20, kOff = 0, kQs = 4, kM = 2, kQh = -1;
-  static constexpr bool kNibbles = true, kTable = false;
+  static constexpr bool kNibbles = true, kTable = false, kGroup8 = false;
   static constexpr bool kMin = true;
   static GEMRUN_INLINE __m512i U(const uint8_t* p0, const uint8_t* p1) { return Nibbles2(p0 + 4, p1 + 4); }
   static GEMRUN_INLINE uint16_t M(const uint8_t* p) { return LoadU16(p + 2); }
 };
 struct WQ5_0 {
   static constexpr int kBytes = 22, kOff = 16, kQs = 6, kM = -1, kQh = 2;
-  static constexpr bool kNibbles = true, kTable = false;
+  static constexpr bool kNibbles = true, kTable = false, kGroup8 = false;
   static constexpr bool kMin = false;
   static GEMRUN_INLINE __m512i U(const uint8_t* p0, const uint8_t* p1) {
     const __m512i u = Nibbles2(p0 + 6, p1 + 6);
@@ -65,7 +65,7 @@ struct WQ5_0 {
 };
 struct WQ5_1 {
   static constexpr int kBytes = 24, kOff = 0, kQs = 8, kM = 2, kQh = 4;
-  static constexpr bool kNibbles = true, kTable = false;
+  static constexpr bool kNibbles = true, kTable = false, kGroup8 = false;
   static constexpr bool kMin = true;
   static GEMRUN_INLINE __m512i U(const uint8_t* p0, const uint8_t* p1) {
     const __m512i u = Nibbles2(p0 + 8, p1 + 8);
@@ -75,7 +75,7 @@ struct WQ5_1 {
 };
 struct WQ8_0 {
   static constexpr int kBytes = 34, kOff = 128, kQs = 2, kM = -1, kQh = -1;
-  static constexpr bool kNibbles = false, kTable = false;
+  static constexpr bool kNibbles = false, kTable = false, kGroup8 = false;
   static constexpr bool kMin = false;
   static GEMRUN_INLINE __m512i U(const uint8_t* p0, const uint8_t* p1) {
     const __m512i z = _mm512_inserti64x4(
@@ -87,7 +87,7 @@ struct WQ8_0 {
 };
 struct WIQ4_NL {
   static constexpr int kBytes = 18, kOff = 128, kQs = 2, kM = -1, kQh = -1;
-  static constexpr bool kNibbles = true, kTable = true;
+  static constexpr bool kNibbles = true, kTable = true, kGroup8 = true;
   static constexpr bool kMin = false;
   static GEMRUN_INLINE __m512i U(const uint8_t* p0, const uint8_t* p1) {
     // Codebook + 128 (unsigned), the same 16-entry table in every 128-bit lane.
@@ -301,8 +301,104 @@ struct ActLayout {
   }
 };
 
+// ---- 8-block groups (Q4_0, IQ4_NL) ------------------------------------------------------------
+//
+// 256 values per step with two int32 lanes per block: the codes are gathered as four vectors
+// holding 8 values of each of the 8 blocks (values 0-7, 16-23, 8-15, 24-31), so one pair costs
+// 4 vpdpbusd but only one conversion, multiply and FMA per 256 values. The 8 blocks span 144
+// bytes: lanes of block 7 come from the third 64-byte load through a masked vpermw.
+
+constexpr int kRec8 = 384;  // A1..A4 (4 x 64 B), expanded -off*sum start, expanded scales
+
+// Output word 4j + w (j < 8, w < 4) <- 8-byte run j at byte first + 18*j; block 7's words are
+// taken from the window at byte 128 (second table).
+constexpr GatherIdx Runs8Idx(int first, bool tail) {
+  GatherIdx g{};
+  for (int k = 0; k < 32; ++k) {
+    const int j = k / 4, word = (first + 18 * j) / 2 + k % 4;
+    g.v[k] = static_cast<int16_t>(tail ? (j == 7 ? word - 64 : 0) : (j == 7 ? 0 : word));
+  }
+  return g;
+}
+constexpr GatherIdx Meta8Idx() {
+  GatherIdx g{};
+  for (int k = 0; k < 32; ++k) g.v[k] = static_cast<int16_t>(k < 8 ? 9 * k : 0);
+  return g;
+}
+GEMRUN_INLINE __m512i PairIdx() {
+  return _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+}
+
+template <class W>
+GEMRUN_INLINE void Decode8(const uint8_t* p, __m512i u[4], __m512& dwx) {
+  static_assert(W::kBytes == 18 && W::kQs == 2);
+  static constexpr GatherIdx kA = Runs8Idx(2, false), kAt = Runs8Idx(2, true);
+  static constexpr GatherIdx kB = Runs8Idx(10, false), kBt = Runs8Idx(10, true);
+  static constexpr GatherIdx kD = Meta8Idx();
+  const __m512i z0 = _mm512_loadu_si512(p), z1 = _mm512_loadu_si512(p + 64), z2 = LoadPart(p + 128, 16);
+  constexpr __mmask32 kBlock7 = 0xF0000000u;
+  const __m512i qa = _mm512_mask_permutexvar_epi16(Gather(kA, z0, z1), kBlock7, _mm512_loadu_si512(kAt.v), z2);
+  const __m512i qb = _mm512_mask_permutexvar_epi16(Gather(kB, z0, z1), kBlock7, _mm512_loadu_si512(kBt.v), z2);
+  const __m512i lo4 = _mm512_set1_epi8(0x0F);
+  u[0] = _mm512_and_si512(qa, lo4);                         // values 0-7
+  u[1] = _mm512_and_si512(_mm512_srli_epi16(qa, 4), lo4);   // 16-23
+  u[2] = _mm512_and_si512(qb, lo4);                         // 8-15
+  u[3] = _mm512_and_si512(_mm512_srli_epi16(qb, 4), lo4);   // 24-31
+  if constexpr (W::kTable) {
+    const __m512i table = _mm512_broadcast_i32x4(_mm_setr_epi8(
+        1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181,
+        (char)197, (char)217, (char)241));
+    for (int k = 0; k < 4; ++k) u[k] = _mm512_shuffle_epi8(table, u[k]);
+  }
+  const __m256 d = _mm256_cvtph_ps(_mm512_castsi512_si128(Gather(kD, z0, z1)));
+  dwx = _mm512_permutexvar_ps(PairIdx(), _mm512_castps256_ps512(d));
+}
+
+// Q8_0 activation blocks (34 B) -> records of 8 blocks in the Decode8 order (once per call).
+template <class W>
+void BuildAct8(const uint8_t* a, int64_t ng8, uint8_t* buf) {
+  static_assert(!W::kMin);
+  constexpr int kRunOff[4] = {0, 16, 8, 24};  // A1..A4: values 0-7, 16-23, 8-15, 24-31
+  for (int64_t g = 0; g < ng8; ++g, a += 8 * 34, buf += kRec8) {
+    alignas(16) float d[8];
+    for (int j = 0; j < 8; ++j) {
+      const uint8_t* blk = a + 34 * j;
+      for (int k = 0; k < 4; ++k) std::memcpy(buf + 64 * k + 8 * j, blk + 2 + kRunOff[k], 8);
+      d[j] = H2F(blk);
+    }
+    __m512i sum = _mm512_setzero_si512();
+    const __m512i off = _mm512_set1_epi8(static_cast<char>(W::kOff));
+    for (int k = 0; k < 4; ++k) sum = _mm512_dpbusd_epi32(sum, off, _mm512_load_si512(buf + 64 * k));
+    _mm512_store_si512(buf + 256, _mm512_sub_epi32(_mm512_setzero_si512(), sum));
+    _mm512_store_ps(buf + 320, _mm512_permutexvar_ps(PairIdx(), _mm512_castps256_ps512(_mm256_load_ps(d))));
+  }
+}
+
 template <class W, int NR, int NC>
-GEMRUN_INLINE void GroupRows(int64_t ng, const uint8_t* buf, const uint8_t* w, int64_t ws, int64_t& b, __m512* acc) {
+GEMRUN_INLINE void GroupRows8(int64_t ng8, const uint8_t* buf, const uint8_t* w, int64_t ws, __m512* acc) {
+  for (int64_t g = 0; g < ng8; ++g) {
+    GEMRUN_UNROLL
+    for (int r = 0; r < NR; ++r) {
+      const uint8_t* p = w + r * ws + 8 * g * W::kBytes;
+      if constexpr (NC == 1) PrefetchAhead<8 * W::kBytes>(p);
+      __m512i u[4];
+      __m512 dwx;
+      Decode8<W>(p, u, dwx);
+      GEMRUN_UNROLL
+      for (int c = 0; c < NC; ++c) {
+        const uint8_t* rec = buf + (c * ng8 + g) * kRec8;
+        __m512i t = _mm512_load_si512(rec + 256);
+        GEMRUN_UNROLL
+        for (int k = 0; k < 4; ++k) t = _mm512_dpbusd_epi32(t, u[k], _mm512_load_si512(rec + 64 * k));
+        acc[r * NC + c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(dwx, _mm512_load_ps(rec + 320)),
+                                          acc[r * NC + c]);
+      }
+    }
+  }
+}
+
+template <class W, int NR, int NC>
+GEMRUN_INLINE void GroupRows(int64_t b0, int64_t ng, const uint8_t* buf, const uint8_t* w, int64_t ws, __m512* acc) {
   constexpr int kRec = ActLayout<W>::kRec;
   const __m512i quad = QuadIdx();
   for (int64_t g = 0; g < ng; ++g) {
@@ -310,8 +406,9 @@ GEMRUN_INLINE void GroupRows(int64_t ng, const uint8_t* buf, const uint8_t* w, i
     for (int r = 0; r < NR; ++r) {
       __m512i u1, u2;
       __m256 dm;
-      if constexpr (NC == 1) PrefetchAhead<4 * W::kBytes>(w + r * ws + 4 * g * W::kBytes);
-      Group<W>::Decode(w + r * ws + 4 * g * W::kBytes, u1, u2, dm);
+      const uint8_t* p = w + r * ws + (b0 + 4 * g) * W::kBytes;
+      if constexpr (NC == 1) PrefetchAhead<4 * W::kBytes>(p);
+      Group<W>::Decode(p, u1, u2, dm);
       const __m512 dwx = _mm512_permutexvar_ps(quad, _mm512_castps256_ps512(dm));
       __m512 mwx;
       if constexpr (W::kMin) mwx = _mm512_permutexvar_ps(quad, _mm512_castps128_ps512(_mm256_extractf128_ps(dm, 1)));
@@ -327,27 +424,24 @@ GEMRUN_INLINE void GroupRows(int64_t ng, const uint8_t* buf, const uint8_t* w, i
       }
     }
   }
-  b = 4 * ng;
 }
 
 template <class W, int NR, int NC>
-void Rows(int64_t n, int64_t ng, const uint8_t* buf, const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as,
-          float* out, int64_t ldo) {
+void Rows(int64_t n, int64_t ng8, const uint8_t* buf8, int64_t ng4, const uint8_t* buf4, const uint8_t* w, int64_t ws,
+          const uint8_t* a, int64_t as, float* out, int64_t ldo) {
   const int64_t nb = n / kQK;
   __m512 acc[NR * NC];
   GEMRUN_UNROLL
   for (int p = 0; p < NR * NC; ++p) acc[p] = _mm512_setzero_ps();
-  int64_t b = 0;
-  GroupRows<W, NR, NC>(ng, buf, w, ws, b, acc);
+  if constexpr (W::kGroup8) GroupRows8<W, NR, NC>(ng8, buf8, w, ws, acc);
+  GroupRows<W, NR, NC>(8 * ng8, ng4, buf4, w, ws, acc);
+  int64_t b = 8 * ng8 + 4 * ng4;
   for (; b + 2 <= nb; b += 2) Step<W, NR, NC, true>(w, ws, a, as, b, acc);
   if (b < nb) Step<W, NR, NC, false>(w, ws, a, as, b, acc);
   GEMRUN_UNROLL
   for (int r = 0; r < NR; ++r)
     GEMRUN_UNROLL
-    for (int c = 0; c < NC; ++c) {
-      const float s = _mm512_reduce_add_ps(acc[r * NC + c]);
-      out[c * ldo + r] = s;
-    }
+    for (int c = 0; c < NC; ++c) out[c * ldo + r] = _mm512_reduce_add_ps(acc[r * NC + c]);
 }
 
 // Any number of weight rows x NC <= 4 activation rows: the activations are re-laid out once,
@@ -356,13 +450,21 @@ template <class W, int NC>
 void RunCols(int64_t n, const uint8_t* w, int64_t ws, int nr, const uint8_t* a, int64_t as, float* out,
              int64_t ldo) {
   using L = ActLayout<W>;
-  const int64_t ng = n / (4 * kQK);
-  uint8_t* buf = t_act.Get(static_cast<size_t>(NC * (ng > 0 ? ng : 1) * L::kRec));
+  constexpr int kAB = L::kAB;
+  const int64_t nb = n / kQK;
+  const int64_t ng8 = W::kGroup8 ? nb / 8 : 0;
+  const int64_t ng4 = (nb - 8 * ng8) / 4;
+  const size_t bytes8 = static_cast<size_t>(NC * ng8 * kRec8), bytes4 = static_cast<size_t>(NC * ng4 * L::kRec);
+  uint8_t* buf8 = t_act.Get(bytes8 + bytes4 + 64);
+  uint8_t* buf4 = buf8 + bytes8;
   GEMRUN_UNROLL
-  for (int c = 0; c < NC; ++c) L::Build(a + c * as, ng, buf + c * ng * L::kRec);
+  for (int c = 0; c < NC; ++c) {
+    if constexpr (W::kGroup8) BuildAct8<W>(a + c * as, ng8, buf8 + c * ng8 * kRec8);
+    L::Build(a + c * as + 8 * ng8 * kAB, ng4, buf4 + c * ng4 * L::kRec);
+  }
   int r = 0;
-  for (; r + 4 <= nr; r += 4) Rows<W, 4, NC>(n, ng, buf, w + r * ws, ws, a, as, out + r, ldo);
-  for (; r < nr; ++r) Rows<W, 1, NC>(n, ng, buf, w + r * ws, ws, a, as, out + r, ldo);
+  for (; r + 4 <= nr; r += 4) Rows<W, 4, NC>(n, ng8, buf8, ng4, buf4, w + r * ws, ws, a, as, out + r, ldo);
+  for (; r < nr; ++r) Rows<W, 1, NC>(n, ng8, buf8, ng4, buf4, w + r * ws, ws, a, as, out + r, ldo);
 }
 
 template <class W>
