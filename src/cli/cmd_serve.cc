@@ -1,0 +1,169 @@
+// gemrun serve: an OpenAI- and Ollama-compatible HTTP server with continuous batching.
+// Listens first (so /health answers 503 while loading), loads and warms the model, then serves
+// until SIGINT / SIGTERM. See docs/serve.md.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <pthread.h>
+#include <thread>
+
+#include "cli/commands.h"
+#include "server/http_server.h"
+#include "server/scheduler.h"
+
+namespace gemrun::cli {
+namespace {
+
+using server::ModelInfo;
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
+}
+
+StatusOr<std::string> ReadKeyFile(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return NotFoundError("cannot read --api-key-file " + path);
+  std::string key;
+  std::getline(f, key);
+  while (!key.empty() && (key.back() == '\r' || key.back() == ' ' || key.back() == '\t')) key.pop_back();
+  if (key.empty()) return InvalidArgumentError("--api-key-file " + path + " is empty");
+  return key;
+}
+
+ModelInfo Describe(const Engine& e, const std::string& path, const std::string& alias, int64_t n_ctx) {
+  const Model& m = e.model();
+  ModelInfo info;
+  info.id = alias.empty() ? std::filesystem::path(path).stem().string() : alias;
+  info.arch = m.config().arch_name;
+  info.file_size = m.file().file_size();
+  info.n_ctx_train = m.config().n_ctx_train;
+  info.n_embd = m.config().n_embd;
+  info.n_layer = m.config().n_layer;
+  info.n_ctx = n_ctx;
+  std::map<std::string, uint64_t> bytes_by_type;
+  for (const auto& t : m.file().tensors()) {
+    info.parameters += t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3];
+    if (t.n_dims >= 2) bytes_by_type[DTypeName(t.type)] += t.nbytes;
+  }
+  uint64_t best = 0;
+  for (const auto& [name, b] : bytes_by_type)
+    if (b > best) best = b, info.quantization = name;
+  std::error_code ec;
+  const auto mtime = std::filesystem::last_write_time(path, ec);
+  info.modified = ec ? std::chrono::system_clock::now()
+                     : std::chrono::system_clock::now() + (mtime - std::filesystem::file_time_type::clock::now());
+  return info;
+}
+
+}  // namespace
+
+int CmdServe(int argc, char** argv) {
+  CLI::App app{"Serve a model over HTTP: OpenAI (/v1/chat/completions, /v1/completions, /v1/models) and Ollama\n"
+               "(/api/chat, /api/generate, /api/tags, /api/show, /api/version) APIs, /health and /metrics.\n\n"
+               "examples:\n  gemrun serve -m gemma-3-1b-it-Q4_0.gguf\n"
+               "  gemrun serve -m model.gguf --host 0.0.0.0 --port 8080 --parallel 8 --api-key-file /etc/gemrun/key",
+               "gemrun serve"};
+  std::string model_path, alias, key_file, kv_type = "f16";
+  server::ServerOptions so;
+  server::SchedulerOptions sched;
+  int threads = 0;
+  app.add_option("-m,--model", model_path, "GGUF model")->required();
+  app.add_option("--host", so.host, "address to listen on (default 127.0.0.1: this machine only)");
+  app.add_option("--port", so.port, "TCP port (0: any free port)")->check(CLI::Range(0, 65535));
+  app.add_option("--parallel,-P", sched.n_slots, "sequences decoded together (slots)")->check(CLI::Range(1, 256));
+  app.add_option("--ctx-size,-c", sched.n_ctx, "context positions per slot (prompt + output)")
+      ->check(CLI::Range(int64_t{8}, int64_t{1} << 20));
+  app.add_option("--batch,-b", sched.max_batch, "prompt tokens evaluated per step, over all slots")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
+  auto* key_opt = app.add_option("--api-key", so.api_key, "require 'Authorization: Bearer KEY' (not /health)");
+  app.add_option("--api-key-file", key_file, "read the API key from the first line of a file")->excludes(key_opt);
+  app.add_option("--max-queue", sched.max_queue, "requests waiting for a slot before 429")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000}));
+  app.add_option("--max-body-bytes", so.max_body_bytes, "largest request body; larger gets 413")
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 32));
+  app.add_option("--cors", so.cors_origin, "allow browser requests from this origin (e.g. https://app.example)");
+  app.add_option("--timeout", so.request_timeout_s, "seconds one generation request may take, queue included")
+      ->check(CLI::Range(0.1, 86400.0));
+  app.add_option("--read-timeout", so.read_timeout_s, "seconds a socket read may stall (slow clients are cut)")
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--write-timeout", so.write_timeout_s, "seconds a socket write may stall")->check(CLI::Range(1, 3600));
+  app.add_option("-t,--threads", threads, "compute threads (default: all cores)");
+  app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32)")->check(CLI::IsMember({"f32", "f16"}));
+  app.add_option("--alias", alias, "model name in /v1/models and responses (default: file name)");
+  app.add_flag("--log-prompts", so.log_prompts, "include prompts in the request log (off: never logged)");
+  sched.n_ctx = 4096;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  if (!key_file.empty()) {
+    auto k = ReadKeyFile(key_file);
+    if (!k.ok()) return ReportError("serve", k.status());
+    so.api_key = *k;
+  }
+  if (!IsLoopback(so.host) && so.api_key.empty())
+    std::fprintf(stderr, "gemrun serve: WARNING: listening on %s without --api-key: anyone who can reach this "
+                         "address can use the model\n", so.host.c_str());
+  sched.kv_type = kv_type == "f32" ? DType::kF32 : DType::kF16;
+  so.http_threads = static_cast<int>(sched.n_slots + sched.max_queue + 32);
+
+  // Signals: SIGPIPE would kill us on a closed socket; SIGINT/SIGTERM are taken by sigwait below,
+  // so every thread started from here on inherits the block.
+  std::signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  server::Metrics metrics;
+  server::HttpServer http(so, &metrics);
+  auto port = http.Bind();
+  if (!port.ok()) return ReportError("serve", port.status());
+  http.Start();
+  std::fprintf(stderr, "gemrun serve: listening on http://%s:%d (loading %s)\n", so.host.c_str(), *port,
+               model_path.c_str());
+
+  EngineOptions eo;
+  eo.threads = threads;
+  eo.n_ctx = sched.n_ctx;
+  eo.max_batch = sched.max_batch;
+  eo.kv_type = sched.kv_type;
+  auto engine = Engine::Load(model_path, eo);
+  if (!engine.ok()) {
+    http.Stop();
+    return ReportError("serve", engine.status());
+  }
+  server::Scheduler scheduler(**engine, sched, &metrics);
+  if (Status s = scheduler.Init(); !s.ok()) {
+    http.Stop();
+    return ReportError("serve", s);
+  }
+  scheduler.Start();
+  server::Backend backend;
+  backend.engine = engine->get();
+  backend.scheduler = &scheduler;
+  auto tmpl = ChatTemplate::ForGguf((*engine)->model().file());
+  if (tmpl.ok()) backend.chat_template = *tmpl;
+  else std::fprintf(stderr, "gemrun serve: no chat template (%s); chat endpoints will refuse requests\n",
+                    tmpl.status().message().c_str());
+  backend.info = Describe(**engine, model_path, alias, sched.n_ctx);
+  const std::string id = backend.info.id;
+  http.SetBackend(std::move(backend));
+  std::fprintf(stderr, "gemrun serve: ready: model %s, %d slots x %lld positions, KV cache %.1f MiB, %d threads\n",
+               id.c_str(), sched.n_slots, static_cast<long long>(sched.n_ctx), scheduler.kv_bytes() / 1048576.0,
+               (*engine)->pool().size());
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::fprintf(stderr, "gemrun serve: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  scheduler.Stop();  // ends running requests (503) so HTTP threads can finish
+  http.Stop();
+  return kExitOk;
+}
+
+}  // namespace gemrun::cli

@@ -1,0 +1,245 @@
+// Generation endpoints: body -> ApiRequest -> prompt ids -> Job on the Scheduler -> JSON, SSE
+// or NDJSON. Clients that go away are noticed within ~100 ms (socket poll) and their slot freed.
+#include <random>
+
+#include "server/framing.h"
+#include "server/http_internal.h"
+#include "server/ollama.h"
+#include "server/openai.h"
+
+namespace gemrun::server {
+namespace {
+
+constexpr auto kPoll = std::chrono::milliseconds(100);
+
+bool IsOllama(Endpoint ep) { return ep == Endpoint::kOllamaChat || ep == Endpoint::kOllamaGenerate; }
+
+// Reads the body through httplib's content reader with our own cap (httplib's cap only covers
+// Content-Length bodies; chunked and compressed bodies are counted here as they arrive).
+std::optional<ApiError> ReadBody(const httplib::Request& req, const httplib::ContentReader& reader, size_t max,
+                                 std::string* body, httplib::Response& res) {
+  if (req.is_multipart_form_data())
+    return ApiError::Of(415, "invalid_request_error", "multipart bodies are not accepted; send application/json");
+  bool too_big = false;
+  const bool ok = reader([&](const char* d, size_t n) {
+    if (body->size() + n > max) {
+      too_big = true;
+      return false;
+    }
+    body->append(d, n);
+    return true;
+  });
+  if (too_big || res.status == 413) {
+    res.set_header("Connection", "close");
+    return ApiError::Of(413, "invalid_request_error", "request body is larger than the server's limit of " +
+                                              std::to_string(max) + " bytes (--max-body-bytes)", "body_too_large");
+  }
+  if (!ok) {
+    res.set_header("Connection", "close");
+    return ApiError::BadRequest("could not read the request body");
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> Parse(Endpoint ep, const Json& j, const Backend& b, ApiRequest* out) {
+  const RequestLimits lim{.n_vocab = b.engine->model().config().n_vocab};
+  const int64_t n_ctx = b.scheduler->options().n_ctx;
+  switch (ep) {
+    case Endpoint::kChatCompletions: return ParseChatCompletionRequest(j, lim, out);
+    case Endpoint::kCompletions: return ParseCompletionRequest(j, lim, out);
+    case Endpoint::kOllamaChat: return ParseOllamaChatRequest(j, lim, n_ctx, out);
+    case Endpoint::kOllamaGenerate: return ParseOllamaGenerateRequest(j, lim, n_ctx, out);
+  }
+  return ApiError::BadRequest("unknown endpoint");
+}
+
+std::optional<ApiError> BuildPrompt(const Backend& b, const ApiRequest& r, std::vector<int32_t>* ids) {
+  const Tokenizer& tok = b.engine->tokenizer();
+  if (r.use_template) {
+    if (!b.chat_template)
+      return ApiError::BadRequest("this model has no known chat template; use /v1/completions", "messages");
+    auto enc = b.chat_template->Encode(tok, r.messages);
+    if (!enc.ok()) return ApiError::BadRequest(enc.status().message(), "messages", "invalid_value");
+    *ids = std::move(*enc);
+  } else {
+    *ids = tok.Encode(r.prompt, EncodeOptions{.add_special = true, .parse_special = true});
+  }
+  const int64_t n_ctx = b.scheduler->options().n_ctx;
+  if (static_cast<int64_t>(ids->size()) >= n_ctx)
+    return ApiError::BadRequest("the prompt is " + std::to_string(ids->size()) + " tokens but the context holds " +
+                                std::to_string(n_ctx) + " per request (including at least one generated token); "
+                                "shorten the input or raise --ctx-size",
+                                r.use_template ? "messages" : "prompt", "context_length_exceeded");
+  return std::nullopt;
+}
+
+uint64_t RandomSeed() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return rng();
+}
+
+std::string NewId(Endpoint ep) {
+  static const char* kHex = "0123456789abcdef";
+  const uint64_t a = RandomSeed(), b = RandomSeed();
+  std::string s = ep == Endpoint::kCompletions ? "cmpl-" : "chatcmpl-";
+  for (int i = 0; i < 16; ++i) s += kHex[(a >> (4 * i)) & 15];
+  for (int i = 0; i < 8; ++i) s += kHex[(b >> (4 * i)) & 15];
+  return s;
+}
+
+void RecordResult(const CompletionResult& r, const std::optional<ApiError>& err) {
+  RequestLog& log = CurrentLog();
+  log.prompt_tokens = r.usage.prompt_tokens;
+  log.cached_tokens = r.usage.cached_tokens;
+  log.gen_tokens = r.usage.completion_tokens;
+  log.queue_ms = r.timings.queue_ms;
+  log.ttft_ms = r.usage.completion_tokens > 0 ? r.timings.queue_ms + r.timings.prompt_ms : -1;
+  log.gen_ms = r.timings.gen_ms;
+  log.finish = FinishReasonDetail(r.finish);
+  if (err) log.error = err->message;
+}
+
+// Shared state of one streamed response (lives as long as httplib's provider).
+struct Stream {
+  std::shared_ptr<Job> job;
+  ApiRequest req;
+  ResponseMeta meta;
+  int fd = -1;
+  bool started = false;
+};
+
+std::string RenderTokens(Stream& st, std::vector<TokenOut>& toks) {
+  std::string out;
+  const ApiRequest& r = st.req;
+  if (!st.started) {
+    st.started = true;
+    if (r.endpoint == Endpoint::kChatCompletions) out += SseEvent(ChatRoleChunk(st.meta));
+  }
+  for (TokenOut& t : toks) {
+    if (t.eog ? t.text.empty() : (t.text.empty() && !r.gen.logprobs)) continue;
+    if (t.eog) t.piece.clear();
+    const std::vector<TokenOut> one{std::move(t)};
+    switch (r.endpoint) {
+      case Endpoint::kChatCompletions: out += SseEvent(ChatDeltaChunk(st.meta, one, r)); break;
+      case Endpoint::kCompletions: out += SseEvent(CompletionDeltaChunk(st.meta, one, r)); break;
+      default: out += NdjsonLine(OllamaDeltaJson(r, st.meta.model, Rfc3339(std::chrono::system_clock::now()), one[0].text));
+    }
+  }
+  return out;
+}
+
+std::string RenderEnd(const Stream& st) {
+  const CompletionResult& res = st.job->result();
+  const ApiRequest& r = st.req;
+  RecordResult(res, st.job->error());
+  if (const auto& err = st.job->error())
+    return IsOllama(r.endpoint) ? NdjsonLine(OllamaErrorJson(*err)) : SseEvent(OpenAIErrorJson(*err));
+  if (IsOllama(r.endpoint))
+    return NdjsonLine(OllamaFinalJson(r, st.meta.model, Rfc3339(std::chrono::system_clock::now()), "", res));
+  const bool chat = r.endpoint == Endpoint::kChatCompletions;
+  std::string out = SseEvent(chat ? ChatFinishChunk(st.meta, res.finish) : CompletionFinishChunk(st.meta, res.finish));
+  if (r.include_usage) out += SseEvent(UsageChunk(st.meta, chat ? "chat.completion.chunk" : "text_completion", res.usage));
+  out += kSseDone;
+  return out;
+}
+
+// One call of httplib's chunked content provider: waits up to kPoll for tokens, writes them.
+bool ProvideStream(Stream& st, httplib::DataSink& sink) {
+  std::vector<TokenOut> toks;
+  const bool done = st.job->Wait(kPoll, &toks);
+  std::string out = RenderTokens(st, toks);
+  if (done) out += RenderEnd(st);
+  if (!out.empty() && !sink.write(out.data(), out.size())) {
+    st.job->Cancel();
+    CurrentLog().client_gone = true;
+    return false;
+  }
+  if (done) {
+    sink.done();
+    return true;
+  }
+  if (PeerClosed(st.fd)) {
+    st.job->Cancel();
+    CurrentLog().client_gone = true;
+    return false;
+  }
+  return true;
+}
+
+void RespondWhole(const std::shared_ptr<Job>& job, const ApiRequest& r, const ResponseMeta& meta, int fd,
+                  const httplib::Request& hreq, httplib::Response& res) {
+  std::vector<TokenOut> toks;
+  while (!job->Wait(kPoll, &toks))
+    if (!job->cancelled() && PeerClosed(fd)) {
+      job->Cancel();
+      CurrentLog().client_gone = true;
+    }
+  RecordResult(job->result(), job->error());
+  if (CurrentLog().client_gone) {
+    res.status = 499;  // nginx's "client closed request"; nobody reads it
+    res.set_header("Connection", "close");
+    return;
+  }
+  if (job->error()) return SendError(hreq, res, *job->error());
+  CompletionResult result = job->result();
+  result.tokens = std::move(toks);
+  switch (r.endpoint) {
+    case Endpoint::kChatCompletions: return SendJson(res, ChatCompletionJson(meta, result, r));
+    case Endpoint::kCompletions: return SendJson(res, CompletionJson(meta, result, r));
+    default:
+      return SendJson(res, OllamaFinalJson(r, meta.model, Rfc3339(std::chrono::system_clock::now()), result.text, result));
+  }
+}
+
+std::string PromptForLog(const ApiRequest& r) {
+  if (!r.use_template) return r.prompt;
+  Json m = Json::array();
+  for (const ChatMessage& c : r.messages) m.push_back({{"role", c.role}, {"content", c.content}});
+  return DumpJson(m);
+}
+
+}  // namespace
+
+void HandleGenerate(const GenerateContext& ctx, Endpoint ep, const httplib::Request& hreq, httplib::Response& res,
+                    const httplib::ContentReader& reader) {
+  const Backend& b = *ctx.backend;
+  std::string body;
+  if (auto e = ReadBody(hreq, reader, ctx.opts->max_body_bytes, &body, res)) return SendError(hreq, res, *e);
+  Json j;
+  if (auto e = ParseJsonBody(body, &j)) return SendError(hreq, res, *e);
+  body.clear();
+  body.shrink_to_fit();
+  ApiRequest r;
+  if (auto e = Parse(ep, j, b, &r)) return SendError(hreq, res, *e);
+  if (ctx.opts->log_prompts) CurrentLog().prompt = PromptForLog(r);
+  if (!r.seed_given) r.gen.sampling.seed = RandomSeed();
+  const ResponseMeta meta{.id = NewId(ep), .model = b.info.id,
+                          .created = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count()};
+  if (ep == Endpoint::kOllamaGenerate && r.prompt.empty()) {  // Ollama's "load the model" call
+    CompletionResult empty;
+    empty.finish = FinishReason::kEog;
+    Json done = OllamaFinalJson(r, meta.model, Rfc3339(std::chrono::system_clock::now()), "", empty);
+    done["done_reason"] = "load";
+    return SendJson(res, done);
+  }
+  auto job = std::make_shared<Job>();
+  if (auto e = BuildPrompt(b, r, &job->prompt)) return SendError(hreq, res, *e);
+  CurrentLog().prompt_tokens = static_cast<int64_t>(job->prompt.size());
+  job->params = r.gen;
+  job->want_pieces = r.gen.logprobs;
+  job->deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(ctx.opts->request_timeout_s * 1000));
+  if (auto e = b.scheduler->Submit(job)) return SendError(hreq, res, *e);
+  const int fd = FindConnectionSocket(hreq);
+  if (!r.stream) return RespondWhole(job, r, meta, fd, hreq, res);
+
+  auto st = std::make_shared<Stream>(Stream{.job = job, .req = std::move(r), .meta = meta, .fd = fd});
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");  // nginx: do not buffer the stream
+  res.set_chunked_content_provider(
+      IsOllama(ep) ? "application/x-ndjson" : "text/event-stream",
+      [st](size_t, httplib::DataSink& sink) { return ProvideStream(*st, sink); },
+      [st](bool) { st->job->Cancel(); });  // no-op when finished; frees the slot when not
+}
+
+}  // namespace gemrun::server

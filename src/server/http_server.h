@@ -1,0 +1,61 @@
+// The HTTP front end of `gemrun serve` (cpp-httplib): routes, Bearer auth, CORS, body limits,
+// one log line per request, and the bridge from HTTP threads to the Scheduler (streaming as SSE
+// or NDJSON, client-disconnect detection, timeouts). The server listens before the model is
+// loaded so /health can answer 503 while loading; SetBackend() makes it ready.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/status.h"
+#include "engine/engine.h"
+#include "server/metrics.h"
+#include "server/ollama.h"
+#include "server/scheduler.h"
+#include "tokenizer/chat_template.h"
+
+namespace gemrun::server {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;                   // 0: any free port (Bind() returns it)
+  std::string api_key;               // empty: no auth
+  std::string cors_origin;           // empty: no CORS headers
+  size_t max_body_bytes = 8u << 20;  // larger bodies get 413
+  int read_timeout_s = 10;           // per socket read: slow headers / bodies are cut off
+  int write_timeout_s = 30;          // per socket write: stalled readers are cut off
+  double request_timeout_s = 600;    // whole generation, queue wait included
+  int http_threads = 0;              // 0: parallel + max_queue + 32
+  bool log_prompts = false;
+};
+
+// What the routes need once the model is up.
+struct Backend {
+  const Engine* engine = nullptr;
+  Scheduler* scheduler = nullptr;
+  std::optional<ChatTemplate> chat_template;
+  ModelInfo info;
+};
+
+class HttpServer {
+ public:
+  HttpServer(const ServerOptions& opts, Metrics* metrics);
+  ~HttpServer();
+
+  // Binds the listening socket; returns the port (useful with port 0).
+  StatusOr<int> Bind();
+  // Serves on a background thread until Stop().
+  void Start();
+  // Installs the model and marks the server ready (/health 200).
+  void SetBackend(Backend b);
+  // Stops accepting, ends open streams, joins the thread.
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gemrun::server

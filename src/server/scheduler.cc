@@ -1,0 +1,343 @@
+// Continuous-batching scheduler implementation (see scheduler.h).
+#include "server/scheduler.h"
+
+#include <algorithm>
+
+namespace gemrun::server {
+namespace {
+
+double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+double Ms(Clock::time_point a, Clock::time_point b) { return Seconds(a, b) * 1000.0; }
+
+}  // namespace
+
+bool Job::Wait(std::chrono::milliseconds timeout, std::vector<TokenOut>* out) {
+  std::unique_lock<std::mutex> l(mu_);
+  cv_.wait_for(l, timeout, [&] { return finished_ || !pending_.empty(); });
+  while (!pending_.empty()) {
+    out->push_back(std::move(pending_.front()));
+    pending_.pop_front();
+  }
+  return finished_;
+}
+
+void Job::Push(TokenOut t) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    pending_.push_back(std::move(t));
+  }
+  cv_.notify_all();
+}
+
+void Job::Complete(CompletionResult r, std::optional<ApiError> err) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    result_ = std::move(r);
+    error_ = std::move(err);
+    finished_ = true;
+  }
+  cv_.notify_all();
+}
+
+Scheduler::Scheduler(const Engine& engine, const SchedulerOptions& opts, Metrics* metrics)
+    : engine_(engine), opts_(opts), metrics_(metrics) {}
+
+Scheduler::~Scheduler() { Stop(); }
+
+Status Scheduler::Init() {
+  const Model& m = engine_.model();
+  const int64_t n_vocab = m.config().n_vocab;
+  if (opts_.n_slots < 1) return InvalidArgumentError("--parallel must be at least 1");
+  if (opts_.n_ctx < 8) return InvalidArgumentError("--ctx-size must be at least 8");
+  opts_.max_batch = std::clamp<int64_t>(opts_.max_batch, 1, opts_.n_ctx);
+  slots_.resize(static_cast<size_t>(opts_.n_slots));
+  for (Slot& s : slots_) {
+    ASSIGN_OR_RETURN(s.kv, m.NewKvCache(opts_.n_ctx, opts_.kv_type));
+    kv_bytes_ += s.kv->Bytes();
+  }
+  ws_ = m.NewWorkspace(opts_.max_batch + opts_.n_slots);
+  logits_.assign(static_cast<size_t>(opts_.n_slots * n_vocab), 0.0f);
+  // Warm-up: one token through every layer touches the weights and the workspace.
+  const int32_t bos = engine_.tokenizer().vocab().bos() >= 0 ? engine_.tokenizer().vocab().bos() : 0;
+  RETURN_IF_ERROR(m.Forward(Batch{.tokens = std::span<const int32_t>(&bos, 1)}, *slots_[0].kv, *ws_,
+                            LogitsMode::kLast, logits_.data(), engine_.pool()));
+  slots_[0].kv->n_past = 0;
+  PublishGauges();
+  return OkStatus();
+}
+
+void Scheduler::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void Scheduler::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stop_ && !thread_.joinable()) return;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::optional<ApiError> Scheduler::Submit(const std::shared_ptr<Job>& job) {
+  job->t_submit_ = Clock::now();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stop_) return ApiError::Of(503, "server_error", "the server is shutting down");
+    if (in_flight_ >= opts_.n_slots + opts_.max_queue)
+      return ApiError::Of(429, "rate_limit_error", "the server is busy: " + std::to_string(opts_.n_slots) + " requests running and " +
+                                 std::to_string(queue_.size()) + " queued (--max-queue " +
+                                 std::to_string(opts_.max_queue) + "); retry later", "server_busy");
+    ++in_flight_;
+    queue_.push_back(job);
+  }
+  cv_.notify_all();
+  return std::nullopt;
+}
+
+int Scheduler::PickSlot(const std::vector<int32_t>& prompt) const {
+  int best = -1;
+  size_t best_common = 0;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& s = slots_[i];
+    if (s.job) continue;
+    size_t c = 0;
+    while (c < s.history.size() && c < prompt.size() && s.history[c] == prompt[c]) ++c;
+    if (best < 0 || c > best_common || (c == best_common && s.last_used < slots_[best].last_used)) {
+      best = static_cast<int>(i);
+      best_common = c;
+    }
+  }
+  return best;
+}
+
+void Scheduler::Admit(std::shared_ptr<Job> job, Slot& slot) {
+  size_t common = 0;
+  while (common < slot.history.size() && common < job->prompt.size() && slot.history[common] == job->prompt[common])
+    ++common;
+  if (common == job->prompt.size()) --common;  // re-evaluate the last prompt token for its logits
+  slot.history.resize(common);
+  slot.kv->n_past = static_cast<int64_t>(common);
+  slot.last_used = ++tick_;
+  Job* raw = job.get();
+  job->gen_ = std::make_unique<Generation>(engine_.tokenizer(), job->params, engine_.model().config().n_vocab,
+                                           [this, raw](const TokenEvent& ev) {
+                                             OnToken(*raw, ev);
+                                             return !raw->cancelled();
+                                           });
+  job->gen_->AcceptPrompt(job->prompt);
+  job->n_eval_ = job->cached_ = static_cast<int64_t>(common);
+  job->state_ = Job::State::kPrefill;
+  job->t_admit_ = Clock::now();
+  slot.job = std::move(job);
+  prefill_order_.push_back(&slot);
+}
+
+void Scheduler::OnToken(Job& job, const TokenEvent& ev) {
+  const Tokenizer& tok = engine_.tokenizer();
+  const bool eog = !job.params.ignore_eog && tok.vocab().IsEog(ev.id);
+  if (eog && ev.text.empty()) return;
+  TokenOut t;
+  t.id = ev.id;
+  t.text = std::string(ev.text);
+  t.eog = eog;
+  if (job.want_pieces && !eog) {
+    t.piece = std::string(tok.Piece(ev.id));
+    t.logprob = ev.logprob;
+    for (const auto& [id, lp] : ev.top) t.top.emplace_back(std::string(tok.Piece(id)), lp);
+  }
+  if (!eog) {
+    const Clock::time_point now = Clock::now();
+    if (job.n_tokens_++ == 0) {
+      job.t_first_ = now;
+      metrics_->ObserveTimeToFirstToken(Seconds(job.t_submit_, now));
+    } else {
+      metrics_->ObserveTokenLatency(Seconds(job.t_last_, now));
+    }
+    job.t_last_ = now;
+  }
+  job.Push(std::move(t));
+}
+
+void Scheduler::Finish(Slot& slot, std::optional<ApiError> err) {
+  std::shared_ptr<Job> job = std::move(slot.job);
+  slot.job.reset();
+  std::erase(prefill_order_, &slot);
+  const Clock::time_point now = Clock::now();
+  CompletionResult r;
+  if (job->gen_) {
+    r.text = job->gen_->text();
+    r.finish = job->gen_->finish();
+    r.usage.completion_tokens = static_cast<int64_t>(job->gen_->tokens().size());
+  }
+  r.usage.prompt_tokens = static_cast<int64_t>(job->prompt.size());
+  r.usage.cached_tokens = job->cached_;
+  r.timings.queue_ms = Ms(job->t_submit_, job->t_admit_);
+  const Clock::time_point first = job->n_tokens_ > 0 ? job->t_first_ : now;
+  r.timings.prompt_ms = Ms(job->t_admit_, first);
+  r.timings.gen_ms = job->n_tokens_ > 0 ? Ms(job->t_first_, job->t_last_) : 0;
+  metrics_->AddTokens(r.usage.prompt_tokens, r.usage.cached_tokens, r.usage.completion_tokens);
+  metrics_->ObserveRequestDuration(Seconds(job->t_submit_, now));
+  job->gen_.reset();
+  job->Complete(std::move(r), std::move(err));
+  std::lock_guard<std::mutex> l(mu_);
+  --in_flight_;
+}
+
+void Scheduler::FinishQueued(const std::shared_ptr<Job>& job, ApiError err) {
+  CompletionResult r;
+  r.finish = FinishReason::kCancelled;
+  r.usage.prompt_tokens = static_cast<int64_t>(job->prompt.size());
+  r.timings.queue_ms = Ms(job->t_submit_, Clock::now());
+  job->Complete(std::move(r), std::move(err));
+}
+
+namespace {
+
+ApiError Timeout() {
+  return ApiError::Of(504, "timeout_error", "the request ran past the server's per-request timeout (--timeout)", "timeout");
+}
+
+}  // namespace
+
+void Scheduler::Reap() {
+  const Clock::time_point now = Clock::now();
+  std::vector<std::pair<std::shared_ptr<Job>, bool>> gone;  // (job, timed out)
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if ((*it)->cancelled() || now >= (*it)->deadline) {
+        gone.emplace_back(*it, !(*it)->cancelled());
+        it = queue_.erase(it);
+        --in_flight_;
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& [job, timed_out] : gone)
+    FinishQueued(job, timed_out ? Timeout() : ApiError::Of(499, "cancelled", "client went away"));
+  for (Slot& s : slots_) {
+    if (!s.job) continue;
+    if (s.job->cancelled()) {
+      s.job->gen_->Cancel();
+      Finish(s, std::nullopt);
+    } else if (now >= s.job->deadline) {
+      s.job->gen_->Cancel();
+      Finish(s, Timeout());
+    }
+  }
+}
+
+void Scheduler::Loop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      const bool busy = std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.job != nullptr; });
+      if (!busy) cv_.wait_for(l, std::chrono::milliseconds(100), [&] { return stop_ || !queue_.empty(); });
+      if (stop_) break;
+    }
+    Reap();
+    for (;;) {
+      std::shared_ptr<Job> job;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (queue_.empty()) break;
+        job = queue_.front();
+        const int i = PickSlot(job->prompt);
+        if (i < 0) break;
+        queue_.pop_front();
+        Admit(std::move(job), slots_[static_cast<size_t>(i)]);
+      }
+    }
+    if (std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.job != nullptr; })) Step();
+    PublishGauges();
+  }
+  // Shutting down: everything still queued or running ends with 503.
+  const ApiError down = ApiError::Of(503, "server_error", "the server is shutting down");
+  for (Slot& s : slots_)
+    if (s.job) Finish(s, down);
+  std::deque<std::shared_ptr<Job>> rest;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    rest.swap(queue_);
+    in_flight_ -= static_cast<int64_t>(rest.size());
+  }
+  for (auto& j : rest) FinishQueued(j, down);
+}
+
+void Scheduler::Step() {
+  struct Row {
+    Slot* slot;
+    int64_t n;     // rows this sequence adds
+    bool prefill;  // prompt chunk (else one decode token)
+    bool logits;
+  };
+  std::vector<SeqBatch> seqs;
+  std::vector<Row> rows;
+  seqs.reserve(slots_.size());
+  for (Slot& s : slots_) {
+    if (!s.job || s.job->state_ != Job::State::kDecode) continue;
+    seqs.push_back({Batch{.tokens = std::span<const int32_t>(&s.feed, 1)}, s.kv.get(), LogitsMode::kLast});
+    rows.push_back({&s, 1, false, true});
+  }
+  int64_t budget = opts_.max_batch;
+  for (Slot* s : prefill_order_) {
+    if (budget <= 0) break;
+    Job& j = *s->job;
+    const int64_t left = static_cast<int64_t>(j.prompt.size()) - j.n_eval_;
+    const int64_t n = std::min(left, budget);
+    const bool last = n == left;
+    seqs.push_back({Batch{.tokens = std::span<const int32_t>(j.prompt.data() + j.n_eval_, static_cast<size_t>(n))},
+                    s->kv.get(), last ? LogitsMode::kLast : LogitsMode::kNone});
+    rows.push_back({s, n, true, last});
+    budget -= n;
+  }
+  if (seqs.empty()) return;
+  const Status st = engine_.model().Forward(seqs, *ws_, logits_.data(), engine_.pool());
+  if (!st.ok()) {
+    const ApiError err = ApiError::Of(500, "server_error", "model evaluation failed: " + st.message());
+    for (const Row& r : rows) {
+      r.slot->history.clear();
+      r.slot->kv->n_past = 0;
+      if (r.slot->job->gen_) r.slot->job->gen_->Cancel();
+      Finish(*r.slot, err);
+    }
+    return;
+  }
+  const int64_t n_vocab = engine_.model().config().n_vocab;
+  int64_t out_row = 0;
+  for (const Row& r : rows) {
+    Slot& s = *r.slot;
+    Job& j = *s.job;
+    if (r.prefill) {
+      s.history.insert(s.history.end(), j.prompt.begin() + j.n_eval_, j.prompt.begin() + j.n_eval_ + r.n);
+      j.n_eval_ += r.n;
+      if (!r.logits) continue;
+      j.state_ = Job::State::kDecode;
+      std::erase(prefill_order_, &s);
+    } else {
+      s.history.push_back(s.feed);
+    }
+    float* l = logits_.data() + out_row++ * n_vocab;
+    if (j.gen_->Step(l, s.kv->n_past >= s.kv->n_ctx)) s.feed = j.gen_->next_token();
+    else Finish(s, std::nullopt);
+  }
+}
+
+void Scheduler::PublishGauges() {
+  Gauges g;
+  for (const Slot& s : slots_) {
+    g.slots_busy += s.job ? 1 : 0;
+    g.kv_used_tokens += s.kv->n_past;
+    g.kv_total_tokens += s.kv->n_ctx;
+  }
+  g.slots_total = static_cast<int64_t>(slots_.size());
+  g.kv_bytes = kv_bytes_;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    g.queue_depth = static_cast<int64_t>(queue_.size());
+  }
+  metrics_->SetGauges(g);
+}
+
+}  // namespace gemrun::server
