@@ -116,6 +116,7 @@ void Gemma4Bpe::EncodeWord(std::string_view word, Gemma4Fallback fallback, Scrat
     off += n;
   }
 
+  bool heaped = false;
   auto try_add = [&](int32_t left, int32_t right) {
     if (left < 0 || right < 0 || sym[left].piece < 0 || sym[right].piece < 0) return;
     const Merge* m = merges_.Find(static_cast<uint32_t>(sym[left].piece), static_cast<uint32_t>(sym[right].piece));
@@ -126,10 +127,14 @@ void Gemma4Bpe::EncodeWord(std::string_view word, Gemma4Fallback fallback, Scrat
     b.left = left, b.right = right;
     b.size = sym[left].n + sym[right].n;
     heap.push_back(b);
-    std::push_heap(heap.begin(), heap.end(), BpeLess{});
+    if (heaped) std::push_heap(heap.begin(), heap.end(), BpeLess{});
   };
 
+  // Seed with every adjacent pair, then heapify once (O(n)); the pop order is the same, since
+  // no two live entries compare equal.
   for (int32_t i = 1; i < static_cast<int32_t>(sym.size()); ++i) try_add(i - 1, i);
+  std::make_heap(heap.begin(), heap.end(), BpeLess{});
+  heaped = true;
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), BpeLess{});
     const Bigram b = heap.back();

@@ -1,11 +1,13 @@
 // Special-token split (llama.cpp tokenizer_st_partition semantics, trie-accelerated).
 //
 // llama.cpp loops over every CONTROL/USER_DEFINED/UNKNOWN token (6414 for Gemma 3) and searches
-// each in every raw fragment. Only tokens that occur somewhere in the text can cut anything, so
-// we first walk a byte trie from every position to collect those, then replay llama.cpp's
-// passes for them alone, in the same order. The result is identical; the cost is linear in the
-// text for ordinary input.
+// each in every raw fragment: O(tokens * fragments), quadratic on text made of many distinct
+// special texts. We walk a byte trie from every position to list the occurrences, then take
+// them in llama.cpp's order (Resolve); when runs of whitespace make the list longer than the
+// text allows, we replay llama.cpp's passes for just the texts that occur. Same result, linear
+// for ordinary input.
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 #include "tokenizer/tokenizer_internal.h"
@@ -69,25 +71,38 @@ void SpecialSplitter::Split(std::string_view text, bool parse_special, Scratch* 
   const size_t n_special = rank_parse_only_.size();
   if (n_special == 0) return;
 
-  // 1. Which special texts occur anywhere (and are eligible)?
-  s->seen.assign((n_special + 63) / 64, 0);
-  bool any = false;
+  // 1. Every eligible occurrence (rank << 32 | position), up to a budget. Runs of spaces or
+  // newlines match many nested special texts per position, so the list can outgrow the text;
+  // past the budget we only remember which texts occur.
   const size_t n = text.size();
+  const size_t budget = 4 * n + 4096;
+  std::vector<uint64_t>& cands = s->cands;
+  cands.clear();
+  s->seen.assign((n_special + 63) / 64, 0);
+  bool overflow = false;
   for (size_t i = 0; i < n; ++i) {
     uint32_t node = root_child_[static_cast<uint8_t>(text[i])];
     for (size_t j = i + 1; node != 0; ++j) {
       const int32_t rank = nodes_[node].rank;
       if (rank >= 0 && (parse_special || !rank_parse_only_[rank])) {
         s->seen[rank >> 6] |= uint64_t{1} << (rank & 63);
-        any = true;
+        if (cands.size() < budget) {
+          cands.push_back(static_cast<uint64_t>(rank) << 32 | i);
+        } else {
+          overflow = true;
+        }
       }
       if (j == n) break;
       node = Child(node, static_cast<uint8_t>(text[j]));
     }
   }
-  if (!any) return;
-
-  // 2. llama.cpp's passes, in its order, for the tokens that occur.
+  if (cands.empty()) return;
+  if (!overflow) {
+    Resolve(text, s);
+    return;
+  }
+  // 2b. llama.cpp's passes, in its order, for the texts that occur (few distinct ones when the
+  // occurrences are that dense).
   const std::vector<TokenId>& special = vocab_->special_tokens();
   for (size_t w = 0; w < s->seen.size(); ++w) {
     for (uint64_t bits = s->seen[w]; bits != 0; bits &= bits - 1) {
@@ -95,6 +110,37 @@ void SpecialSplitter::Split(std::string_view text, bool parse_special, Scratch* 
       Pass(text, special[rank], s);
     }
   }
+}
+
+// 2a. The passes' result computed from the occurrence list in O(occurrences * log): in rank
+// order, then left to right, an occurrence is taken when none of its bytes is taken yet. That
+// is what the passes do: the raw fragments are exactly the untaken gaps, and `find` takes the
+// leftmost fitting occurrence, then continues after it.
+void SpecialSplitter::Resolve(std::string_view text, Scratch* s) const {
+  const std::vector<TokenId>& special = vocab_->special_tokens();
+  std::vector<uint64_t>& cands = s->cands;
+  std::sort(cands.begin(), cands.end());
+  std::vector<uint8_t>& taken = s->taken;
+  taken.assign(text.size(), 0);
+  std::vector<Fragment>& hits = s->frags_next;
+  hits.clear();
+  for (const uint64_t c : cands) {
+    const TokenId id = special[c >> 32];
+    const uint32_t pos = static_cast<uint32_t>(c);
+    const uint32_t len = static_cast<uint32_t>(vocab_->text(id).size());
+    if (std::memchr(taken.data() + pos, 1, len) != nullptr) continue;
+    std::memset(taken.data() + pos, 1, len);
+    hits.push_back(Fragment{pos, len, id});
+  }
+  std::sort(hits.begin(), hits.end(), [](const Fragment& a, const Fragment& b) { return a.start < b.start; });
+  s->frags.clear();
+  uint32_t at = 0;
+  for (const Fragment& h : hits) {
+    if (h.start > at) s->frags.push_back(Fragment{at, h.start - at, kNoToken});
+    s->frags.push_back(h);
+    at = h.start + h.len;
+  }
+  if (at < text.size()) s->frags.push_back(Fragment{at, static_cast<uint32_t>(text.size() - at), kNoToken});
 }
 
 // Cuts every raw fragment at the leftmost non-overlapping occurrences of token `id`.

@@ -52,6 +52,7 @@ void SpmEncode(const Vocab& vocab, size_t max_token_len, std::string_view text, 
   }
   if (sym.empty()) return;
 
+  bool heaped = false;
   auto try_add = [&](int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
     const size_t size = static_cast<size_t>(sym[left].n) + sym[right].n;
@@ -63,10 +64,14 @@ void SpmEncode(const Vocab& vocab, size_t max_token_len, std::string_view text, 
     b.left = left, b.right = right;
     b.size = static_cast<uint32_t>(size);
     heap.push_back(b);
-    std::push_heap(heap.begin(), heap.end(), SpmLess{});
+    if (heaped) std::push_heap(heap.begin(), heap.end(), SpmLess{});
   };
 
+  // Seed with every adjacent pair, then heapify once (O(n)); the pop order is the same, since
+  // no two live entries compare equal.
   for (int32_t i = 1; i < static_cast<int32_t>(sym.size()); ++i) try_add(i - 1, i);
+  std::make_heap(heap.begin(), heap.end(), SpmLess{});
+  heaped = true;
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), SpmLess{});
     const Bigram b = heap.back();

@@ -104,7 +104,9 @@ void WordSplitter::ForEachWord(std::string_view text, Fn&& fn) const {
 // Buffers reused across the fragments of one Encode call (no per-symbol allocation).
 struct Scratch {
   std::vector<Fragment> frags, frags_next;
-  std::vector<uint64_t> seen;  // bitset over special-token ranks
+  std::vector<uint64_t> seen;   // bitset over special-token ranks
+  std::vector<uint64_t> cands;  // special-text occurrences: rank << 32 | position
+  std::vector<uint8_t> taken;   // [text byte] covered by an accepted special token
   std::string text;            // escaped fragment
   std::string word;            // BPE: code-point round-tripped fragment
   std::vector<Symbol> symbols;
@@ -114,8 +116,8 @@ struct Scratch {
 
 // Splits text at special-token occurrences exactly like llama.cpp's tokenizer_st_partition:
 // for each special token in Vocab::special_tokens() order, every raw fragment is cut at the
-// leftmost non-overlapping occurrences. A byte trie finds which special texts occur at all,
-// so only those tokens make a pass over the fragments.
+// leftmost non-overlapping occurrences. A byte trie lists the occurrences, so the cost follows
+// them rather than the 6414 special tokens.
 class SpecialSplitter {
  public:
   void Build(const Vocab& vocab);
@@ -133,6 +135,7 @@ class SpecialSplitter {
     uint32_t child;
   };
   uint32_t Child(uint32_t node, uint8_t b) const;
+  void Resolve(std::string_view text, Scratch* s) const;
   void Pass(std::string_view text, TokenId id, Scratch* s) const;
 
   const Vocab* vocab_ = nullptr;

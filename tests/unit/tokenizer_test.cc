@@ -188,6 +188,63 @@ TEST(Gemma3Tokenizer, WordSplitMatchesWholeFragment) {
   }
 }
 
+// llama.cpp's tokenizer_st_partition, transcribed: every special token in order, each cutting
+// every raw fragment at its leftmost non-overlapping occurrences.
+std::vector<tokenizer_internal::Fragment> ReferencePartition(const Vocab& v, std::string_view text, bool parse_special) {
+  using tokenizer_internal::Fragment;
+  std::vector<Fragment> frags;
+  if (!text.empty()) frags.push_back(Fragment{0, static_cast<uint32_t>(text.size()), kNoToken});
+  for (TokenId id : v.special_tokens()) {
+    if (!parse_special && (v.attr(id) & (kAttrControl | kAttrUnknown))) continue;
+    const std::string_view needle = v.text(id);
+    std::vector<Fragment> next;
+    for (const Fragment& f : frags) {
+      if (f.token != kNoToken) {
+        next.push_back(f);
+        continue;
+      }
+      size_t pos = f.start;
+      const size_t end = f.start + f.len;
+      for (size_t m; (m = text.substr(0, end).find(needle, pos)) != std::string_view::npos; pos = m + needle.size()) {
+        if (m > pos) next.push_back(Fragment{static_cast<uint32_t>(pos), static_cast<uint32_t>(m - pos), kNoToken});
+        next.push_back(Fragment{static_cast<uint32_t>(m), static_cast<uint32_t>(needle.size()), id});
+      }
+      if (pos < end) next.push_back(Fragment{static_cast<uint32_t>(pos), static_cast<uint32_t>(end - pos), kNoToken});
+    }
+    frags.swap(next);
+  }
+  return frags;
+}
+
+TEST(Gemma3Tokenizer, SpecialSplitMatchesLlamaPartition) {
+  using namespace tokenizer_internal;
+  const Vocab& v = Gemma3().vocab();
+  SpecialSplitter splitter;
+  splitter.Build(v);
+  const std::vector<std::string> soup = {"<start_of_turn>", "<end_of_turn>", "<start_of", "turn>", "<bos>", "<eos>",
+                                         "</s>", "<s>", "<b>", "</b>", "<unused1>", "<unused12>", "<unused123>",
+                                         "[multimodal]", "\n", "\n\n", "\t", "  ", " ", "x", "<", ">", "/", "<<"};
+  std::mt19937 rng(17);
+  Scratch s;
+  for (int iter = 0; iter < 300; ++iter) {
+    std::string text;
+    const int n = static_cast<int>(rng() % 30);
+    for (int i = 0; i < n; ++i) text += soup[rng() % soup.size()];
+    if (iter % 10 == 0) text += std::string(300 + rng() % 2000, " \n\t"[rng() % 3]);  // forces the pass path
+    for (int i = 0; i < n; ++i) text += soup[rng() % soup.size()];
+    for (const bool parse : {false, true}) {
+      splitter.Split(text, parse, &s);
+      const auto want = ReferencePartition(v, text, parse);
+      ASSERT_EQ(s.frags.size(), want.size()) << nlohmann::json(text).dump();
+      for (size_t i = 0; i < want.size(); ++i) {
+        ASSERT_EQ(s.frags[i].start, want[i].start);
+        ASSERT_EQ(s.frags[i].len, want[i].len);
+        ASSERT_EQ(s.frags[i].token, want[i].token);
+      }
+    }
+  }
+}
+
 TEST(Gemma3Tokenizer, RoundTripOfArbitraryBytes) {
   // SPM with byte fallback is lossless on arbitrary bytes, with two exceptions that llama.cpp
   // shares: a literal U+2581 decodes as a space, and a space escaped to U+2581 right after an
