@@ -32,7 +32,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_path, co
 }
 
 StatusOr<std::unique_ptr<Session>> Engine::NewSession() const {
-  ASSIGN_OR_RETURN(auto kv, model_->NewKvCache(opts_.n_ctx, opts_.kv_type));
+  ASSIGN_OR_RETURN(auto kv, model_->NewKvCache(opts_.n_ctx, opts_.kv_type, opts_.max_batch));
   return std::make_unique<Session>(*this, std::move(kv), model_->NewWorkspace(opts_.max_batch));
 }
 
@@ -48,8 +48,8 @@ int64_t Session::ReusePrefix(std::span<const int32_t> prompt) {
   size_t common = 0;
   while (common < history_.size() && common < prompt.size() && history_[common] == prompt[common]) ++common;
   if (common == prompt.size() && common > 0) --common;  // re-evaluate the last token for its logits
+  if (!kv_->Rewind(static_cast<int64_t>(common))) common = 0;  // the window rings moved on
   history_.resize(common);
-  kv_->n_past = static_cast<int64_t>(common);
   return static_cast<int64_t>(common);
 }
 

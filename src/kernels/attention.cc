@@ -8,24 +8,26 @@
 #include <limits>
 
 #include "base/fp16.h"
+#include "base/status.h"
 
 namespace gemrun::kernels {
 
 void StoreKv(const KvLayout& l, uint8_t* k, uint8_t* v, const float* kx, const float* vx,
              int64_t pos0, int64_t T) {
-  const int64_t w = int64_t{l.n_head_kv} * l.head_dim;
-  if (l.type == DType::kF32) {
-    std::memcpy(k + pos0 * w * 4, kx, sizeof(float) * T * w);
-    float* vt = reinterpret_cast<float*>(v);
-    for (int64_t t = 0; t < T; ++t)
-      for (int64_t i = 0; i < w; ++i) vt[i * l.n_ctx + pos0 + t] = vx[t * w + i];
-    return;
+  const int64_t w = int64_t{l.n_head_kv} * l.head_dim, cap = l.capacity;
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t slot = (pos0 + t) % cap;
+    if (l.type == DType::kF32) {
+      std::memcpy(k + slot * w * 4, kx + t * w, sizeof(float) * w);
+      float* vt = reinterpret_cast<float*>(v);
+      for (int64_t i = 0; i < w; ++i) vt[i * cap + slot] = vx[t * w + i];
+    } else {
+      uint16_t* kh = reinterpret_cast<uint16_t*>(k) + slot * w;
+      for (int64_t i = 0; i < w; ++i) kh[i] = Fp32ToFp16(kx[t * w + i]);
+      uint16_t* vt = reinterpret_cast<uint16_t*>(v);
+      for (int64_t i = 0; i < w; ++i) vt[i * cap + slot] = Fp32ToFp16(vx[t * w + i]);
+    }
   }
-  uint16_t* kh = reinterpret_cast<uint16_t*>(k) + pos0 * w;
-  for (int64_t i = 0; i < T * w; ++i) kh[i] = Fp32ToFp16(kx[i]);
-  uint16_t* vt = reinterpret_cast<uint16_t*>(v);
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t i = 0; i < w; ++i) vt[i * l.n_ctx + pos0 + t] = Fp32ToFp16(vx[t * w + i]);
 }
 
 namespace {
@@ -55,40 +57,57 @@ void AttentionKv(const KvLayout& l, const AttentionArgs& a, const float* q, int6
                  int64_t pos0, const uint8_t* k, const uint8_t* v, float* out,
                  AttentionScratch& sc, ThreadPool& pool) {
   const int D = l.head_dim, Hk = l.n_head_kv, group = a.n_head / Hk;
-  const int64_t kvw = int64_t{Hk} * D, es = l.ElemBytes();
+  const int64_t kvw = int64_t{Hk} * D, es = l.ElemBytes(), cap = l.capacity;
   const int64_t last_key = pos0 + T - 1;
-  // Keys any query of the batch can see: [first, last_key].
+  // Keys any query of the batch can see: [first, last_key], in at most two runs of slots.
   const int64_t first = a.window > 0 ? std::max<int64_t>(0, pos0 - a.window + 1) : 0;
   const int64_t n_vis = last_key - first + 1;
+  GEMRUN_CHECK(n_vis <= cap);
+  struct Run { int64_t slot, len, off; };
+  Run runs[2];
+  int n_runs = 0;
+  for (int64_t off = 0; off < n_vis;) {
+    const int64_t slot = (first + off) % cap, len = std::min(n_vis - off, cap - slot);
+    runs[n_runs++] = Run{slot, len, off};
+    off += len;
+  }
   const int64_t rows = T * group;
   sc.q.resize(rows * D);
   sc.out.resize(rows * D);
   sc.scores.resize(rows * n_vis);
+  if (n_runs > 1) sc.out2.resize(rows * D);
   for (int g = 0; g < Hk; ++g) {
     for (int64_t t = 0; t < T; ++t)  // rows ordered (t, head within group)
       std::memcpy(sc.q.data() + t * group * D, q + (t * a.n_head + g * group) * D, sizeof(float) * group * D);
-    TensorView kv{};
-    kv.type = l.type;
-    kv.ne[0] = D;
-    kv.ne[1] = n_vis;
-    kv.nb[0] = es;
-    kv.nb[1] = kvw * es;
-    kv.data = k + (first * kvw + int64_t{g} * D) * es;
-    MatMul(kv, sc.q.data(), rows, D, sc.scores.data(), n_vis, pool, sc.mm);
+    for (int r = 0; r < n_runs; ++r) {
+      TensorView kv{};
+      kv.type = l.type;
+      kv.ne[0] = D;
+      kv.ne[1] = runs[r].len;
+      kv.nb[0] = es;
+      kv.nb[1] = kvw * es;
+      kv.data = k + (runs[r].slot * kvw + int64_t{g} * D) * es;
+      MatMul(kv, sc.q.data(), rows, D, sc.scores.data() + runs[r].off, n_vis, pool, sc.mm);
+    }
     pool.ParallelFor(rows, [&](int64_t r0, int64_t r1, int) {
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t pq = pos0 + r / group;
         SoftmaxRow(sc.scores.data() + r * n_vis, first, n_vis, pq, a.causal ? pq : last_key, a.window);
       }
     });
-    TensorView vt{};
-    vt.type = l.type;
-    vt.ne[0] = n_vis;
-    vt.ne[1] = D;
-    vt.nb[0] = es;
-    vt.nb[1] = l.n_ctx * es;
-    vt.data = v + (int64_t{g} * D * l.n_ctx + first) * es;
-    MatMul(vt, sc.scores.data(), rows, n_vis, sc.out.data(), D, pool, sc.mm);
+    for (int r = 0; r < n_runs; ++r) {
+      TensorView vt{};
+      vt.type = l.type;
+      vt.ne[0] = runs[r].len;
+      vt.ne[1] = D;
+      vt.nb[0] = es;
+      vt.nb[1] = cap * es;
+      vt.data = v + (int64_t{g} * D * cap + runs[r].slot) * es;
+      float* dst = r == 0 ? sc.out.data() : sc.out2.data();
+      MatMul(vt, sc.scores.data() + runs[r].off, rows, n_vis, dst, D, pool, sc.mm);
+    }
+    if (n_runs > 1)
+      for (int64_t i = 0; i < rows * D; ++i) sc.out[i] += sc.out2[i];
     for (int64_t t = 0; t < T; ++t)
       std::memcpy(out + (t * a.n_head + g * group) * D, sc.out.data() + t * group * D, sizeof(float) * group * D);
   }

@@ -12,16 +12,17 @@
 
 namespace gemrun::kernels {
 
-// One layer's cache: K [n_ctx][n_head_kv * D] and V transposed [n_head_kv][D][n_ctx], both of
-// `type` (F32 or F16); row/column j holds position j.
+// One layer's cache: K [capacity][n_head_kv * D] and V transposed [n_head_kv][D][capacity],
+// both of `type` (F32 or F16). Position p lives in slot p % capacity: global layers have
+// capacity = n_ctx; sliding-window layers only need window + batch slots (a ring).
 struct KvLayout {
   DType type = DType::kF32;
   int n_head_kv = 0;
   int head_dim = 0;
-  int64_t n_ctx = 0;
+  int64_t capacity = 0;
 
   int64_t ElemBytes() const { return type == DType::kF16 ? 2 : 4; }
-  int64_t Bytes() const { return 2 * n_ctx * n_head_kv * head_dim * ElemBytes(); }
+  int64_t Bytes() const { return 2 * capacity * n_head_kv * head_dim * ElemBytes(); }
 };
 
 // Writes T new rows kx/vx ([T][n_head_kv * D] f32) at positions pos0.. into the cache.
@@ -35,12 +36,13 @@ struct AttentionArgs {
 };
 
 struct AttentionScratch {
-  std::vector<float> q, scores, out;  // gathered queries, scores and outputs of one KV head
+  std::vector<float> q, scores, out, out2;  // gathered queries, scores, outputs of one KV head
   MatMulScratch mm;
 };
 
 // q [T][n_head][D] (already scaled) at positions pos0.. -> out [T][n_head][D]. Query head h
-// reads KV head h / (n_head / n_head_kv). Keys up to pos0 + T - 1 must be in the cache.
+// reads KV head h / (n_head / n_head_kv). Keys up to pos0 + T - 1 must be in the cache, and
+// every key the batch can see must still be in its slot (window + T - 1 <= capacity).
 void AttentionKv(const KvLayout& l, const AttentionArgs& a, const float* q, int64_t T,
                  int64_t pos0, const uint8_t* k, const uint8_t* v, float* out,
                  AttentionScratch& scratch, ThreadPool& pool);

@@ -18,15 +18,20 @@
 namespace gemrun {
 
 // One sequence's KV cache: per layer (empty for layers that read another layer's cache) K
-// [n_ctx][n_head_kv * head_dim] and V transposed [n_head_kv][head_dim][n_ctx], F16 or F32.
-// Row/column j holds position j; n_past positions are filled.
+// and V transposed, F16 or F32, in `layout[il].capacity` slots (position p in slot p % capacity:
+// n_ctx for global layers, a ring of window + max_batch for sliding-window layers).
 struct KvCache {
   int64_t n_ctx = 0;
   int64_t n_past = 0;
+  int64_t max_batch = 0;   // tokens one call may append (the rings are sized for it)
+  int64_t max_rewind = 0;  // how far n_past may be moved back with the window still intact
   std::vector<kernels::KvLayout> layout;
   std::vector<std::vector<uint8_t>> k, v;
 
   uint64_t Bytes() const;
+  // Moves n_past back to `n` (prefix reuse). Returns false, and empties the cache, when the
+  // sliding-window rings no longer hold the keys position n would need.
+  bool Rewind(int64_t n);
 };
 
 // Activations for up to max_rows rows of one Forward call (all sequences together),
@@ -77,8 +82,9 @@ class Model {
   const GgufFile& file() const { return *file_; }
 
   // A KV cache for n_ctx positions in `kv_type` (F16: half the memory, llama.cpp's default;
-  // F32: golden parity).
-  StatusOr<std::unique_ptr<KvCache>> NewKvCache(int64_t n_ctx, DType kv_type = DType::kF16) const;
+  // F32: golden parity), taking batches of up to max_batch tokens.
+  StatusOr<std::unique_ptr<KvCache>> NewKvCache(int64_t n_ctx, DType kv_type = DType::kF16,
+                                                int64_t max_batch = 512) const;
   // Activation buffers for Forward calls of up to max_rows rows in total.
   virtual std::unique_ptr<Workspace> NewWorkspace(int64_t max_rows) const = 0;
 

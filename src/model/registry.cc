@@ -41,6 +41,9 @@ Status ValidateBatch(const ModelConfig& c, const Batch& b, const KvCache& kv) {
   if (kv.n_past + n > kv.n_ctx)
     return OutOfRangeError("context full: " + std::to_string(kv.n_past) + " + " + std::to_string(n) +
                            " tokens exceed the context size " + std::to_string(kv.n_ctx));
+  if (n > kv.max_batch)
+    return InvalidArgumentError("batch of " + std::to_string(n) + " tokens exceeds the KV cache's maximum batch " +
+                                std::to_string(kv.max_batch));
   const auto& tokens = b.tokens;
   for (size_t i = 0; i < tokens.size(); ++i)
     if (tokens[i] < 0 || tokens[i] >= c.n_vocab)
@@ -98,19 +101,36 @@ uint64_t KvCache::Bytes() const {
   return b;
 }
 
-StatusOr<std::unique_ptr<KvCache>> Model::NewKvCache(int64_t n_ctx, DType kv_type) const {
+bool KvCache::Rewind(int64_t n) {
+  if (n >= n_past) return true;
+  if (n_past - n > max_rewind) {
+    n_past = 0;
+    return false;
+  }
+  n_past = n;
+  return true;
+}
+
+StatusOr<std::unique_ptr<KvCache>> Model::NewKvCache(int64_t n_ctx, DType kv_type, int64_t max_batch) const {
   const ModelConfig& c = config_;
   if (kv_type != DType::kF16 && kv_type != DType::kF32)
     return InvalidArgumentError("KV cache type must be f16 or f32, got " + DTypeName(kv_type));
   if (n_ctx <= 0) return InvalidArgumentError("context size must be positive, got " + std::to_string(n_ctx));
+  if (max_batch <= 0) return InvalidArgumentError("batch size must be positive, got " + std::to_string(max_batch));
   auto kv = std::make_unique<KvCache>();
   kv->n_ctx = n_ctx;
+  kv->max_batch = std::min(max_batch, n_ctx);
+  kv->max_rewind = n_ctx;
   kv->k.resize(c.n_layer);
   kv->v.resize(c.n_layer);
   kv->layout.resize(c.n_layer);
   for (int il = 0; il < c.n_layer; ++il) {
     const LayerConfig& l = c.layers[il];
-    kv->layout[il] = kernels::KvLayout{kv_type, l.n_head_kv, l.head_dim, n_ctx};
+    // A sliding layer's batch sees window - 1 older keys plus its own max_batch.
+    const int64_t ring = c.window + kv->max_batch;
+    const bool use_ring = l.sliding && c.window > 0 && ring < n_ctx;
+    kv->layout[il] = kernels::KvLayout{kv_type, l.n_head_kv, l.head_dim, use_ring ? ring : n_ctx};
+    if (use_ring) kv->max_rewind = std::min(kv->max_rewind, ring - c.window);
     if (!c.owns_kv(il)) continue;
     const int64_t bytes = kv->layout[il].Bytes() / 2;
     kv->k[il].resize(bytes);
@@ -122,7 +142,7 @@ StatusOr<std::unique_ptr<KvCache>> Model::NewKvCache(int64_t n_ctx, DType kv_typ
 StatusOr<std::unique_ptr<ForwardState>> Model::NewState(int64_t n_ctx, int64_t max_batch, DType kv_type) const {
   if (max_batch <= 0) return InvalidArgumentError("batch size must be positive");
   auto st = std::make_unique<ForwardState>();
-  ASSIGN_OR_RETURN(st->kv, NewKvCache(n_ctx, kv_type));
+  ASSIGN_OR_RETURN(st->kv, NewKvCache(n_ctx, kv_type, max_batch));
   st->ws = NewWorkspace(max_batch);
   return st;
 }

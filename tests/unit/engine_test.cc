@@ -149,3 +149,46 @@ TEST(Session, GenerationStopsAtContextEnd) {
 
 }  // namespace
 }  // namespace gemrun
+
+namespace gemrun {
+namespace {
+
+// With small batches the sliding-window layers use rings; reusing a prefix after the rings
+// have moved on must fall back to re-evaluation and still give the fresh session's output.
+TEST(Session, PrefixReuseWithSlidingWindowRings) {
+  EngineOptions o;
+  o.threads = 1;
+  o.n_ctx = 96;
+  o.max_batch = 4;  // window 16 + 4: rings of 20 slots, rewinds of up to 4 positions
+  auto e = Engine::Load(kModel, o);
+  ASSERT_TRUE(e.ok());
+  GenerateParams p;
+  p.sampling.temperature = 0;
+  p.max_tokens = 6;
+  p.ignore_eog = true;
+  std::vector<int32_t> a = {2}, b = {2};
+  for (int i = 0; i < 30; ++i) a.push_back(300 + i);
+  for (int i = 0; i < 10; ++i) b.push_back(300 + i);
+  for (int i = 0; i < 25; ++i) b.push_back(700 + i);
+  auto s = (*e)->NewSession();
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->Generate(a, p, nullptr).ok());
+  auto reused = (*s)->Generate(b, p, nullptr);  // shares 11 tokens, but 25 positions back
+  ASSERT_TRUE(reused.ok());
+  EXPECT_EQ(reused->timings.cached_tokens, 0);
+  auto fresh_s = (*e)->NewSession();
+  auto fresh = (*fresh_s)->Generate(b, p, nullptr);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(reused->tokens, fresh->tokens);
+  // A short rewind (two positions, within the rings' slack) keeps the cache.
+  GenerateParams p2 = p;
+  p2.max_tokens = 2;
+  ASSERT_TRUE((*fresh_s)->Generate(b, p2, nullptr).ok());
+  auto again = (*fresh_s)->Generate(b, p2, nullptr);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->timings.cached_tokens, static_cast<int64_t>(b.size()) - 1);
+  EXPECT_EQ(again->tokens, std::vector<int32_t>(fresh->tokens.begin(), fresh->tokens.begin() + 2));
+}
+
+}  // namespace
+}  // namespace gemrun
