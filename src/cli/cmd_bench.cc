@@ -1,6 +1,8 @@
 // gemrun bench: llama-bench-style throughput. pp = p prompt tokens in one batch from an
 // empty cache; tg = n tokens decoded one at a time from an empty cache; median of r runs.
 // Also measures the machine's read bandwidth so decode speed can be judged against it.
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -81,6 +83,8 @@ int CmdBench(int argc, char** argv) {
   app.add_option("-r,--repetitions", reps, "runs per test; the median is reported")->check(CLI::Range(1, 1000));
   app.add_flag("--json", json, "one JSON object on stdout");
   std::string kv_type = "f16";
+  int64_t ctx = 0;
+  app.add_option("-c,--ctx-size", ctx, "KV cache size to allocate (default: enough for -p/-n); reported as kv_cache_bytes");
   app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32)")->check(CLI::IsMember({"f32", "f16"}));
   try {
     app.parse(argc, argv);
@@ -97,8 +101,9 @@ int CmdBench(int argc, char** argv) {
   std::vector<int32_t> ids(static_cast<size_t>(std::max(p, n)));
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 7919 + 13) % c.n_vocab);
 
-  auto st = m.NewState(std::max<int64_t>(p + 1, n + 1), std::max<int64_t>(p, 1),
-                       kv_type == "f16" ? DType::kF16 : DType::kF32);
+  if (ctx == 0) ctx = std::max<int64_t>(p + 1, n + 1);
+  if (ctx < std::max(p, n)) return ReportError("bench", InvalidArgumentError("--ctx-size must hold -p and -n tokens"));
+  auto st = m.NewState(ctx, std::max<int64_t>(p, 1), kv_type == "f16" ? DType::kF16 : DType::kF32);
   if (!st.ok()) return ReportError("bench", st.status());
   std::vector<float> logits(static_cast<size_t>(c.n_vocab));
   std::vector<double> pp_runs, tg_runs;
@@ -121,6 +126,11 @@ int CmdBench(int argc, char** argv) {
     }
   }
   const double pp = Median(pp_runs), tg = Median(tg_runs);
+  // Peak RSS before the bandwidth probe allocates its buffer.
+  const uint64_t kv_bytes = (*st)->kv->Bytes();
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  const uint64_t peak_rss = static_cast<uint64_t>(ru.ru_maxrss) * 1024;
   const double bw = ReadBandwidthGBs(pool);
   const uint64_t bpt = BytesPerToken(m);
   const double eff = bw > 0 ? bpt * tg / 1e9 / bw : 0;
@@ -130,11 +140,14 @@ int CmdBench(int argc, char** argv) {
                           {"n_prompt", p}, {"n_gen", n}, {"repetitions", reps},
                           {"pp_tokens_per_s", pp}, {"tg_tokens_per_s", tg}, {"load_s", load_s},
                           {"model_bytes", m.file().file_size()}, {"weight_bytes_per_token", bpt},
+                          {"n_ctx", ctx}, {"kv_cache_bytes", kv_bytes}, {"peak_rss_bytes", peak_rss},
                           {"read_bandwidth_gb_per_s", bw}, {"tg_bandwidth_efficiency", eff}};
     std::printf("%s\n", out.dump().c_str());
   } else {
     std::printf("model %s (%s, %.2f GB), %d threads, isa %s, load %.3f s\n", model_path.c_str(), c.arch_name.c_str(),
                 m.file().file_size() / 1e9, pool.size(), isa, load_s);
+    std::printf("memory: weights %.1f MB mapped, KV cache %.1f MB (%lld positions), peak RSS %.1f MB\n",
+                m.file().file_size() / 1e6, kv_bytes / 1e6, (long long)ctx, peak_rss / 1e6);
     if (p > 0) std::printf("pp%-6lld %10.2f tok/s\n", (long long)p, pp);
     if (n > 0) std::printf("tg%-6lld %10.2f tok/s   (%.2f GB/s of weights; read bandwidth %.2f GB/s; efficiency %.2f)\n",
                            (long long)n, tg, bpt * tg / 1e9, bw, eff);
