@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <malloc.h>
 #include <map>
 #include <pthread.h>
 #include <thread>
@@ -114,6 +115,9 @@ int CmdServe(int argc, char** argv) {
   // Signals: SIGPIPE would kill us on a closed socket; SIGINT/SIGTERM are taken by sigwait below,
   // so every thread started from here on inherits the block.
   std::signal(SIGPIPE, SIG_IGN);
+  // Dozens of HTTP threads would otherwise each get a malloc arena; their allocations are small
+  // and short-lived, so a few shared arenas keep RSS flat under load.
+  mallopt(M_ARENA_MAX, 4);
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);

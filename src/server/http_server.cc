@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <cstdio>
 #include <thread>
 
@@ -88,6 +91,70 @@ bool PeerClosed(int fd) {
 }
 
 namespace {
+
+// httplib's TaskQueue with a fixed set of workers where the most recently idle worker takes the
+// next connection (LIFO): a burst reuses the same warm threads (stacks, malloc arenas) instead of
+// touching every idle thread in turn, so memory stays flat across bursts of equal size.
+class LifoPool : public httplib::TaskQueue {
+ public:
+  explicit LifoPool(size_t n) {
+    workers_.reserve(n);
+    for (size_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>());
+    for (auto& w : workers_) w->thread = std::thread([this, wp = w.get()] { Run(*wp); });
+  }
+  void enqueue(std::function<void()> fn) override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (idle_.empty()) {
+      backlog_.push_back(std::move(fn));
+      return;
+    }
+    Worker* w = idle_.back();
+    idle_.pop_back();
+    w->job = std::move(fn);
+    w->cv.notify_one();
+  }
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+      for (auto& w : workers_) w->cv.notify_one();
+    }
+    for (auto& w : workers_) w->thread.join();
+  }
+
+ private:
+  struct Worker {
+    std::thread thread;
+    std::condition_variable cv;
+    std::function<void()> job;
+  };
+  void Run(Worker& w) {
+    std::unique_lock<std::mutex> l(mu_);
+    for (;;) {
+      if (!w.job && !backlog_.empty()) {
+        w.job = std::move(backlog_.front());
+        backlog_.pop_front();
+      }
+      if (w.job) {
+        auto fn = std::move(w.job);
+        w.job = nullptr;
+        l.unlock();
+        fn();
+        l.lock();
+        continue;
+      }
+      if (stop_) return;
+      idle_.push_back(&w);
+      w.cv.wait(l, [&] { return w.job || stop_; });
+      if (!w.job) std::erase(idle_, &w);
+    }
+  }
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<Worker*> idle_;
+  std::deque<std::function<void()>> backlog_;
+  bool stop_ = false;
+};
 
 class Listener : public httplib::Server {
  public:
@@ -194,7 +261,7 @@ void HttpServer::Impl::Log(const httplib::Request& req, const httplib::Response&
 
 void HttpServer::Impl::Setup() {
   const int threads = opts.http_threads;
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  svr.new_task_queue = [threads] { return new LifoPool(static_cast<size_t>(threads)); };
   svr.set_read_timeout(opts.read_timeout_s, 0);
   svr.set_write_timeout(opts.write_timeout_s, 0);
   svr.set_keep_alive_timeout(5);

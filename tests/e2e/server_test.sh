@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# e2e for `gemrun serve` on loopback: the official openai npm client (chat, completions,
+# streaming, usage, stop, logprobs, errors), Ollama endpoints via curl, the abuse suite, a load
+# test (64 clients x 4 requests, RSS before/after), backpressure (429) and clean shutdown.
+# Args: GEMRUN TESTDATA_DIR SHARED_DIR. Needs node + npm (the openai package is installed here;
+# no network means a loud failure, not a skip).
+set -euo pipefail
+GEMRUN=$1 DATA=$2
+HERE=$(cd "$(dirname "$0")" && pwd)
+JS=$HERE/server
+MODEL=$DATA/testdata/models/g3-tiny-q4_0.gguf
+KEY=e2e-secret-key
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; [ -f "$WORK/server.log" ] && tail -n 30 "$WORK/server.log"; exit 1; }
+ok() { echo "ok   $*"; }
+
+command -v node >/dev/null || fail "node is required for the server e2e test"
+command -v npm >/dev/null || fail "npm is required for the server e2e test"
+if [ ! -d "$JS/node_modules/openai" ]; then
+  (cd "$JS" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) ||
+    fail "npm ci in $JS failed (is the npm registry reachable?); the server e2e test needs the openai package"
+fi
+
+# Starts a server; sets PORT and SERVER_PID. Extra args are passed on.
+start_server() {
+  local log=$1
+  shift
+  "$GEMRUN" serve -m "$MODEL" --port 0 -t 2 "$@" 2>"$log" &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  PORT=""
+  for _ in $(seq 1 100); do
+    PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n1)
+    [ -n "$PORT" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || fail "server exited: $(cat "$log")"
+    sleep 0.1
+  done
+  [ -n "$PORT" ] || fail "server did not print its port"
+  for _ in $(seq 1 600); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health" || true)
+    [ "$code" = 200 ] && return 0
+    [ "$code" = 503 ] || [ "$code" = 000 ] || fail "/health answered $code while loading"
+    sleep 0.1
+  done
+  fail "server not healthy after 60 s"
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+start_server "$WORK/server.log" --parallel 8 --ctx-size 256 --api-key "$KEY" --max-queue 128 \
+  --max-body-bytes 1048576 --read-timeout 2 --timeout 120
+BASE=http://127.0.0.1:$PORT
+AUTH=(-H "Authorization: Bearer $KEY")
+ok "server up on $BASE"
+
+# 1. The openai client.
+node "$JS/client_test.mjs" "$BASE" "$KEY" || fail "openai client tests"
+
+# 2. Ollama endpoints via curl.
+curl -sf "${AUTH[@]}" "$BASE/api/version" | python3 -c 'import json,sys; assert json.load(sys.stdin)["version"]' ||
+  fail "/api/version"
+curl -sf "${AUTH[@]}" "$BASE/api/tags" | python3 -c '
+import json, sys
+m = json.load(sys.stdin)["models"]
+assert len(m) == 1 and m[0]["name"] and m[0]["details"]["format"] == "gguf" and m[0]["size"] > 0, m' || fail "/api/tags"
+curl -sf "${AUTH[@]}" "$BASE/api/show" -d '{"model": "g3-tiny-q4_0"}' | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["details"]["family"] == "gemma3" and s["model_info"]["general.architecture"] == "gemma3", s' || fail "/api/show"
+curl -sfN "${AUTH[@]}" "$BASE/api/chat" \
+  -d '{"model": "x", "messages": [{"role": "user", "content": "hi"}], "options": {"num_predict": 6, "temperature": 0}}' \
+  >"$WORK/chat.ndjson" || fail "/api/chat stream"
+python3 - "$WORK/chat.ndjson" <<'PY' || fail "/api/chat NDJSON"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert lines and all(not l["done"] for l in lines[:-1]) and lines[-1]["done"], lines
+assert lines[-1]["done_reason"] in ("stop", "length") and lines[-1]["eval_count"] <= 6, lines[-1]
+assert lines[-1]["prompt_eval_count"] > 0 and lines[-1]["eval_duration"] >= 0
+assert all(l["message"]["role"] == "assistant" for l in lines)
+PY
+curl -sf "${AUTH[@]}" "$BASE/api/generate" \
+  -d '{"model": "x", "prompt": "Why is the sky blue?", "stream": false, "options": {"num_predict": 5, "temperature": 0}}' |
+  python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["done"] and isinstance(r["response"], str) and r["eval_count"] <= 5 and r["prompt_eval_count"] > 0, r' ||
+  fail "/api/generate"
+code=$(curl -s -o "$WORK/err.json" -w '%{http_code}' "${AUTH[@]}" "$BASE/api/generate" \
+  -d '{"model": "x", "prompt": "x", "options": {"mirostat": 2}}')
+[ "$code" = 400 ] && grep -q 'options.mirostat' "$WORK/err.json" || fail "ollama unsupported option: $code $(cat "$WORK/err.json")"
+ok "ollama endpoints"
+
+# 3. Abuse suite.
+python3 "$JS/abuse.py" "$PORT" "$KEY" 2 || fail "abuse suite"
+
+# 4. Load: one warm-up round (threads, arenas), then 64 clients x 4 requests; RSS within 10%.
+node "$JS/load_test.mjs" load "$BASE" "$KEY" 64 1 8 >/dev/null || fail "load warm-up"
+rss_before=$(rss_kb "$SERVER_PID")
+node "$JS/load_test.mjs" load "$BASE" "$KEY" 64 4 8 | tee "$WORK/load.json" || fail "load test"
+rss_after=$(rss_kb "$SERVER_PID")
+python3 - "$WORK/load.json" "$rss_before" "$rss_after" <<'PY' || fail "load test numbers"
+import json, sys
+r = json.load(open(sys.argv[1]))
+before, after = int(sys.argv[2]), int(sys.argv[3])
+print(f"load: {r['ok']}/{r['requests']} ok, {r['complete_streams']} complete streams, {r['tokens']} tokens in "
+      f"{r['seconds']} s; RSS {before} kB -> {after} kB ({100.0 * (after - before) / before:+.1f}%)")
+assert r["failed"] == 0 and r["ok"] == 256 and r["complete_streams"] == 128, r
+assert abs(after - before) <= 0.10 * before, (before, after)
+PY
+curl -sf "$BASE/health" >/dev/null || fail "/health after load"
+curl -sf "${AUTH[@]}" "$BASE/metrics" >"$WORK/metrics.txt" || fail "/metrics"
+grep -q '^gemrun_slots_busy 0$' "$WORK/metrics.txt" || fail "slots still busy after the load test"
+grep -q 'gemrun_requests_total{endpoint="/v1/chat/completions",status="200"}' "$WORK/metrics.txt" || fail "request counter"
+grep -q '^gemrun_time_to_first_token_seconds_count [1-9]' "$WORK/metrics.txt" || fail "TTFT histogram"
+echo "--- /metrics after the load test"
+grep -v '^#' "$WORK/metrics.txt" | grep -v '_bucket' || true
+grep -q 'prompt=' "$WORK/server.log" || fail "no request log lines"
+if grep -q 'Tell me a story' "$WORK/server.log"; then fail "a prompt reached the log without --log-prompts"; fi
+
+# 5. Clean shutdown on SIGTERM.
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID" || fail "server exit status $? after SIGTERM"
+ok "clean shutdown"
+
+# 6. Backpressure: one slot, one queue place; a burst gets 429 with Retry-After, nothing else fails.
+start_server "$WORK/small.log" --parallel 1 --max-queue 1 --ctx-size 128
+python3 - "$PORT" <<'PY' || fail "backpressure"
+import concurrent.futures, json, sys, urllib.request, urllib.error
+port = int(sys.argv[1])
+def call(i):
+    body = json.dumps({"model": "m", "prompt": f"req {i}", "max_tokens": 40}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/completions", body, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, None
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Retry-After")
+with concurrent.futures.ThreadPoolExecutor(8) as ex:
+    res = list(ex.map(call, range(8)))
+codes = [c for c, _ in res]
+print("backpressure statuses:", codes)
+assert set(codes) <= {200, 429} and codes.count(429) >= 1 and codes.count(200) >= 2, codes
+assert all(ra for c, ra in res if c == 429), res
+PY
+ok "backpressure"
+echo "server e2e: all passed"

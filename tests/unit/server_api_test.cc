@@ -1,0 +1,208 @@
+// Server request mapping: strict JSON reading, OpenAI and Ollama request parsing and
+// validation (unsupported fields named), error objects, auth comparison.
+#include <gtest/gtest.h>
+
+#include "server/api.h"
+#include "server/ollama.h"
+#include "server/openai.h"
+
+namespace gemrun::server {
+namespace {
+
+const RequestLimits kLim{.n_vocab = 1000};
+
+Json J(const char* s) { return Json::parse(s); }
+
+std::optional<ApiError> Chat(const char* body, ApiRequest* r) { return ParseChatCompletionRequest(J(body), kLim, r); }
+
+TEST(ServerJson, ParsesObjectsAndRejectsOthers) {
+  Json j;
+  EXPECT_FALSE(ParseJsonBody(R"({"a": 1})", &j));
+  auto e = ParseJsonBody("{\"a\": ", &j);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 400);
+  EXPECT_NE(e->message.find("not valid JSON"), std::string::npos);
+  e = ParseJsonBody("[1, 2]", &j);
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("JSON object"), std::string::npos);
+  EXPECT_TRUE(ParseJsonBody("", &j));
+  EXPECT_TRUE(ParseJsonBody("{\"s\": \"\xff\"}", &j));  // invalid UTF-8
+}
+
+TEST(ServerJson, RefusesDeepNestingBeforeParsing) {
+  std::string deep(100000, '[');
+  Json j;
+  auto e = ParseJsonBody(deep, &j);
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("deeper"), std::string::npos);
+  // Brackets inside strings do not count.
+  EXPECT_FALSE(ParseJsonBody("{\"s\": \"" + std::string(1000, '[') + "\"}", &j));
+}
+
+TEST(ServerOpenAI, ChatDefaultsAndFields) {
+  ApiRequest r;
+  ASSERT_FALSE(Chat(R"({"model": "m", "messages": [{"role": "system", "content": "be brief"},
+                       {"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "text", "text": "!"}]}],
+                       "max_completion_tokens": 7, "temperature": 0, "stop": ["a", "b"], "seed": 42,
+                       "presence_penalty": 0.5, "frequency_penalty": -0.5, "logprobs": true, "top_logprobs": 3,
+                       "stream": true, "stream_options": {"include_usage": true}, "logit_bias": {"5": -100}})", &r));
+  ASSERT_EQ(r.messages.size(), 2u);
+  EXPECT_EQ(r.messages[1].content, "hi!");
+  EXPECT_EQ(r.gen.max_tokens, 7);
+  EXPECT_EQ(r.gen.sampling.temperature, 0.0f);
+  EXPECT_EQ(r.gen.stop, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(r.seed_given);
+  EXPECT_EQ(r.gen.sampling.seed, 42u);
+  EXPECT_EQ(r.gen.top_logprobs, 3);
+  EXPECT_TRUE(r.stream && r.include_usage);
+  ASSERT_EQ(r.gen.sampling.logit_bias.size(), 1u);
+  EXPECT_EQ(r.gen.sampling.logit_bias[0].first, 5);
+
+  ASSERT_FALSE(Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}]})", &r));
+  EXPECT_EQ(r.gen.max_tokens, -1);
+  EXPECT_EQ(r.gen.sampling.temperature, 1.0f);  // OpenAI defaults
+  EXPECT_EQ(r.gen.sampling.top_p, 1.0f);
+  EXPECT_FALSE(r.seed_given);
+  EXPECT_FALSE(r.stream);
+}
+
+TEST(ServerOpenAI, UnsupportedFieldsAreNamed) {
+  ApiRequest r;
+  for (const char* f : {"tools", "functions", "n_probs", "audio", "whatever"}) {
+    const std::string body = std::string(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], ")") + f +
+                             R"(": 1})";
+    auto e = ParseChatCompletionRequest(J(body.c_str()), kLim, &r);
+    ASSERT_TRUE(e) << f;
+    EXPECT_EQ(e->status, 400);
+    EXPECT_EQ(e->param, f);
+    EXPECT_EQ(e->code, "unsupported_parameter");
+  }
+  auto e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 2})", &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "n");
+  e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]})", &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "messages[0].content[0].type");
+  e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x", "name": "bob"}]})", &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "messages[0].name");
+  e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}})", &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "response_format");
+  EXPECT_FALSE(Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "text"}, "n": 1, "user": "u"})", &r));
+}
+
+TEST(ServerOpenAI, WrongTypesAndRanges) {
+  ApiRequest r;
+  struct Case {
+    const char* extra;
+    const char* param;
+  } cases[] = {
+      {R"("max_tokens": "10")", "max_tokens"},   {R"("max_tokens": 0)", "max_tokens"},
+      {R"("max_tokens": 1.5)", "max_tokens"},    {R"("temperature": 3)", "temperature"},
+      {R"("temperature": "hot")", "temperature"}, {R"("top_p": -1)", "top_p"},
+      {R"("stop": 5)", "stop"},                  {R"("stop": ["a", 1])", "stop[1]"},
+      {R"("stop": [""])", "stop[0]"},            {R"("stream": "yes")", "stream"},
+      {R"("top_logprobs": 50, "logprobs": true)", "top_logprobs"},
+      {R"("logit_bias": {"99999": 1})", "logit_bias.99999"},
+      {R"("max_tokens": 1e300)", "max_tokens"},
+      {R"("max_tokens": 99999999999999999999)", "max_tokens"},
+  };
+  for (const Case& c : cases) {
+    const std::string body = std::string(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], )") + c.extra + "}";
+    auto e = ParseChatCompletionRequest(J(body.c_str()), kLim, &r);
+    ASSERT_TRUE(e) << c.extra;
+    EXPECT_EQ(e->status, 400) << c.extra;
+    EXPECT_EQ(e->param, c.param) << c.extra;
+  }
+  EXPECT_TRUE(Chat(R"({"messages": [{"role": "user", "content": "x"}]})", &r));
+  EXPECT_TRUE(Chat(R"({"model": "m"})", &r));
+  EXPECT_TRUE(Chat(R"({"model": "m", "messages": []})", &r));
+  EXPECT_TRUE(Chat(R"({"model": "m", "messages": [{"role": "tool", "content": "x"}]})", &r));
+  EXPECT_TRUE(Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream_options": {"include_usage": true}})", &r));
+  // A huge max_tokens is valid: generation stops at the context.
+  EXPECT_FALSE(Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 1000000000000})", &r));
+  // Nulls mean "absent".
+  EXPECT_FALSE(Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "stop": null, "seed": null})", &r));
+}
+
+TEST(ServerOpenAI, Completions) {
+  ApiRequest r;
+  ASSERT_FALSE(ParseCompletionRequest(J(R"({"model": "m", "prompt": "Once", "logprobs": 2})"), kLim, &r));
+  EXPECT_EQ(r.prompt, "Once");
+  EXPECT_FALSE(r.use_template);
+  EXPECT_EQ(r.gen.max_tokens, 16);  // legacy default
+  EXPECT_TRUE(r.gen.logprobs);
+  EXPECT_EQ(r.gen.top_logprobs, 2);
+  ASSERT_FALSE(ParseCompletionRequest(J(R"({"model": "m", "prompt": ["Once"]})"), kLim, &r));
+  auto e = ParseCompletionRequest(J(R"({"model": "m", "prompt": ["a", "b"]})"), kLim, &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "prompt");
+  e = ParseCompletionRequest(J(R"({"model": "m", "prompt": "a", "echo": true})"), kLim, &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "echo");
+  e = ParseCompletionRequest(J(R"({"model": "m", "prompt": "a", "suffix": "b"})"), kLim, &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "suffix");
+}
+
+TEST(ServerOllama, ChatAndGenerate) {
+  ApiRequest r;
+  ASSERT_FALSE(ParseOllamaChatRequest(J(R"({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+                                          "options": {"num_predict": 5, "temperature": 0, "stop": ["x"], "seed": 1}})"),
+                                      kLim, 4096, &r));
+  EXPECT_TRUE(r.stream);  // Ollama streams by default
+  EXPECT_EQ(r.gen.max_tokens, 5);
+  EXPECT_EQ(r.gen.stop.size(), 1u);
+  EXPECT_EQ(r.gen.sampling.top_k, 40);
+  auto e = ParseOllamaChatRequest(J(R"({"model": "m", "messages": [], "options": {"mirostat": 1}})"), kLim, 4096, &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "options.mirostat");
+  e = ParseOllamaChatRequest(J(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "options": {"num_ctx": 99999}})"),
+                             kLim, 4096, &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "options.num_ctx");
+  e = ParseOllamaChatRequest(J(R"({"model": "m", "messages": [{"role": "user", "content": "x", "images": ["AAAA"]}]})"),
+                             kLim, 4096, &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "messages[0].images");
+
+  ASSERT_FALSE(ParseOllamaGenerateRequest(J(R"({"model": "m", "prompt": "p", "system": "s", "stream": false})"), kLim, 4096, &r));
+  EXPECT_TRUE(r.use_template);
+  ASSERT_EQ(r.messages.size(), 2u);
+  EXPECT_EQ(r.messages[0].role, "system");
+  ASSERT_FALSE(ParseOllamaGenerateRequest(J(R"({"model": "m", "prompt": "p", "raw": true})"), kLim, 4096, &r));
+  EXPECT_FALSE(r.use_template);
+  e = ParseOllamaGenerateRequest(J(R"({"model": "m", "prompt": "p", "context": [1, 2]})"), kLim, 4096, &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "context");
+}
+
+TEST(ServerErrors, OpenAIAndOllamaShapes) {
+  const ApiError e = ApiError::Unsupported("tools");
+  const Json o = OpenAIErrorJson(e);
+  EXPECT_EQ(o["error"]["param"], "tools");
+  EXPECT_EQ(o["error"]["type"], "invalid_request_error");
+  EXPECT_EQ(o["error"]["code"], "unsupported_parameter");
+  EXPECT_NE(o["error"]["message"].get<std::string>().find("tools"), std::string::npos);
+  const Json n = OpenAIErrorJson(ApiError::Of(500, "server_error", "boom"));
+  EXPECT_TRUE(n["error"]["param"].is_null());
+  EXPECT_TRUE(n["error"]["code"].is_null());
+  EXPECT_EQ(OllamaErrorJson(e)["error"], e.message);
+}
+
+TEST(ServerAuth, BearerComparison) {
+  EXPECT_TRUE(ConstantTimeEquals("secret", "secret"));
+  EXPECT_FALSE(ConstantTimeEquals("secret", "secreT"));
+  EXPECT_FALSE(ConstantTimeEquals("secret", "secret2"));
+  EXPECT_FALSE(ConstantTimeEquals("", "x"));
+  EXPECT_TRUE(BearerMatches("Bearer k-123", "k-123"));
+  EXPECT_TRUE(BearerMatches("bearer  k-123 ", "k-123"));
+  EXPECT_FALSE(BearerMatches("Bearer k-124", "k-123"));
+  EXPECT_FALSE(BearerMatches("Basic k-123", "k-123"));
+  EXPECT_FALSE(BearerMatches("", "k-123"));
+  EXPECT_FALSE(BearerMatches("Bearer ", ""));
+}
+
+}  // namespace
+}  // namespace gemrun::server
