@@ -16,7 +16,7 @@
 namespace gemrun {
 namespace {
 
-const std::string kModel = std::string(GEMRUN_TEST_DATA) + "/models/g4-tiny-q8_0.gguf";
+const std::string kModel = std::string(GEMRUN_TEST_DATA) + "/testdata/models/g4-tiny-q8_0.gguf";
 
 std::unique_ptr<Tokenizer> Load(Gemma4Fallback fallback) {
   auto f = GgufFile::Open(kModel);

@@ -34,7 +34,7 @@ const Tokenizer& Gemma3() {
   return t;
 }
 const Tokenizer& Gemma4() {
-  static const Tokenizer& t = Load(kData + "/models/g4-tiny-q8_0.gguf");
+  static const Tokenizer& t = Load(kData + "/testdata/models/g4-tiny-q8_0.gguf");
   return t;
 }
 
@@ -187,7 +187,7 @@ TEST(ChatTemplate, SelectedByArchitecture) {
   auto g3 = ChatTemplate::ForGguf(*Open(kData + "/tokenizer/gemma3-vocab.gguf"));
   ASSERT_TRUE(g3.ok());
   EXPECT_EQ(g3->format(), ChatFormat::kGemma3);
-  auto g4 = ChatTemplate::ForGguf(*Open(kData + "/models/g4-tiny-q8_0.gguf"));
+  auto g4 = ChatTemplate::ForGguf(*Open(kData + "/testdata/models/g4-tiny-q8_0.gguf"));
   ASSERT_TRUE(g4.ok());
   EXPECT_EQ(g4->format(), ChatFormat::kGemma4);
   EXPECT_EQ(ChatTemplate::ForModel("gemma3n", TokenizerModel::kSpm)->format(), ChatFormat::kGemma3);
