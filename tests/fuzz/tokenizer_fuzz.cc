@@ -10,7 +10,7 @@
 // text is valid UTF-8 and equals the sanitised concatenation of the pieces.
 //
 // Vocabularies: $GEMRUN_TEST_DATA (or the GEMRUN_TEST_DATA compile definition, or
-// ./tests/data) /tokenizer/gemma3-vocab.gguf and /models/g4-tiny-q8_0.gguf.
+// ./tests/data) /tokenizer/gemma3-vocab.gguf and /testdata/models/g4-tiny-q8_0.gguf.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -61,8 +61,8 @@ const Tokenizers& Get() {
     auto* r = new Tokenizers;
     const std::string dir = DataDir();
     r->g3 = LoadOrDie(dir + "/tokenizer/gemma3-vocab.gguf", Gemma4Fallback::kLlamaCpp);
-    r->g4 = LoadOrDie(dir + "/models/g4-tiny-q8_0.gguf", Gemma4Fallback::kLlamaCpp);
-    r->g4_bytes = LoadOrDie(dir + "/models/g4-tiny-q8_0.gguf", Gemma4Fallback::kByteTokens);
+    r->g4 = LoadOrDie(dir + "/testdata/models/g4-tiny-q8_0.gguf", Gemma4Fallback::kLlamaCpp);
+    r->g4_bytes = LoadOrDie(dir + "/testdata/models/g4-tiny-q8_0.gguf", Gemma4Fallback::kByteTokens);
     return r;
   }();
   return *t;
