@@ -226,7 +226,8 @@ void CheckTiles(Isa isa, DType wt, int64_t n, uint32_t seed) {
   const int64_t wbytes = RowBytes(wt, n), abytes = RowBytes(at, n);
   // Strides larger than a row, as in a real tensor with padding or a sliced view.
   const int64_t ws = wbytes + 64, as = abytes + 32;
-  Bytes w(kR * ws), a(kC * as);
+  // Exactly sized: a kernel reading past the last row's end trips AddressSanitizer.
+  Bytes w((kR - 1) * ws + wbytes), a((kC - 1) * as + abytes);
   for (int r = 0; r < kR; ++r) {
     const Bytes row = RandomWeightRow(wt, n, seed + r);
     std::memcpy(w.data() + r * ws, row.data(), row.size());
