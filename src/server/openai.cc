@@ -1,5 +1,7 @@
 // OpenAI dialect implementation. Defaults follow OpenAI's API reference (temperature 1, top_p 1,
-// no top-k / min-p); top_k, min_p and repeat_penalty are accepted as llama.cpp-style extensions.
+// no min-p) except top_k = 40 (llama.cpp's server default: sampling from the 40 most likely
+// tokens, which keeps a 262k vocabulary cheap); top_k (0 = off), min_p and repeat_penalty are
+// accepted as llama.cpp-style extensions.
 #include "server/openai.h"
 
 #include <cstdlib>
@@ -17,7 +19,7 @@ Err ParseCommon(const Json& b, const RequestLimits& lim, ApiRequest* out) {
   SamplingParams& s = g.sampling;
   s.temperature = 1.0f;
   s.top_p = 1.0f;
-  s.top_k = 0;
+  s.top_k = 40;  // llama.cpp's server default; without it every token sorts the whole vocabulary
   s.min_p = 0.0f;
   if (!b.contains("model") || !b["model"].is_string())
     return b.contains("model") ? ApiError::BadRequest("'model' must be a string", "model", "invalid_type")

@@ -305,7 +305,7 @@ void Scheduler::Step() {
     return;
   }
   const int64_t n_vocab = engine_.model().config().n_vocab;
-  int64_t out_row = 0;
+  std::vector<Slot*> sample;  // sequences with a logits row, in row order
   for (const Row& r : rows) {
     Slot& s = *r.slot;
     Job& j = *s.job;
@@ -318,8 +318,20 @@ void Scheduler::Step() {
     } else {
       s.history.push_back(s.feed);
     }
-    float* l = logits_.data() + out_row++ * n_vocab;
-    if (j.gen_->Step(l, s.kv->n_past >= s.kv->n_ctx)) s.feed = j.gen_->next_token();
+    sample.push_back(&s);
+  }
+  // Sampling (a softmax over the vocabulary per sequence) runs on the pool: each Generation and
+  // Job is touched by one worker only; Job::Push and Metrics lock internally.
+  std::vector<char> more(sample.size());
+  engine_.pool().ParallelFor(static_cast<int64_t>(sample.size()), [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) {
+      Slot& s = *sample[static_cast<size_t>(i)];
+      more[static_cast<size_t>(i)] = s.job->gen_->Step(logits_.data() + i * n_vocab, s.kv->n_past >= s.kv->n_ctx);
+    }
+  });
+  for (size_t i = 0; i < sample.size(); ++i) {
+    Slot& s = *sample[i];
+    if (more[i]) s.feed = s.job->gen_->next_token();
     else Finish(s, std::nullopt);
   }
 }
