@@ -32,6 +32,8 @@ void StoreKv(const KvLayout& l, uint8_t* k, uint8_t* v, const float* kx, const f
 
 namespace {
 
+constexpr int64_t kScoreBudget = int64_t{1} << 22;  // floats of scores per chunk (16 MiB)
+
 // Masked softmax of one score row over keys [first, first + n) for a query at position pq.
 void SoftmaxRow(float* s, int64_t first, int64_t n, int64_t pq, int64_t last_visible, int64_t window) {
   float mx = -std::numeric_limits<float>::infinity();
@@ -71,45 +73,54 @@ void AttentionKv(const KvLayout& l, const AttentionArgs& a, const float* q, int6
     runs[n_runs++] = Run{slot, len, off};
     off += len;
   }
-  const int64_t rows = T * group;
-  sc.q.resize(rows * D);
-  sc.out.resize(rows * D);
-  sc.scores.resize(rows * n_vis);
-  if (n_runs > 1) sc.out2.resize(rows * D);
-  for (int g = 0; g < Hk; ++g) {
-    for (int64_t t = 0; t < T; ++t)  // rows ordered (t, head within group)
-      std::memcpy(sc.q.data() + t * group * D, q + (t * a.n_head + g * group) * D, sizeof(float) * group * D);
-    for (int r = 0; r < n_runs; ++r) {
-      TensorView kv{};
-      kv.type = l.type;
-      kv.ne[0] = D;
-      kv.ne[1] = runs[r].len;
-      kv.nb[0] = es;
-      kv.nb[1] = kvw * es;
-      kv.data = k + (runs[r].slot * kvw + int64_t{g} * D) * es;
-      MatMul(kv, sc.q.data(), rows, D, sc.scores.data() + runs[r].off, n_vis, pool, sc.mm);
-    }
-    pool.ParallelFor(rows, [&](int64_t r0, int64_t r1, int) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const int64_t pq = pos0 + r / group;
-        SoftmaxRow(sc.scores.data() + r * n_vis, first, n_vis, pq, a.causal ? pq : last_key, a.window);
+  // Queries go in chunks so the score matrix stays within a fixed budget (reserved once, so
+  // decoding never reallocates); a chunk of one token is always allowed.
+  const int64_t t_chunk = std::max<int64_t>(1, kScoreBudget / (group * n_vis));
+  const int64_t max_rows = std::min(T, t_chunk) * group;
+  sc.scores.resize(std::max(kScoreBudget, max_rows * n_vis));
+  // Probabilities are converted for the V product (F16: 2 bytes each): reserve that too.
+  if (sc.mm.act.capacity() < static_cast<size_t>(kScoreBudget) * 4) sc.mm.act.reserve(static_cast<size_t>(kScoreBudget) * 4);
+  sc.q.resize(std::max<int64_t>(max_rows * D, sc.q.size()));
+  sc.out.resize(std::max<int64_t>(max_rows * D, sc.out.size()));
+  sc.out2.resize(std::max<int64_t>(max_rows * D, sc.out2.size()));  // for wrapped rings
+  for (int64_t t0 = 0; t0 < T; t0 += t_chunk) {
+    const int64_t tn = std::min(t_chunk, T - t0), rows = tn * group;
+    for (int g = 0; g < Hk; ++g) {
+      for (int64_t t = 0; t < tn; ++t)  // rows ordered (t, head within group)
+        std::memcpy(sc.q.data() + t * group * D, q + ((t0 + t) * a.n_head + g * group) * D, sizeof(float) * group * D);
+      for (int r = 0; r < n_runs; ++r) {
+        TensorView kv{};
+        kv.type = l.type;
+        kv.ne[0] = D;
+        kv.ne[1] = runs[r].len;
+        kv.nb[0] = es;
+        kv.nb[1] = kvw * es;
+        kv.data = k + (runs[r].slot * kvw + int64_t{g} * D) * es;
+        MatMul(kv, sc.q.data(), rows, D, sc.scores.data() + runs[r].off, n_vis, pool, sc.mm);
       }
-    });
-    for (int r = 0; r < n_runs; ++r) {
-      TensorView vt{};
-      vt.type = l.type;
-      vt.ne[0] = runs[r].len;
-      vt.ne[1] = D;
-      vt.nb[0] = es;
-      vt.nb[1] = cap * es;
-      vt.data = v + (int64_t{g} * D * cap + runs[r].slot) * es;
-      float* dst = r == 0 ? sc.out.data() : sc.out2.data();
-      MatMul(vt, sc.scores.data() + runs[r].off, rows, n_vis, dst, D, pool, sc.mm);
+      pool.ParallelFor(rows, [&](int64_t r0, int64_t r1, int) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const int64_t pq = pos0 + t0 + r / group;
+          SoftmaxRow(sc.scores.data() + r * n_vis, first, n_vis, pq, a.causal ? pq : last_key, a.window);
+        }
+      });
+      for (int r = 0; r < n_runs; ++r) {
+        TensorView vt{};
+        vt.type = l.type;
+        vt.ne[0] = runs[r].len;
+        vt.ne[1] = D;
+        vt.nb[0] = es;
+        vt.nb[1] = cap * es;
+        vt.data = v + (int64_t{g} * D * cap + runs[r].slot) * es;
+        float* dst = r == 0 ? sc.out.data() : sc.out2.data();
+        MatMul(vt, sc.scores.data() + runs[r].off, rows, n_vis, dst, D, pool, sc.mm);
+      }
+      if (n_runs > 1)
+        for (int64_t i = 0; i < rows * D; ++i) sc.out[i] += sc.out2[i];
+      for (int64_t t = 0; t < tn; ++t)
+        std::memcpy(out + ((t0 + t) * a.n_head + g * group) * D, sc.out.data() + t * group * D,
+                    sizeof(float) * group * D);
     }
-    if (n_runs > 1)
-      for (int64_t i = 0; i < rows * D; ++i) sc.out[i] += sc.out2[i];
-    for (int64_t t = 0; t < T; ++t)
-      std::memcpy(out + (t * a.n_head + g * group) * D, sc.out.data() + t * group * D, sizeof(float) * group * D);
   }
 }
 

@@ -18,11 +18,15 @@ struct TensorView {
   int64_t rows() const { return ne[1] * ne[2] * ne[3]; }
   int64_t elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
   const uint8_t* Row(int64_t i1, int64_t i2 = 0) const { return data + i1 * nb[1] + i2 * nb[2]; }
-  // The 2-D slice i2 of a 3-D tensor (an expert's matrix).
+  // The 2-D slice i2 of a 3-D tensor (an expert's matrix). Unnamed, so taking a slice in the
+  // decode loop never allocates.
   TensorView Slice2(int64_t i2) const {
-    TensorView v = *this;
+    TensorView v;
+    v.type = type;
+    for (int d = 0; d < 4; ++d) v.nb[d] = nb[d];
+    v.ne[0] = ne[0];
+    v.ne[1] = ne[1];
     v.data = data + i2 * nb[2];
-    v.ne[2] = v.ne[3] = 1;
     return v;
   }
 };

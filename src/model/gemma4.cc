@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <numeric>
 
 #include "kernels/kernels.h"
 #include "kernels/ops.h"
@@ -125,6 +124,9 @@ struct Gemma4Workspace : Workspace {
   std::vector<float> router;     // [B][n_expert]
   std::vector<int32_t> sel;      // [B][k] chosen experts
   std::vector<float> sel_w;      // [B][k] their weights
+  std::vector<float> contrib;    // [B][k][E] weighted expert outputs, summed in rank order
+  std::vector<int32_t> order;    // [n_expert] router ranking of one token
+  std::vector<int64_t> rows;     // [B * k] (token, rank) pairs routed to one expert
 };
 
 class Gemma4 final : public Model {
@@ -223,6 +225,9 @@ std::unique_ptr<Workspace> Gemma4::NewWorkspace(int64_t max_rows) const {
     st->router.resize(B * c.n_expert);
     st->sel.resize(B * c.n_expert_used);
     st->sel_w.resize(B * c.n_expert_used);
+    st->contrib.resize(B * c.n_expert_used * E);
+    st->order.resize(c.n_expert);
+    st->rows.reserve(B * c.n_expert_used);
   }
   return st;
 }
@@ -261,15 +266,24 @@ void Gemma4::MoeBranch(const Layer& L, const float* x_att, int64_t T, Gemma4Work
   for (int64_t t = 0; t < T; ++t)
     for (int64_t i = 0; i < E; ++i) r[t * E + i] *= mo.router_scale[i];
   kernels::MatMul(mo.router, r, T, E, st.router.data(), X, pool, st.mm);
-  std::vector<int32_t> order(X);  // small (n_expert); TODO(perf): preallocate
+  std::vector<int32_t>& order = st.order;
   for (int64_t t = 0; t < T; ++t) {
     float* lg = st.router.data() + t * X;
     const float mx = *std::max_element(lg, lg + X);
     double sum = 0;
     for (int64_t e = 0; e < X; ++e) sum += (lg[e] = std::exp(lg[e] - mx));
     for (int64_t e = 0; e < X; ++e) lg[e] = static_cast<float>(lg[e] / sum);
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [lg](int32_t a, int32_t b) { return lg[a] > lg[b]; });
+    // Top-k by repeated selection (k is small; ties go to the lower expert id, and nothing
+    // is allocated, unlike std::stable_sort).
+    for (int64_t k = 0; k < K; ++k) {
+      int32_t best = -1;
+      for (int32_t e = 0; e < X; ++e) {
+        bool taken = false;
+        for (int64_t j = 0; j < k; ++j) taken |= order[j] == e;
+        if (!taken && (best < 0 || lg[e] > lg[best])) best = e;
+      }
+      order[k] = best;
+    }
     float wsum = 0;
     for (int64_t k = 0; k < K; ++k) wsum += lg[order[k]];
     wsum = std::max(wsum, kMinRouterWeightSum);
@@ -281,8 +295,8 @@ void Gemma4::MoeBranch(const Layer& L, const float* x_att, int64_t T, Gemma4Work
   // Expert input and per-expert batches of the tokens that chose it.
   float* z = st.xn.data();
   kernels::RmsNorm(x_att, z, mo.pre_norm_2.data(), T, E, c.eps, E, E);
-  std::vector<float> contrib(static_cast<size_t>(T * K * E));  // [T][K][E] TODO(perf): preallocate
-  std::vector<int64_t> rows;
+  std::vector<float>& contrib = st.contrib;
+  std::vector<int64_t>& rows = st.rows;
   for (int64_t e = 0; e < X; ++e) {
     rows.clear();
     for (int64_t i = 0; i < T * K; ++i)

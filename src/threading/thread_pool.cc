@@ -38,7 +38,7 @@ void ThreadPool::WorkerLoop(int index) {
       if (spin_generation_.load(std::memory_order_acquire) != seen) break;
       GEMRUN_PAUSE();
     }
-    const std::function<void(int)>* job;
+    const FunctionRef<void(int)>* job;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return generation_ != seen; });
@@ -51,7 +51,7 @@ void ThreadPool::WorkerLoop(int index) {
   }
 }
 
-void ThreadPool::RunOnAll(const std::function<void(int)>& fn) {
+void ThreadPool::RunOnAll(FunctionRef<void(int)> fn) {
   if (n_threads_ == 1) {
     fn(0);
     return;
@@ -73,7 +73,7 @@ void ThreadPool::RunOnAll(const std::function<void(int)>& fn) {
   }
 }
 
-void ThreadPool::ParallelFor(int64_t n, const RangeFn& fn, int64_t grain) {
+void ThreadPool::ParallelFor(int64_t n, RangeFn fn, int64_t grain) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   const int64_t n_grains = (n + grain - 1) / grain;
