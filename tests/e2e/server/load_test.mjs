@@ -2,7 +2,7 @@
 // them streamed; every request must succeed and every stream must end with a finish_reason.
 // Also a throughput mode: N concurrent streams of exactly T tokens vs one stream.
 // Usage: node load_test.mjs load BASE_URL KEY CLIENTS REQUESTS MAX_TOKENS
-//        node load_test.mjs throughput BASE_URL KEY STREAMS TOKENS
+//        node load_test.mjs throughput BASE_URL KEY STREAMS TOKENS [ROUNDS]
 import OpenAI from "openai";
 
 const [mode, base, key, a, b, c] = process.argv.slice(2);
@@ -50,8 +50,9 @@ async function load(clients, requests, maxTokens) {
   return failed === 0;
 }
 
-// Streams that each generate `tokens` tokens (tokens counted as chunks with content or logprobs).
-async function throughput(streams, tokens) {
+// Aggregate generation speed of N concurrent streams vs one stream. Rounds alternate single
+// and multi runs so that load from other processes hits both alike; medians are reported.
+async function throughput(streams, tokens, rounds = 5) {
   const run = async (n) => {
     const t0 = performance.now();
     const counts = await Promise.all(Array.from({ length: n }, async (_, i) => {
@@ -62,15 +63,21 @@ async function throughput(streams, tokens) {
       return usage.completion_tokens;
     }));
     const secs = (performance.now() - t0) / 1000;
-    const total = counts.reduce((x, y) => x + y, 0);
-    return { streams: n, tokens: total, seconds: +secs.toFixed(2), tok_per_s: +(total / secs).toFixed(2) };
+    return counts.reduce((x, y) => x + y, 0) / secs;
   };
+  const median = (v) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
   await run(1);  // warm-up
-  const single = await run(1);
-  const multi = await run(streams);
-  console.log(JSON.stringify({ single, multi, speedup: +(multi.tok_per_s / single.tok_per_s).toFixed(2) }));
+  const single = [], multi = [];
+  for (let r = 0; r < rounds; r++) {
+    single.push(await run(1));
+    multi.push(await run(streams));
+  }
+  const s = median(single), m = median(multi);
+  console.log(JSON.stringify({ streams, tokens_per_stream: tokens, rounds,
+                               single_tok_per_s: single.map((x) => +x.toFixed(2)), multi_tok_per_s: multi.map((x) => +x.toFixed(2)),
+                               median_single: +s.toFixed(2), median_multi: +m.toFixed(2), speedup: +(m / s).toFixed(2) }));
   return true;
 }
 
-const ok = mode === "throughput" ? await throughput(+a, +b) : await load(+a, +b, +c);
+const ok = mode === "throughput" ? await throughput(+a, +b, +(c ?? 5)) : await load(+a, +b, +c);
 process.exit(ok ? 0 : 1);

@@ -1,0 +1,147 @@
+// Scheduler on a fixture model: concurrent jobs all finish and match single-job output,
+// prefix reuse, cancellation frees the slot, a full queue answers 429, timeouts answer 504.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "server/scheduler.h"
+
+namespace gemrun::server {
+namespace {
+
+const std::string kModel = std::string(GEMRUN_TEST_DATA) + "/testdata/models/g3-tiny-q4_0.gguf";
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    EngineOptions eo;
+    eo.threads = 2;
+    eo.n_ctx = 128;
+    auto e = Engine::Load(kModel, eo);
+    ASSERT_TRUE(e.ok()) << e.status().message();
+    engine_ = std::move(*e);
+  }
+  std::unique_ptr<Scheduler> Make(int slots, int64_t queue) {
+    SchedulerOptions o{.n_slots = slots, .n_ctx = 128, .max_batch = 16, .max_queue = queue};
+    auto s = std::make_unique<Scheduler>(*engine_, o, &metrics_);
+    EXPECT_TRUE(s->Init().ok());
+    s->Start();
+    return s;
+  }
+  std::shared_ptr<Job> NewJob(std::vector<int32_t> prompt, int64_t max_tokens) {
+    auto j = std::make_shared<Job>();
+    j->prompt = std::move(prompt);
+    j->params.max_tokens = max_tokens;
+    j->params.sampling.temperature = 0;
+    j->params.ignore_eog = true;
+    return j;
+  }
+  static std::string Drain(Job& j) {
+    std::vector<TokenOut> toks;
+    while (!j.Wait(std::chrono::milliseconds(50), &toks)) {
+    }
+    std::string s;
+    for (const TokenOut& t : toks) s += t.text;
+    return s;
+  }
+  std::unique_ptr<Engine> engine_;
+  Metrics metrics_;
+};
+
+std::vector<int32_t> Prompt(int seed, int n) {
+  std::vector<int32_t> p{2};
+  for (int i = 1; i < n; ++i) p.push_back(300 + (seed * 37 + i * 11) % 1500);
+  return p;
+}
+
+TEST_F(SchedulerTest, BatchedJobsMatchSoloRuns) {
+  std::vector<std::string> solo;
+  {
+    auto s = Make(1, 8);
+    for (int i = 0; i < 4; ++i) {
+      auto j = NewJob(Prompt(i, 20 + 7 * i), 12);
+      ASSERT_FALSE(s->Submit(j));
+      solo.push_back(Drain(*j));
+      EXPECT_EQ(j->result().usage.completion_tokens, 12);
+      EXPECT_EQ(j->result().text, solo.back());
+    }
+  }
+  auto s = Make(4, 8);
+  std::vector<std::shared_ptr<Job>> jobs;
+  for (int i = 0; i < 4; ++i) {
+    jobs.push_back(NewJob(Prompt(i, 20 + 7 * i), 12));
+    ASSERT_FALSE(s->Submit(jobs.back()));
+  }
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(Drain(*jobs[i]), solo[i]) << i;
+    EXPECT_FALSE(jobs[i]->error());
+    EXPECT_EQ(jobs[i]->result().finish, FinishReason::kLength);
+  }
+}
+
+TEST_F(SchedulerTest, ReusesTheLongestCachedPrefix) {
+  auto s = Make(2, 8);
+  auto a = NewJob(Prompt(1, 40), 4);
+  ASSERT_FALSE(s->Submit(a));
+  Drain(*a);
+  std::vector<int32_t> longer = Prompt(1, 40);
+  for (int i = 0; i < 10; ++i) longer.push_back(500 + i);
+  auto b = NewJob(longer, 4);
+  ASSERT_FALSE(s->Submit(b));
+  Drain(*b);
+  EXPECT_EQ(b->result().usage.cached_tokens, 40);
+  EXPECT_EQ(b->result().usage.prompt_tokens, 50);
+  // The identical prompt again: everything but the last token is reused.
+  auto c = NewJob(longer, 4);
+  ASSERT_FALSE(s->Submit(c));
+  Drain(*c);
+  EXPECT_EQ(c->result().usage.cached_tokens, 49);
+}
+
+TEST_F(SchedulerTest, CancelFreesTheSlotAndFullQueueIs429) {
+  auto s = Make(1, 1);
+  auto running = NewJob(Prompt(2, 10), 100000);  // until the context is full
+  auto queued = NewJob(Prompt(3, 10), 4);
+  auto rejected = NewJob(Prompt(4, 10), 4);
+  ASSERT_FALSE(s->Submit(running));
+  ASSERT_FALSE(s->Submit(queued));
+  auto e = s->Submit(rejected);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 429);
+  std::vector<TokenOut> toks;
+  while (toks.empty()) running->Wait(std::chrono::milliseconds(50), &toks);
+  running->Cancel();
+  Drain(*running);
+  EXPECT_EQ(running->result().finish, FinishReason::kCancelled);
+  Drain(*queued);  // got the slot
+  EXPECT_EQ(queued->result().usage.completion_tokens, 4);
+}
+
+TEST_F(SchedulerTest, DeadlineEndsWith504) {
+  auto s = Make(1, 4);
+  auto j = NewJob(Prompt(5, 10), 100000);
+  j->deadline = Clock::now() + std::chrono::milliseconds(50);
+  ASSERT_FALSE(s->Submit(j));
+  Drain(*j);
+  ASSERT_TRUE(j->error());
+  EXPECT_EQ(j->error()->status, 504);
+}
+
+TEST_F(SchedulerTest, StopEndsEverythingWith503) {
+  auto s = Make(1, 4);
+  auto a = NewJob(Prompt(6, 10), 100000), b = NewJob(Prompt(7, 10), 100000);
+  ASSERT_FALSE(s->Submit(a));
+  ASSERT_FALSE(s->Submit(b));
+  s->Stop();
+  Drain(*a);
+  Drain(*b);
+  ASSERT_TRUE(b->error());
+  EXPECT_EQ(b->error()->status, 503);
+  auto late = NewJob(Prompt(8, 10), 4);
+  auto e = s->Submit(late);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 503);
+}
+
+}  // namespace
+}  // namespace gemrun::server
