@@ -112,7 +112,7 @@ Status RunPrompt(const Model& model, const std::string& json_path, const PromptO
   int64_t pos = 0;
   for (const Segment& seg : segs) {
     if (!seg.image.empty()) {
-      const Batch b{.embd = seg.rows.data(), .n_embd_rows = seg.n_rows, .non_causal = bidir};
+      const Batch b{.tokens = {}, .embd = seg.rows.data(), .n_embd_rows = seg.n_rows, .non_causal = bidir};
       RETURN_IF_ERROR(model.Forward(b, *st, LogitsMode::kAll, logits->data() + pos * c.n_vocab, pool));
       pos += seg.n_rows;
       continue;

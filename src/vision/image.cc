@@ -105,6 +105,23 @@ StatusOr<ImageInfo> ProbePng(std::span<const uint8_t> b, const std::string& name
   return info;
 }
 
+// DHT segment: every table's 16 code-length counts must total at most 256 symbols, all present
+// (stb_image 2.27 writes past its tables otherwise).
+Status CheckHuffmanTables(const uint8_t* p, size_t n, const std::string& name) {
+  size_t i = 0;
+  while (i < n) {
+    if (n - i < 17) return DataLossError(name + ": corrupt JPEG: Huffman table header cut short");
+    const uint8_t tc = p[i] >> 4, th = p[i] & 15;
+    if (tc > 1 || th > 3) return DataLossError(name + ": corrupt JPEG: invalid Huffman table id " + Hex(p[i], 2));
+    size_t total = 0;
+    for (int k = 1; k <= 16; ++k) total += p[i + k];
+    if (total > 256) return DataLossError(name + ": corrupt JPEG: Huffman table with " + std::to_string(total) + " codes (at most 256)");
+    if (n - i - 17 < total) return DataLossError(name + ": corrupt JPEG: Huffman table values cut short");
+    i += 17 + total;
+  }
+  return OkStatus();
+}
+
 // JPEG: marker walk from SOI through every segment and entropy-coded scan to EOI.
 StatusOr<ImageInfo> ProbeJpeg(std::span<const uint8_t> b, const std::string& name) {
   ImageInfo info{.format = ImageFormat::kJpeg};
@@ -145,6 +162,7 @@ StatusOr<ImageInfo> ProbeJpeg(std::span<const uint8_t> b, const std::string& nam
       RETURN_IF_ERROR(CheckDims(name, info.width, info.height));
       seen_sof = true;
     }
+    if (m == 0xC4) RETURN_IF_ERROR(CheckHuffmanTables(seg, len - 2, name));
     pos += len;
     if (m == 0xDA) {  // SOS: skip the entropy-coded data up to the next real marker
       if (!seen_sof) return DataLossError(name + ": corrupt JPEG: scan data before the frame header");

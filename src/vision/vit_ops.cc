@@ -2,6 +2,7 @@
 #include "vision/vit_ops.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -24,65 +25,65 @@ const std::vector<uint16_t>& QuickGeluTable() {
   return table;
 }
 
-// exp(x) for x <= 0 (softmax after the max is subtracted): Cody-Waite reduction x = n ln2 + r,
-// degree-6 polynomial on |r| <= ln2/2 (relative error ~2 ulp), branch-free so the row loop
-// vectorises; x below -87 gives 0.
-inline float ExpNonPositive(float x) {
-  const float xc = std::max(x, -87.0f);
-  const float t = xc * 1.44269504088896341f + 12582912.0f;  // round(x / ln2) via the 1.5*2^23 trick
-  const float n = t - 12582912.0f;
-  float r = xc - n * 0.693145751953125f;
+// Softmax arithmetic on 4-float vectors (GCC/Clang vector extensions: SSE2 / NEON width, no
+// ISA-specific code); the plain-loop version does not vectorise under -O2.
+typedef float F4 __attribute__((vector_size(16)));
+typedef int32_t I4 __attribute__((vector_size(16)));
+
+inline F4 Select(I4 mask, F4 a, F4 b) { return (F4)(((I4)a & mask) | ((I4)b & ~mask)); }
+inline F4 Load4(const float* p) { F4 v; std::memcpy(&v, p, sizeof v); return v; }
+inline void Store4(float* p, F4 v) { std::memcpy(p, &v, sizeof v); }
+
+// exp(x) for x <= 0 (softmax after the max is subtracted): x = n ln2 + r by Cody-Waite
+// reduction, a degree-6 polynomial on |r| <= ln2/2 (relative error < 3e-7); x < -87 gives 0.
+inline F4 ExpNonPositive(F4 x) {
+  const I4 keep = x >= -87.0f;
+  const F4 xc = Select(keep, x, F4{} - 87.0f);
+  const F4 t = xc * 1.44269504088896341f + 12582912.0f;  // round(x / ln2) + 1.5 * 2^23
+  const F4 n = t - 12582912.0f;
+  F4 r = xc - n * 0.693145751953125f;
   r = r - n * 1.428606765330187e-06f;
-  float p = 1.3888889e-3f;
-  p = p * r + 8.3333333e-3f;
+  F4 p = r * 1.3888889e-3f + 8.3333333e-3f;
   p = p * r + 4.1666667e-2f;
   p = p * r + 1.6666667e-1f;
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  int32_t ti;
-  std::memcpy(&ti, &t, 4);
-  const int32_t e = (ti - 0x4B400000) + 127;  // n + bias
-  const int32_t bits = e << 23;
-  float scale;
-  std::memcpy(&scale, &bits, 4);
-  return x < -87.0f ? 0.0f : p * scale;
+  const I4 e = (((I4)t - (0x4B400000 - 127)) << 23) & keep;  // 2^n, or 0 when underflowing
+  return p * (F4)e;
 }
 
 // One row: p = softmax(scale * s) in place (ggml_soft_max_ext without mask: scaled, max
 // subtracted, sum accumulated in lanes then in double, multiplied by the reciprocal).
 void SoftmaxRow(float* s, int64_t n, float scale) {
-  constexpr int kLanes = 8;
-  float m[kLanes];
-  std::fill(m, m + kLanes, -kInf);
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int u = 0; u < kLanes; ++u) {
-      const float v = s[j + u] * scale;
-      s[j + u] = v;
-      m[u] = std::max(m[u], v);
-    }
-  for (; j < n; ++j) {
-    s[j] *= scale;
-    m[0] = std::max(m[0], s[j]);
+  const int64_t n4 = n / 4 * 4;
+  F4 m = F4{} - kInf;
+  for (int64_t j = 0; j < n4; j += 4) {
+    const F4 v = Load4(s + j) * scale;
+    Store4(s + j, v);
+    m = Select(v > m, v, m);
   }
-  float mx = m[0];
-  for (int u = 1; u < kLanes; ++u) mx = std::max(mx, m[u]);
-  float acc[kLanes] = {};
-  for (j = 0; j + kLanes <= n; j += kLanes)
-    for (int u = 0; u < kLanes; ++u) {
-      const float e = ExpNonPositive(s[j + u] - mx);
-      s[j + u] = e;
-      acc[u] += e;
-    }
-  double sum = 0.0;
-  for (; j < n; ++j) {
-    s[j] = ExpNonPositive(s[j] - mx);
+  float mx = std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
+  for (int64_t j = n4; j < n; ++j) {
+    s[j] *= scale;
+    mx = std::max(mx, s[j]);
+  }
+  F4 acc{};
+  for (int64_t j = 0; j < n4; j += 4) {
+    const F4 e = ExpNonPositive(Load4(s + j) - mx);
+    Store4(s + j, e);
+    acc += e;
+  }
+  double sum = static_cast<double>(acc[0]) + acc[1] + acc[2] + acc[3];
+  for (int64_t j = n4; j < n; ++j) {
+    F4 v{};
+    v[0] = s[j] - mx;
+    s[j] = ExpNonPositive(v)[0];
     sum += s[j];
   }
-  for (int u = 0; u < kLanes; ++u) sum += acc[u];
   const float inv = static_cast<float>(1.0 / sum);
-  for (j = 0; j < n; ++j) s[j] *= inv;
+  for (int64_t j = 0; j < n4; j += 4) Store4(s + j, Load4(s + j) * inv);
+  for (int64_t j = n4; j < n; ++j) s[j] *= inv;
 }
 
 float ScalarOr(const GgufFile& f, const std::string& name, float def, Status* st) {
@@ -195,43 +196,43 @@ void QuickGeluRows(float* x, const float* up, int64_t n, ThreadPool& pool) {
 void FullAttention(const float* q, const float* k, const float* v, int64_t n, int n_head, int head_dim,
                    float scale, float* out, ThreadPool& pool, Scratch& s) {
   const int64_t D = head_dim, ld = int64_t{n_head} * D;
-  // Query block: its scores stay around 4 MiB (cache-resident on big L2/L3 slices).
-  const int64_t block = std::clamp<int64_t>((int64_t{1} << 20) / std::max<int64_t>(n, 1), 16, 1024);
-  s.vt.resize(static_cast<size_t>(D * n));
-  s.scores.resize(static_cast<size_t>(std::min(block, n) * n));
-  for (int h = 0; h < n_head; ++h) {
-    // K of this head as an F32 "weight" of n rows (stride ld), V transposed to D rows of n.
-    TensorView kw;
-    kw.type = DType::kF32;
-    kw.ne[0] = D;
-    kw.ne[1] = n;
-    kw.nb[0] = sizeof(float);
-    kw.nb[1] = ld * static_cast<int64_t>(sizeof(float));
-    kw.nb[2] = kw.nb[3] = kw.nb[1] * n;
-    kw.data = reinterpret_cast<const uint8_t*>(k + h * D);
-    float* vt = s.vt.data();
-    pool.ParallelFor(D, [&](int64_t d0, int64_t d1, int) {
-      for (int64_t d = d0; d < d1; ++d)
-        for (int64_t j = 0; j < n; ++j) vt[d * n + j] = v[j * ld + h * D + d];
-    });
-    TensorView vw;
-    vw.type = DType::kF32;
-    vw.ne[0] = n;
-    vw.ne[1] = D;
-    vw.nb[0] = sizeof(float);
-    vw.nb[1] = n * static_cast<int64_t>(sizeof(float));
-    vw.nb[2] = vw.nb[3] = vw.nb[1] * D;
-    vw.data = reinterpret_cast<const uint8_t*>(vt);
-    for (int64_t q0 = 0; q0 < n; q0 += block) {
-      const int64_t qb = std::min(block, n - q0);
-      float* sc = s.scores.data();
-      kernels::MatMul(kw, q + q0 * ld + h * D, qb, ld, sc, n, pool, s.mm);  // [qb][n] = q . k
-      pool.ParallelFor(qb, [&](int64_t r0, int64_t r1, int) {
-        for (int64_t r = r0; r < r1; ++r) SoftmaxRow(sc + r * n, n, scale);
-      });
-      kernels::MatMul(vw, sc, qb, n, out + q0 * ld + h * D, ld, pool, s.mm);  // [qb][D] = p . v
+  // Query block: its scores ([block][n] floats) stay within about 1 MiB (L2-resident).
+  const int64_t block = std::clamp<int64_t>((int64_t{1} << 18) / std::max<int64_t>(n, 1), 8, 512);
+  const int64_t n_blocks = (n + block - 1) / block, n_tasks = n_head * n_blocks;
+  s.vt.resize(static_cast<size_t>(ld * n));
+  float* vt = s.vt.data();
+  pool.ParallelFor(ld, [&](int64_t c0, int64_t c1, int) {  // V -> [head][d][n]
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t j = 0; j < n; ++j) vt[c * n + j] = v[j * ld + c];
+  });
+  while (s.workers.size() < static_cast<size_t>(pool.size())) s.workers.push_back(std::make_unique<AttentionWorker>());
+  std::atomic<int64_t> next{0};
+  pool.RunOnAll([&](int worker) {
+    AttentionWorker& w = *s.workers[worker];
+    w.scores.resize(static_cast<size_t>(std::min(block, n) * n));
+    for (int64_t task = next.fetch_add(1); task < n_tasks; task = next.fetch_add(1)) {
+      const int64_t h = task / n_blocks, q0 = (task % n_blocks) * block, qb = std::min(block, n - q0);
+      // K of head h as an F32 "weight" of n rows (stride ld); V^T of head h as D rows of n.
+      TensorView kw;
+      kw.type = DType::kF32;
+      kw.ne[0] = D;
+      kw.ne[1] = n;
+      kw.nb[0] = sizeof(float);
+      kw.nb[1] = ld * static_cast<int64_t>(sizeof(float));
+      kw.nb[2] = kw.nb[3] = kw.nb[1] * n;
+      kw.data = reinterpret_cast<const uint8_t*>(k + h * D);
+      TensorView vw = kw;
+      vw.ne[0] = n;
+      vw.ne[1] = D;
+      vw.nb[1] = n * static_cast<int64_t>(sizeof(float));
+      vw.nb[2] = vw.nb[3] = vw.nb[1] * D;
+      vw.data = reinterpret_cast<const uint8_t*>(vt + h * D * n);
+      float* sc = w.scores.data();
+      kernels::MatMul(kw, q + q0 * ld + h * D, qb, ld, sc, n, w.serial, w.mm);  // [qb][n] = q . k
+      for (int64_t r = 0; r < qb; ++r) SoftmaxRow(sc + r * n, n, scale);
+      kernels::MatMul(vw, sc, qb, n, out + q0 * ld + h * D, ld, w.serial, w.mm);  // [qb][D] = p . v
     }
-  }
+  });
 }
 
 void ExtractPatches(const float* planar, int64_t W, int64_t H, int64_t P, float* out) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,12 +38,20 @@ struct Linear {
 Status BindLinear(WeightBinder& b, const GgufFile& f, const std::string& base, int64_t k, int64_t n,
                   bool with_bias, bool clamps, Linear* out);
 
+// One attention worker's buffers: its private single-thread pool (tasks run whole on one
+// thread), MatMul scratch and one query block's scores.
+struct AttentionWorker {
+  ThreadPool serial{1};
+  kernels::MatMulScratch mm;
+  std::vector<float> scores;  // [block][n]
+};
+
 // Scratch reused across a whole encode (grows once).
 struct Scratch {
   kernels::MatMulScratch mm;
   std::vector<float> clamped;  // [T][K] clamped input copy
-  std::vector<float> vt;       // [head_dim][n] one head's V transposed
-  std::vector<float> scores;   // [block][n] one query block's attention weights
+  std::vector<float> vt;       // [n_head][head_dim][n] V transposed per head
+  std::vector<std::unique_ptr<AttentionWorker>> workers;  // one per pool thread
 };
 
 // y[T][out] = linear(x[T][in]) (rows contiguous).
@@ -61,8 +70,10 @@ void GeluRows(float* x, const float* up, int64_t n, ThreadPool& pool);
 void QuickGeluRows(float* x, const float* up, int64_t n, ThreadPool& pool);
 
 // Full attention of n positions with itself: q, k, v, out are [n][n_head * head_dim].
-// softmax(scale * q.k) v per head, tiled over query blocks; each block's scores and weighted
-// sum go through kernels::MatMul (F32, as ggml's non-flash path).
+// softmax(scale * q.k) v per head, tiled into (head, query block) tasks handed out
+// dynamically to the pool's threads; a task's scores [block][n] stay in cache between the
+// two products, which go through kernels::MatMul (F32, as ggml's non-flash path). Each task
+// runs entirely on one thread, so results do not depend on scheduling.
 void FullAttention(const float* q, const float* k, const float* v, int64_t n, int n_head, int head_dim,
                    float scale, float* out, ThreadPool& pool, Scratch& s);
 

@@ -1,0 +1,152 @@
+// Preprocessing: every fixture image's canvas equals llama.cpp's byte for byte (manifest
+// sha256; gemma3 letterbox to image_size, gemma4v smart resize + letterbox), the size rules and
+// token budgets give the documented sizes, and edge cases (1-pixel sources, elongated images,
+// bad budgets) behave.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "vision/vision.h"
+#include "vision_test_util.h"
+
+namespace gemrun::vision {
+namespace {
+
+using namespace gemrun::vision::testing;
+
+// One projector file per pair present in the root (the canvas does not depend on storage type).
+std::map<std::string, std::unique_ptr<VisionEncoder>> LoadPairProjectors(const Root& root) {
+  std::map<std::string, std::unique_ptr<VisionEncoder>> out;
+  for (const auto& m : root.manifest["models"]) {
+    if (m["role"] != "mmproj" || out.count(m["pair"])) continue;
+    auto enc = VisionEncoder::Load((root.dir / m["file"].get<std::string>()).string());
+    EXPECT_TRUE(enc.ok()) << enc.status().message();
+    if (enc.ok()) out[m["pair"]] = std::move(*enc);
+  }
+  return out;
+}
+
+TEST(VisionPreprocess, CanvasesMatchLlamaCpp) {
+  int checked = 0;
+  for (const Root& root : VisionRoots()) {
+    auto encs = LoadPairProjectors(root);
+    std::set<std::string> seen;
+    for (const auto& g : root.manifest["goldens"]) {
+      const std::string pair = g["pair"];
+      if (!encs.count(pair)) continue;
+      for (const auto& im : g["images"]) {
+        const std::string key = pair + "/" + im["image"].get<std::string>();
+        if (!seen.insert(key).second) continue;
+        SCOPED_TRACE(root.label + " " + key);
+        auto img = LoadImageFile((root.dir / im["image"].get<std::string>()).string());
+        ASSERT_TRUE(img.ok()) << img.status().message();
+        auto p = encs[pair]->Preprocess(*img, {});
+        ASSERT_TRUE(p.ok()) << p.status().message();
+        const auto& pre = im["preprocessed"];
+        EXPECT_EQ(p->canvas.width, pre["width"].get<int64_t>());
+        EXPECT_EQ(p->canvas.height, pre["height"].get<int64_t>());
+        EXPECT_EQ(Sha256Hex(p->canvas.rgb.data(), p->canvas.rgb.size()), pre["sha256"].get<std::string>());
+        EXPECT_EQ(p->n_patches_x, pre["patch_grid"][0].get<int64_t>());
+        EXPECT_EQ(p->n_patches_y, pre["patch_grid"][1].get<int64_t>());
+        EXPECT_EQ(p->n_tokens, im["n_tokens"].get<int64_t>());
+        // Planar floats are (u8 / 255 - mean) / std of the canvas, channel planes R, G, B.
+        const int64_t plane = p->canvas.width * p->canvas.height;
+        ASSERT_EQ(p->planar.size(), static_cast<size_t>(3 * plane));
+        const VisionConfig& c = encs[pair]->config();
+        for (int64_t i = 0; i < plane; i += 997)
+          for (int ch = 0; ch < 3; ++ch)
+            EXPECT_EQ(p->planar[ch * plane + i], (p->canvas.rgb[3 * i + ch] / 255.0f - c.mean[ch]) / c.std[ch]);
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GE(checked, 10);
+}
+
+TEST(VisionPreprocess, SmartResizeSizes) {
+  const int64_t a = 48, lo = 252 * a * a, hi = 280 * a * a;
+  EXPECT_EQ(SmartResize(224, 224, a, lo, hi), (Size{768, 768}));
+  EXPECT_EQ(SmartResize(640, 360, a, lo, hi), (Size{1056, 576}));
+  EXPECT_EQ(SmartResize(300, 800, a, lo, hi), (Size{480, 1248}));
+  EXPECT_EQ(SmartResize(128, 96, a, lo, hi), (Size{912, 672}));
+  EXPECT_EQ(SmartResize(512, 384, a, lo, hi), (Size{912, 672}));
+  EXPECT_EQ(SmartResize(97, 61, a, lo, hi), (Size{1008, 624}));
+  EXPECT_EQ(SmartResize(5, 3, a, lo, hi), (Size{1008, 624}));
+  // Big images shrink into the budget.
+  const Size big = SmartResize(4000, 3000, a, lo, hi);
+  EXPECT_LE(big.width * big.height, hi);
+  EXPECT_EQ(big.width % a, 0);
+  EXPECT_EQ(big.height % a, 0);
+}
+
+TEST(VisionPreprocess, BilinearRule) {
+  Image src{.width = 2, .height = 2, .rgb = {0, 0, 0, 100, 100, 100, 200, 200, 200, 255, 255, 255}};
+  const Image out = ResizeBilinear(src, 4, 4);
+  // px = x * (1/4): x0 = 0 everywhere, fx = x/4; same for y. Truncation, not rounding.
+  EXPECT_EQ(out.Pixel(0, 0)[0], 0);
+  EXPECT_EQ(out.Pixel(1, 0)[0], 25);
+  EXPECT_EQ(out.Pixel(3, 0)[0], 75);
+  EXPECT_EQ(out.Pixel(0, 1)[0], 50);   // 0 + (200 - 0) * 0.25
+  EXPECT_EQ(out.Pixel(3, 3)[0], 199);  // top 75, bottom 200 + 55*0.75 = 241.25; 75 + 166.25*0.75
+  // A uniform image stays uniform at any size.
+  Image flat{.width = 3, .height = 5, .rgb = std::vector<uint8_t>(45, 77)};
+  const Image up = ResizeBilinear(flat, 31, 7);
+  for (uint8_t v : up.rgb) ASSERT_EQ(v, 77);
+}
+
+TEST(VisionPreprocess, LetterboxCopiesAndPads) {
+  Image sq{.width = 4, .height = 4, .rgb = std::vector<uint8_t>(48)};
+  for (size_t i = 0; i < sq.rgb.size(); ++i) sq.rgb[i] = static_cast<uint8_t>(i * 5);
+  EXPECT_EQ(Letterbox(sq, {4, 4}).rgb, sq.rgb);  // same size: exact copy
+  Image wide{.width = 8, .height = 2, .rgb = std::vector<uint8_t>(48, 200)};
+  const Image lb = Letterbox(wide, {8, 8});      // 8 x 2 centred at y = 3, black elsewhere
+  for (int64_t y = 0; y < 8; ++y)
+    for (int64_t x = 0; x < 8; ++x)
+      ASSERT_EQ(lb.Pixel(x, y)[1], (y == 3 || y == 4) ? 200 : 0) << x << "," << y;
+}
+
+TEST(VisionPreprocess, OnePixelSourcesReplicate) {
+  Image px{.width = 1, .height = 1, .rgb = {9, 99, 199}};
+  const Image out = Letterbox(px, {16, 16});
+  for (size_t i = 0; i < out.rgb.size(); i += 3) {
+    ASSERT_EQ(out.rgb[i], 9);
+    ASSERT_EQ(out.rgb[i + 2], 199);
+  }
+  Image col{.width = 1, .height = 3, .rgb = {0, 0, 0, 90, 90, 90, 180, 180, 180}};
+  const Image c2 = ResizeBilinear(col, 2, 6);
+  EXPECT_EQ(c2.Pixel(1, 2)[0], c2.Pixel(0, 2)[0]);
+}
+
+const VisionEncoder& G4v() {
+  static std::unique_ptr<VisionEncoder> enc = [] {
+    auto e = VisionEncoder::Load((fs::path(GEMRUN_TEST_DATA) / "vision/models/g4v-mmproj-f16.gguf").string());
+    EXPECT_TRUE(e.ok()) << e.status().message();
+    return std::move(*e);
+  }();
+  return *enc;
+}
+
+TEST(VisionPreprocess, Gemma4TokenBudget) {
+  const VisionEncoder& enc = G4v();
+  Image img{.width = 640, .height = 360, .rgb = std::vector<uint8_t>(640 * 360 * 3, 128)};
+  auto def = enc.Preprocess(img, {});
+  ASSERT_TRUE(def.ok());
+  EXPECT_EQ(def->n_tokens, 264);
+  auto small = enc.Preprocess(img, {.min_tokens = 40, .max_tokens = 70});
+  ASSERT_TRUE(small.ok()) << small.status().message();
+  EXPECT_LE(small->n_tokens, 70);
+  EXPECT_GE(small->n_tokens, 40);
+  auto bad = enc.Preprocess(img, {.min_tokens = 300, .max_tokens = 100});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(enc.Preprocess(img, {.max_tokens = 1000000}).ok());
+  // An extremely elongated image needs more patch columns than the position table holds.
+  Image strip{.width = 8000, .height = 2, .rgb = std::vector<uint8_t>(8000 * 2 * 3, 5)};
+  auto s = enc.Preprocess(strip, {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("position table"), std::string::npos) << s.status().message();
+}
+
+}  // namespace
+}  // namespace gemrun::vision
