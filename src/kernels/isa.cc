@@ -37,6 +37,7 @@ void Complete(IsaKernels& k, const IsaKernels& lower) {
     if (!k.quantize_act[i]) k.quantize_act[i] = lower.quantize_act[i];
     if (!k.dot_tile[i]) k.dot_tile[i] = lower.dot_tile[i];
   }
+  if (!k.gelu_mul) k.gelu_mul = lower.gelu_mul;
 }
 
 const IsaKernels* Table(Isa isa) {

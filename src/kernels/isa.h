@@ -21,11 +21,16 @@ using QuantizeActFn = void (*)(const float* x, void* dst, int64_t n);
 using DotTileFn = void (*)(int64_t n, const void* w, int64_t w_stride, int nr, const void* a,
                            int64_t a_stride, int nc, float* out, int64_t ldo);
 
+// y = gelu(gate) * up (up == nullptr: plain gelu) through llama.cpp's F16 lookup table
+// `table` (65536 entries + 2 of padding, so 32-bit gathers stay inside it).
+using GeluMulFn = void (*)(const float* gate, const float* up, float* y, int64_t n, const uint16_t* table);
+
 struct IsaKernels {
   Isa isa;
   const char* name;
   QuantizeActFn quantize_act[kDTypeCount];  // nullptr: not provided at this ISA
   DotTileFn dot_tile[kDTypeCount];          // nullptr: not provided at this ISA
+  GeluMulFn gelu_mul = nullptr;             // nullptr: not provided at this ISA
 };
 
 // The kernels for `isa`, with every nullptr entry filled from the next lower ISA (and

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/fp16.h"
+#include "kernels/isa.h"
 
 namespace gemrun::kernels {
 namespace {
@@ -21,7 +22,7 @@ float GeluTanh(float x) { return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x *
 // table[h] = f16(gelu(f32(h))) for every half bit pattern, as ggml's CPU init does.
 const std::vector<uint16_t>& GeluTable() {
   static const std::vector<uint16_t> table = [] {
-    std::vector<uint16_t> t(65536);
+    std::vector<uint16_t> t(65536 + 2);  // padding: SIMD gathers read 4 bytes
     for (uint32_t i = 0; i < 65536; ++i) t[i] = Fp32ToFp16(GeluTanh(Fp16ToFp32(static_cast<uint16_t>(i))));
     return t;
   }();
@@ -47,16 +48,10 @@ void RmsNorm(const float* x, float* y, const float* w, int64_t n_rows, int64_t n
   }
 }
 
+const uint16_t* GeluF16Table() { return GeluTable().data(); }
+
 void GeluMul(const float* gate, const float* up, float* y, int64_t n) {
-  const uint16_t* table = GeluTable().data();
-  for (int64_t i = 0; i < n; ++i) {
-    const float x = gate[i];
-    float g;
-    if (x <= -10.0f) g = 0.0f;
-    else if (x >= 10.0f) g = x;
-    else g = Fp16ToFp32(table[Fp32ToFp16(x)]);
-    y[i] = up ? g * up[i] : g;
-  }
+  ActiveKernels().gelu_mul(gate, up, y, n, GeluTable().data());
 }
 
 void Scale(float* x, int64_t n, float s) {

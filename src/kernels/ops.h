@@ -16,6 +16,8 @@ void RmsNorm(const float* x, float* y, const float* w, int64_t n_rows, int64_t n
 // GELU(tanh) through llama.cpp's F16 lookup table, times `up`: y = gelu(gate) * up.
 // up == nullptr gives plain gelu(gate). n elements. y may alias gate.
 void GeluMul(const float* gate, const float* up, float* y, int64_t n);
+// The table: f16(gelu(f32(h))) for every half bit pattern h (plus 2 padding entries).
+const uint16_t* GeluF16Table();
 
 // x *= s for n elements.
 void Scale(float* x, int64_t n, float s);

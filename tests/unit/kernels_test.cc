@@ -15,6 +15,7 @@
 #include "base/fp16.h"
 #include "kernels/isa.h"
 #include "kernels/kernels.h"
+#include "kernels/ops.h"
 #include "kernels/ref/ref_kernels.h"
 #include "quant/blocks.h"
 #include "quant/quant.h"
@@ -357,6 +358,39 @@ TEST(KernelsTest, MatMulMatchesF64ReferenceAndIsDeterministic) {
           for (int64_t o = cs.N; o < ldy; ++o) ASSERT_EQ(y[t * ldy + o], -1.0f) << "wrote past N";
       }
     }
+}
+
+}  // namespace
+}  // namespace gemrun::kernels
+
+namespace gemrun::kernels {
+namespace {
+
+// GELU through the F16 table: every compiled ISA is bit-identical to the scalar twin, over every
+// half value, the +-10 cut-offs, odd lengths and the plain (no up) form.
+TEST(KernelsTest, GeluMulMatchesScalarBitwise) {
+  std::vector<float> x, up;
+  for (uint32_t h = 0; h < 65536; ++h) x.push_back(Fp16ToFp32(static_cast<uint16_t>(h)));
+  for (float v : {-10.0f, -9.999f, 10.0f, 9.999f, -1e30f, 1e30f, 0.0f, -0.0f}) x.push_back(v);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 3.0f);
+  for (int i = 0; i < 1003; ++i) x.push_back(nd(rng));
+  for (size_t i = 0; i < x.size(); ++i) up.push_back(nd(rng));
+  const IsaKernels& ref = KernelsFor(Isa::kScalar);
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaAvailable(isa)) continue;
+    for (const float* u : {static_cast<const float*>(nullptr), static_cast<const float*>(up.data())}) {
+      const int64_t n = static_cast<int64_t>(x.size()) - 3;  // odd tail
+      std::vector<float> a(n), b(n);
+      ref.gelu_mul(x.data(), u, a.data(), n, GeluF16Table());
+      KernelsFor(isa).gelu_mul(x.data(), u, b.data(), n, GeluF16Table());
+      for (int64_t i = 0; i < n; ++i) {
+        // NaN inputs (from half NaN patterns) may differ only in NaN payload.
+        if (std::isnan(a[i])) { EXPECT_TRUE(std::isnan(b[i])); continue; }
+        ASSERT_EQ(FloatBits(a[i]), FloatBits(b[i])) << IsaName(isa) << " x=" << x[i];
+      }
+    }
+  }
 }
 
 }  // namespace

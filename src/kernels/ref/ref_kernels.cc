@@ -1,6 +1,7 @@
 // Scalar reference kernel table: the twin every SIMD kernel is tested against.
 #include "kernels/ref/ref_kernels.h"
 
+#include "base/fp16.h"
 #include "quant/quant.h"
 
 namespace gemrun::kernels {
@@ -19,6 +20,17 @@ void DotTileRef(int64_t n, const void* w, int64_t w_stride, int nr, const void* 
   for (int c = 0; c < nc; ++c)
     for (int r = 0; r < nr; ++r)
       out[c * ldo + r] = VecDotRef(kW, n, wb + r * w_stride, ab + c * a_stride);
+}
+
+void GeluMulRef(const float* gate, const float* up, float* y, int64_t n, const uint16_t* table) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = gate[i];
+    float g;
+    if (x <= -10.0f) g = 0.0f;
+    else if (x >= 10.0f) g = x;
+    else g = Fp16ToFp32(table[Fp32ToFp16(x)]);
+    y[i] = up ? g * up[i] : g;
+  }
 }
 
 IsaKernels MakeRef() {
@@ -46,6 +58,7 @@ IsaKernels MakeRef() {
   d(DType::kQ6_K, DotTileRef<DType::kQ6_K>);
   d(DType::kIQ4_NL, DotTileRef<DType::kIQ4_NL>);
   d(DType::kIQ4_XS, DotTileRef<DType::kIQ4_XS>);
+  k.gelu_mul = GeluMulRef;
   return k;
 }
 
