@@ -53,37 +53,34 @@ inline F4 ExpNonPositive(F4 x) {
   return p * (F4)e;
 }
 
-// One row: p = softmax(scale * s) in place (ggml_soft_max_ext without mask: scaled, max
-// subtracted, sum accumulated in lanes then in double, multiplied by the reciprocal).
-void SoftmaxRow(float* s, int64_t n, float scale) {
+// One row of unnormalised softmax weights in place: s = exp(scale * s - max) (the max of the
+// scaled row; scale > 0 so it is scale * max(s) exactly). Returns 1 / sum, the sum taken in
+// lanes then in double; the caller applies it to the weighted sum of V (ggml normalises the
+// weights first instead: the same up to rounding).
+float SoftmaxRowUnnormalized(float* s, int64_t n, float scale) {
   const int64_t n4 = n / 4 * 4;
   F4 m = F4{} - kInf;
   for (int64_t j = 0; j < n4; j += 4) {
-    const F4 v = Load4(s + j) * scale;
-    Store4(s + j, v);
+    const F4 v = Load4(s + j);
     m = Select(v > m, v, m);
   }
   float mx = std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
-  for (int64_t j = n4; j < n; ++j) {
-    s[j] *= scale;
-    mx = std::max(mx, s[j]);
-  }
+  for (int64_t j = n4; j < n; ++j) mx = std::max(mx, s[j]);
+  mx *= scale;
   F4 acc{};
   for (int64_t j = 0; j < n4; j += 4) {
-    const F4 e = ExpNonPositive(Load4(s + j) - mx);
+    const F4 e = ExpNonPositive(Load4(s + j) * scale - mx);
     Store4(s + j, e);
     acc += e;
   }
   double sum = static_cast<double>(acc[0]) + acc[1] + acc[2] + acc[3];
   for (int64_t j = n4; j < n; ++j) {
     F4 v{};
-    v[0] = s[j] - mx;
+    v[0] = s[j] * scale - mx;
     s[j] = ExpNonPositive(v)[0];
     sum += s[j];
   }
-  const float inv = static_cast<float>(1.0 / sum);
-  for (int64_t j = 0; j < n4; j += 4) Store4(s + j, Load4(s + j) * inv);
-  for (int64_t j = n4; j < n; ++j) s[j] *= inv;
+  return static_cast<float>(1.0 / sum);
 }
 
 float ScalarOr(const GgufFile& f, const std::string& name, float def, Status* st) {
@@ -195,6 +192,7 @@ void QuickGeluRows(float* x, const float* up, int64_t n, ThreadPool& pool) {
 
 void FullAttention(const float* q, const float* k, const float* v, int64_t n, int n_head, int head_dim,
                    float scale, float* out, ThreadPool& pool, Scratch& s) {
+  GEMRUN_CHECK(scale > 0.0f);
   const int64_t D = head_dim, ld = int64_t{n_head} * D;
   // Query block: its scores ([block][n] floats) stay within about 1 MiB (L2-resident).
   const int64_t block = std::clamp<int64_t>((int64_t{1} << 18) / std::max<int64_t>(n, 1), 8, 512);
@@ -229,8 +227,12 @@ void FullAttention(const float* q, const float* k, const float* v, int64_t n, in
       vw.data = reinterpret_cast<const uint8_t*>(vt + h * D * n);
       float* sc = w.scores.data();
       kernels::MatMul(kw, q + q0 * ld + h * D, qb, ld, sc, n, w.serial, w.mm);  // [qb][n] = q . k
-      for (int64_t r = 0; r < qb; ++r) SoftmaxRow(sc + r * n, n, scale);
-      kernels::MatMul(vw, sc, qb, n, out + q0 * ld + h * D, ld, w.serial, w.mm);  // [qb][D] = p . v
+      w.inv.resize(static_cast<size_t>(qb));
+      for (int64_t r = 0; r < qb; ++r) w.inv[r] = SoftmaxRowUnnormalized(sc + r * n, n, scale);
+      float* o = out + q0 * ld + h * D;
+      kernels::MatMul(vw, sc, qb, n, o, ld, w.serial, w.mm);  // [qb][D] = p . v
+      for (int64_t r = 0; r < qb; ++r)
+        for (int64_t d = 0; d < D; ++d) o[r * ld + d] *= w.inv[r];
     }
   });
 }

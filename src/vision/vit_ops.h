@@ -44,6 +44,7 @@ struct AttentionWorker {
   ThreadPool serial{1};
   kernels::MatMulScratch mm;
   std::vector<float> scores;  // [block][n]
+  std::vector<float> inv;     // [block] 1 / softmax denominators
 };
 
 // Scratch reused across a whole encode (grows once).
@@ -70,7 +71,7 @@ void GeluRows(float* x, const float* up, int64_t n, ThreadPool& pool);
 void QuickGeluRows(float* x, const float* up, int64_t n, ThreadPool& pool);
 
 // Full attention of n positions with itself: q, k, v, out are [n][n_head * head_dim].
-// softmax(scale * q.k) v per head, tiled into (head, query block) tasks handed out
+// softmax(scale * q.k) v per head (scale > 0), tiled into (head, query block) tasks handed out
 // dynamically to the pool's threads; a task's scores [block][n] stay in cache between the
 // two products, which go through kernels::MatMul (F32, as ggml's non-flash path). Each task
 // runs entirely on one thread, so results do not depend on scheduling.
