@@ -29,6 +29,11 @@ int CmdEmbedImage(int argc, char** argv) {
   app.add_option("--image-min-tokens", min_tokens, "gemma4v: fewest image tokens (default 252; gemma3: ignored)");
   app.add_option("--image-max-tokens", max_tokens, "gemma4v: most image tokens (default 280; gemma3: ignored)");
   app.add_option("-t,--threads", threads, "threads (default: all cores)");
+  std::string act_str = "auto";
+  app.add_option("--vision-gelu", act_str,
+                 "tower MLP activation: auto (llama.cpp: clip.use_gelu true -> tanh-GELU, absent -> quick-GELU), "
+                 "tanh (the reference for Gemma 4 files without the key) or quick")
+      ->check(CLI::IsMember({"auto", "tanh", "quick"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -37,7 +42,9 @@ int CmdEmbedImage(int argc, char** argv) {
   if (min_tokens < 0 || max_tokens < 0)
     return ReportError("embed-image", InvalidArgumentError("--image-min-tokens/--image-max-tokens must be >= 1"));
 
-  auto enc = vision::VisionEncoder::Load(mmproj_path);
+  const auto act = vision::ParseActivation(act_str);
+  if (!act.ok()) return ReportError("embed-image", act.status());
+  auto enc = vision::VisionEncoder::Load(mmproj_path, act->has_value() ? &**act : nullptr);
   if (!enc.ok()) return ReportError("embed-image", enc.status());
   if (!model_path.empty()) {
     auto model = LoadModel(model_path);

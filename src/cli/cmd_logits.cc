@@ -78,7 +78,7 @@ Status ParsePromptJson(const std::string& path, std::vector<Segment>* segs) {
 }
 
 struct PromptOptions {
-  std::string mmproj, attention;
+  std::string mmproj, attention, act = "auto";
   vision::TokenBudget budget;
   int64_t batch = 0;
   DType kv_type = DType::kF32;
@@ -96,7 +96,8 @@ Status RunPrompt(const Model& model, const std::string& json_path, const PromptO
     if (seg.image.empty()) continue;
     if (!enc) {
       if (opt.mmproj.empty()) return InvalidArgumentError("the prompt has an image segment: pass the vision projector with --mmproj");
-      ASSIGN_OR_RETURN(enc, vision::VisionEncoder::Load(opt.mmproj));
+      ASSIGN_OR_RETURN(const std::optional<vision::VisionActivation> act, vision::ParseActivation(opt.act));
+      ASSIGN_OR_RETURN(enc, vision::VisionEncoder::Load(opt.mmproj, act ? &*act : nullptr));
       RETURN_IF_ERROR(enc->CheckTextModel(c));
     }
     ASSIGN_OR_RETURN(seg.rows, vision::EmbedImageFile(*enc, seg.image, opt.budget, pool, &seg.n_rows));
@@ -154,6 +155,8 @@ int CmdLogits(int argc, char** argv) {
       ->check(CLI::IsMember({"causal", "bidirectional"}));
   app.add_option("--image-min-tokens", popt.budget.min_tokens, "gemma4v: fewest image tokens (default 252)");
   app.add_option("--image-max-tokens", popt.budget.max_tokens, "gemma4v: most image tokens (default 280)");
+  app.add_option("--vision-gelu", popt.act, "vision tower MLP activation: auto (llama.cpp's rule), tanh or quick")
+      ->check(CLI::IsMember({"auto", "tanh", "quick"}));
   app.add_option("-o,--output", out_path, "output file")->required();
   app.add_option("--batch", batch, "tokens per forward call (default: all at once; 1 = one-token decode)");
   app.add_option("-t,--threads", threads, "threads (default: all cores)");

@@ -91,9 +91,10 @@ StatusOr<VisionConfig> ParseConfig(const GgufFile& f) {
 
 const char* ProjectorTypeName(ProjectorType t) { return t == ProjectorType::kGemma3 ? "gemma3" : "gemma4v"; }
 
-StatusOr<std::unique_ptr<VisionEncoder>> VisionEncoder::Load(const std::string& path) {
+StatusOr<std::unique_ptr<VisionEncoder>> VisionEncoder::Load(const std::string& path, const VisionActivation* act) {
   ASSIGN_OR_RETURN(std::unique_ptr<GgufFile> f, GgufFile::Open(path));
   ASSIGN_OR_RETURN(VisionConfig c, ParseConfig(*f));
+  if (act) c.act = *act;
   if (c.type == ProjectorType::kGemma3) return internal::NewGemma3Encoder(std::move(f), c);
   return internal::NewGemma4vEncoder(std::move(f), c);
 }
@@ -113,8 +114,11 @@ Status VisionEncoder::CheckTextModel(const ModelConfig& text) const {
 StatusOr<Size> VisionEncoder::CanvasSize(int64_t w, int64_t h, const TokenBudget& budget) const {
   const VisionConfig& c = config_;
   if (c.type == ProjectorType::kGemma3) return Size{c.image_size, c.image_size};
-  const int64_t lo = budget.min_tokens > 0 ? budget.min_tokens : c.default_min_tokens;
-  const int64_t hi = budget.max_tokens > 0 ? budget.max_tokens : c.default_max_tokens;
+  int64_t lo = budget.min_tokens > 0 ? budget.min_tokens : c.default_min_tokens;
+  int64_t hi = budget.max_tokens > 0 ? budget.max_tokens : c.default_max_tokens;
+  // One bound given alone moves the other default out of its way.
+  if (budget.min_tokens <= 0 && lo > hi) lo = hi;
+  if (budget.max_tokens <= 0 && hi < lo) hi = lo;
   if (budget.min_tokens < 0 || budget.max_tokens < 0 || hi > kMaxBudgetTokens || lo > hi)
     return InvalidArgumentError("image token budget [" + std::to_string(lo) + ", " + std::to_string(hi) +
                                 "] is invalid (need 1 <= min <= max <= " + std::to_string(kMaxBudgetTokens) + ")");
@@ -149,6 +153,13 @@ StatusOr<std::vector<float>> EmbedImageFile(const VisionEncoder& enc, const std:
   RETURN_IF_ERROR(enc.Encode(p, &out, pool));
   if (n_tokens) *n_tokens = p.n_tokens;
   return out;
+}
+
+StatusOr<std::optional<VisionActivation>> ParseActivation(const std::string& s) {
+  if (s.empty() || s == "auto") return std::optional<VisionActivation>();
+  if (s == "tanh") return std::optional<VisionActivation>(VisionActivation::kGeluTanh);
+  if (s == "quick") return std::optional<VisionActivation>(VisionActivation::kGeluQuick);
+  return InvalidArgumentError("vision activation '" + s + "' is not one of auto, tanh, quick");
 }
 
 bool DefaultImageBidirectional(const ModelConfig& text) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,7 +67,9 @@ class VisionEncoder {
 
   // Opens and validates an mmproj file. Wrong architecture, unsupported projector type,
   // implausible hyper-parameters, missing or mis-shaped tensors are errors naming the culprit.
-  static StatusOr<std::unique_ptr<VisionEncoder>> Load(const std::string& path);
+  // `act` overrides the file's MLP activation (nullptr: llama.cpp's rule from clip.use_gelu).
+  static StatusOr<std::unique_ptr<VisionEncoder>> Load(const std::string& path,
+                                                       const VisionActivation* act = nullptr);
 
   const VisionConfig& config() const { return config_; }
   const GgufFile& file() const { return *file_; }
@@ -92,6 +95,10 @@ class VisionEncoder {
 StatusOr<std::vector<float>> EmbedImageFile(const VisionEncoder& enc, const std::string& image_path,
                                             const TokenBudget& budget, ThreadPool& pool,
                                             int64_t* n_tokens);
+
+// Parses a user's activation choice: "auto" (nullopt: the file decides as in llama.cpp),
+// "tanh" or "quick". InvalidArgument otherwise.
+StatusOr<std::optional<VisionActivation>> ParseActivation(const std::string& s);
 
 // The family's default attention rule over an image's positions: true = bidirectional within
 // the image (llama.cpp's non-causal image batch), false = plain causal. Gemma 3: true. Gemma 4

@@ -137,6 +137,12 @@ TEST(VisionPreprocess, Gemma4TokenBudget) {
   ASSERT_TRUE(small.ok()) << small.status().message();
   EXPECT_LE(small->n_tokens, 70);
   EXPECT_GE(small->n_tokens, 40);
+  auto only_max = enc.Preprocess(img, {.max_tokens = 70});  // below the default minimum of 252
+  ASSERT_TRUE(only_max.ok()) << only_max.status().message();
+  EXPECT_LE(only_max->n_tokens, 70);
+  auto only_min = enc.Preprocess(img, {.min_tokens = 400});  // above the default maximum of 280
+  ASSERT_TRUE(only_min.ok()) << only_min.status().message();
+  EXPECT_GE(only_min->n_tokens, 400);
   auto bad = enc.Preprocess(img, {.min_tokens = 300, .max_tokens = 100});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
