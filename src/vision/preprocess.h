@@ -1,6 +1,8 @@
 // Image preprocessing as llama.cpp's mtmd does it (spec/vision.md §2.3, §3.3): bilinear
 // resampling, letterboxing onto a black canvas, Gemma 4's "smart resize" size selection,
-// and per-channel normalisation into the encoder's planar float layout.
+// and per-channel normalisation into the encoder's planar float layout. For non-square images
+// this is not Hugging Face's preprocessing (Gemma 3: stretch to the square; Gemma 4: another
+// size rule and antialiased bicubic): we follow llama.cpp, whose goldens we match bit for bit.
 #pragma once
 
 #include <cstdint>

@@ -83,7 +83,8 @@ class VisionEncoder {
   StatusOr<Preprocessed> Preprocess(const Image& img, const TokenBudget& budget) const;
 
   // Runs the tower and projector: out = [n_tokens][proj_dim] (row i = image token i, row-major
-  // over the pooled grid). Deterministic for a given thread count.
+  // over the pooled grid). Deterministic for a given thread count; allocates its
+  // activations per call, so concurrent calls with separate pools are safe.
   virtual Status Encode(const Preprocessed& img, std::vector<float>* out, ThreadPool& pool) const = 0;
 
  protected:
