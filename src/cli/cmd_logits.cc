@@ -136,7 +136,9 @@ int CmdLogits(int argc, char** argv) {
   CLI::App app{"Evaluate token ids from an empty cache and write the logits of every position\n"
                "as float32 little-endian [n_ids x n_vocab]; prints {\"n_tokens\":..,\"n_vocab\":..}.\n\n"
                "examples:\n  gemrun logits -m model.gguf --ids 2,17,33 -o out.bin\n"
-               "  gemrun logits -m model.gguf --ids 2,17,33 -o out.bin --batch 1   # pure decode path",
+               "  gemrun logits -m model.gguf --ids 2,17,33 -o out.bin --batch 1   # pure decode path\n"
+               "  gemrun logits -m model.gguf --mmproj mmproj.gguf --prompt-json p.json -o out.bin\n"
+               "      # p.json: [{\"ids\": [2, 255999]}, {\"image\": \"cat.png\"}, {\"ids\": [256000, 17]}]",
                "gemrun logits"};
   std::string model_path, ids_str, out_path;
   int64_t batch = 0;
@@ -146,7 +148,8 @@ int CmdLogits(int argc, char** argv) {
   PromptOptions popt;
   auto* ids_opt = app.add_option("--ids", ids_str, "comma-separated token ids");
   auto* json_opt = app.add_option("--prompt-json", prompt_json,
-                                  "JSON array of segments {\"ids\": [..]} (used as given) or {\"image\": \"PATH\"}")
+                                  "JSON array of segments {\"ids\": [..]} (used as given) or {\"image\": \"PATH\"} (one batch "
+                                  "of embedding rows per image, whatever --batch says)")
                        ->excludes(ids_opt);
   app.add_option("--mmproj", popt.mmproj, "vision projector GGUF for the image segments of --prompt-json")->needs(json_opt);
   app.add_option("--image-attention", popt.attention,
