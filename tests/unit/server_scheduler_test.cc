@@ -11,7 +11,7 @@ namespace {
 
 const std::string kModel = std::string(GEMRUN_TEST_DATA) + "/testdata/models/g3-tiny-q4_0.gguf";
 
-class SchedulerTest : public ::testing::Test {
+class ServerSchedulerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     EngineOptions eo;
@@ -54,7 +54,7 @@ std::vector<int32_t> Prompt(int seed, int n) {
   return p;
 }
 
-TEST_F(SchedulerTest, BatchedJobsMatchSoloRuns) {
+TEST_F(ServerSchedulerTest, BatchedJobsMatchSoloRuns) {
   std::vector<std::string> solo;
   {
     auto s = Make(1, 8);
@@ -79,7 +79,7 @@ TEST_F(SchedulerTest, BatchedJobsMatchSoloRuns) {
   }
 }
 
-TEST_F(SchedulerTest, ReusesTheLongestCachedPrefix) {
+TEST_F(ServerSchedulerTest, ReusesTheLongestCachedPrefix) {
   auto s = Make(2, 8);
   auto a = NewJob(Prompt(1, 40), 4);
   ASSERT_FALSE(s->Submit(a));
@@ -98,7 +98,7 @@ TEST_F(SchedulerTest, ReusesTheLongestCachedPrefix) {
   EXPECT_EQ(c->result().usage.cached_tokens, 49);
 }
 
-TEST_F(SchedulerTest, CancelFreesTheSlotAndFullQueueIs429) {
+TEST_F(ServerSchedulerTest, CancelFreesTheSlotAndFullQueueIs429) {
   auto s = Make(1, 1);
   auto running = NewJob(Prompt(2, 10), 100000);  // until the context is full
   auto queued = NewJob(Prompt(3, 10), 4);
@@ -117,7 +117,7 @@ TEST_F(SchedulerTest, CancelFreesTheSlotAndFullQueueIs429) {
   EXPECT_EQ(queued->result().usage.completion_tokens, 4);
 }
 
-TEST_F(SchedulerTest, DeadlineEndsWith504) {
+TEST_F(ServerSchedulerTest, DeadlineEndsWith504) {
   auto s = Make(1, 4);
   auto j = NewJob(Prompt(5, 10), 100000);
   j->deadline = Clock::now() + std::chrono::milliseconds(50);
@@ -127,7 +127,7 @@ TEST_F(SchedulerTest, DeadlineEndsWith504) {
   EXPECT_EQ(j->error()->status, 504);
 }
 
-TEST_F(SchedulerTest, StopEndsEverythingWith503) {
+TEST_F(ServerSchedulerTest, StopEndsEverythingWith503) {
   auto s = Make(1, 4);
   auto a = NewJob(Prompt(6, 10), 100000), b = NewJob(Prompt(7, 10), 100000);
   ASSERT_FALSE(s->Submit(a));
