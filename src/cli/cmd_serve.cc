@@ -71,6 +71,7 @@ int CmdServe(int argc, char** argv) {
   server::ServerOptions so;
   server::SchedulerOptions sched;
   int threads = 0;
+  app.option_defaults()->always_capture_default();
   app.add_option("-m,--model", model_path, "GGUF model")->required();
   app.add_option("--host", so.host, "address to listen on (default 127.0.0.1: this machine only)");
   app.add_option("--port", so.port, "TCP port (0: any free port)")->check(CLI::Range(0, 65535));
@@ -95,7 +96,6 @@ int CmdServe(int argc, char** argv) {
   app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32)")->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--alias", alias, "model name in /v1/models and responses (default: file name)");
   app.add_flag("--log-prompts", so.log_prompts, "include prompts in the request log (off: never logged)");
-  sched.n_ctx = 4096;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
