@@ -14,6 +14,7 @@
 #include "cli/gen_flags.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/utf8.h"
+#include "vision/vision.h"
 
 namespace gemrun::cli {
 namespace {
@@ -69,6 +70,45 @@ Status ParseIdList(const std::string& s, std::vector<int32_t>* ids) {
   return OkStatus();
 }
 
+constexpr std::string_view kImageMarker = "\x1fgemrun-image\x1f";
+
+// Where images go in the user text: each "<image>" in the prompt takes the next image; images
+// without a placeholder come first. Each becomes the family's begin marker, an image slot
+// and the end marker (HF processors put blank lines around them).
+std::string PlaceImages(const std::string& user, size_t n_images, ChatFormat fmt) {
+  const std::string begin = fmt == ChatFormat::kGemma3 ? "\n\n<start_of_image>" : "\n\n<|image>";
+  const std::string end = fmt == ChatFormat::kGemma3 ? "<end_of_image>\n\n" : "<image|>\n\n";
+  const std::string slot = begin + std::string(kImageMarker) + end;
+  std::string out;
+  size_t used = 0, pos = 0;
+  for (size_t at; used < n_images && (at = user.find("<image>", pos)) != std::string::npos; ++used) {
+    out += user.substr(pos, at - pos) + slot;
+    pos = at + 7;
+  }
+  out += user.substr(pos);
+  std::string lead;
+  for (; used < n_images; ++used) lead += slot;
+  return lead + out;
+}
+
+// Splits the rendered prompt at the image slots into text and image segments.
+Status BuildSegments(const Engine& e, const std::string& text, std::vector<PromptSegment> images,
+                     std::vector<PromptSegment>* out) {
+  size_t pos = 0, k = 0;
+  for (;;) {
+    const size_t at = text.find(kImageMarker, pos);
+    PromptSegment seg;
+    seg.ids = e.tokenizer().Encode(text.substr(pos, at == std::string::npos ? std::string::npos : at - pos),
+                                   EncodeOptions{.add_special = pos == 0, .parse_special = true});
+    if (!seg.ids.empty()) out->push_back(std::move(seg));
+    if (at == std::string::npos) break;
+    if (k >= images.size()) return InternalError("more image slots than images");
+    out->push_back(std::move(images[k++]));
+    pos = at + kImageMarker.size();
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 int CmdRun(int argc, char** argv) {
@@ -94,6 +134,16 @@ int CmdRun(int argc, char** argv) {
   app.add_flag("--raw", raw, "no chat template: the prompt text is tokenized as is (BOS added)");
   app.add_flag("--no-stdin", no_stdin, "do not read piped standard input");
   app.add_flag("--think", think, "Gemma 4: enable the thinking channel");
+  std::string mmproj, image_attention;
+  std::vector<std::string> images;
+  vision::TokenBudget budget;
+  app.add_option("--mmproj", mmproj, "vision projector (mmproj-*.gguf) for --image");
+  app.add_option("--image", images, "image file (PNG/JPEG), repeatable; \"<image>\" in -p marks where it goes, "
+                                    "otherwise images come first")->needs("--mmproj");
+  app.add_option("--image-attention", image_attention, "bidirectional or causal attention within an image "
+                 "(default: the model family's reference behaviour)")->check(CLI::IsMember({"bidirectional", "causal"}));
+  app.add_option("--image-min-tokens", budget.min_tokens, "Gemma 4: fewest tokens per image");
+  app.add_option("--image-max-tokens", budget.max_tokens, "Gemma 4: most tokens per image");
   f.gen.sampling.temperature = 0.8f;
   try {
     app.parse(argc, argv);
@@ -113,7 +163,7 @@ int CmdRun(int argc, char** argv) {
   auto engine = Engine::Load(f.model, f.engine);
   if (!engine.ok()) return ReportError("run", engine.status());
   const Engine& e = **engine;
-  if (ids.empty()) {
+  if (ids.empty() && images.empty()) {
     if (raw) {
       ids = e.tokenizer().Encode(user, EncodeOptions{.add_special = true, .parse_special = true});
     } else {
@@ -128,6 +178,38 @@ int CmdRun(int argc, char** argv) {
       f.gen.extra_eog = tmpl->StopTokens(e.tokenizer().vocab());
     }
   }
+  std::vector<PromptSegment> segments;
+  if (!images.empty()) {
+    if (!prompt_ids.empty() || raw)
+      return ReportError("run", InvalidArgumentError("--image works with the chat format (not with --prompt-ids or --raw)"));
+    auto enc = vision::VisionEncoder::Load(mmproj);
+    if (!enc.ok()) return ReportError("run", enc.status());
+    if (Status st = (*enc)->CheckTextModel(e.model().config()); !st.ok()) return ReportError("run", st);
+    const bool bidir = image_attention.empty() ? vision::DefaultImageBidirectional(e.model().config())
+                                               : image_attention == "bidirectional";
+    std::vector<PromptSegment> rows;
+    for (const std::string& img : images) {
+      PromptSegment seg;
+      auto emb = vision::EmbedImageFile(**enc, img, budget, e.pool(), &seg.n_rows);
+      if (!emb.ok()) return ReportError("run", emb.status());
+      seg.embd = std::move(*emb);
+      seg.non_causal = bidir;
+      rows.push_back(std::move(seg));
+    }
+    auto tmpl = ChatTemplate::ForGguf(e.model().file());
+    if (!tmpl.ok()) return ReportError("run", tmpl.status());
+    std::vector<ChatMessage> msgs;
+    if (!system.empty()) msgs.push_back({"system", system});
+    msgs.push_back({"user", PlaceImages(user, rows.size(), tmpl->format())});
+    auto text = tmpl->Render(msgs, ChatOptions{.enable_thinking = think});
+    if (!text.ok()) return ReportError("run", text.status());
+    if (Status st = BuildSegments(e, *text, std::move(rows), &segments); !st.ok()) return ReportError("run", st);
+    f.gen.extra_eog = tmpl->StopTokens(e.tokenizer().vocab());
+  } else {
+    segments.push_back(PromptSegment{.ids = ids});
+  }
+  int64_t n_prompt = 0;
+  for (const auto& seg : segments) n_prompt += seg.size();
   auto session = e.NewSession();
   if (!session.ok()) return ReportError("run", session.status());
   auto on_token = [json](const TokenEvent& ev) {
@@ -137,7 +219,7 @@ int CmdRun(int argc, char** argv) {
     }
     return true;
   };
-  auto res = (*session)->Generate(ids, f.gen, on_token);
+  auto res = (*session)->Generate(std::span<const PromptSegment>(segments), f.gen, on_token);
   if (!res.ok()) return ReportError("run", res.status());
   const Timings& t = res->timings;
   if (json) {
@@ -146,8 +228,8 @@ int CmdRun(int argc, char** argv) {
         {"tokens", res->tokens},
         {"finish_reason", FinishReasonName(res->finish)},
         {"finish_detail", FinishReasonDetail(res->finish)},
-        {"usage", {{"prompt_tokens", ids.size()}, {"completion_tokens", res->tokens.size()},
-                   {"total_tokens", ids.size() + res->tokens.size()}, {"cached_tokens", t.cached_tokens}}},
+        {"usage", {{"prompt_tokens", n_prompt}, {"completion_tokens", res->tokens.size()},
+                   {"total_tokens", n_prompt + static_cast<int64_t>(res->tokens.size())}, {"cached_tokens", t.cached_tokens}}},
         {"timings", {{"load_ms", t.load_ms}, {"prompt_ms", t.prompt_ms}, {"prompt_tokens_per_s", t.PromptTokPerS()},
                      {"gen_ms", t.gen_ms}, {"gen_tokens_per_s", t.GenTokPerS()}}}};
     std::printf("%s\n", out.dump().c_str());

@@ -46,7 +46,9 @@ void Session::Reset() {
 
 int64_t Session::ReusePrefix(std::span<const int32_t> prompt) {
   size_t common = 0;
-  while (common < history_.size() && common < prompt.size() && history_[common] == prompt[common]) ++common;
+  while (common < history_.size() && common < prompt.size() && history_[common] == prompt[common] &&
+         prompt[common] != kImageRow)
+    ++common;
   if (common == prompt.size() && common > 0) --common;  // re-evaluate the last token for its logits
   if (!kv_->Rewind(static_cast<int64_t>(common))) common = 0;  // the window rings moved on
   history_.resize(common);
@@ -70,23 +72,62 @@ Status Session::Append(std::span<const int32_t> ids, Timings* t) {
   return OkStatus();
 }
 
+Status Session::AppendImage(const PromptSegment& seg, Timings* t) {
+  const auto t0 = Clock::now();
+  if (seg.n_rows > ws_->max_rows)
+    return InvalidArgumentError("an image of " + std::to_string(seg.n_rows) + " tokens does not fit one batch of " +
+                                std::to_string(ws_->max_rows) + "; raise --batch-size");
+  const Batch b{.embd = seg.embd.data(), .n_embd_rows = seg.n_rows, .non_causal = seg.non_causal};
+  RETURN_IF_ERROR(e_.model().Forward(b, *kv_, *ws_, LogitsMode::kLast, logits_.data(), e_.pool()));
+  history_.insert(history_.end(), static_cast<size_t>(seg.n_rows), kImageRow);
+  if (t) {
+    t->prompt_ms += Ms(t0, Clock::now());
+    t->prompt_tokens += seg.n_rows;
+  }
+  return OkStatus();
+}
+
 StatusOr<GenerateResult> Session::Generate(std::span<const int32_t> prompt, const GenerateParams& p,
                                            const TokenCallback& cb) {
+  PromptSegment seg;
+  seg.ids.assign(prompt.begin(), prompt.end());
+  return Generate(std::span<const PromptSegment>(&seg, 1), p, cb);
+}
+
+StatusOr<GenerateResult> Session::Generate(std::span<const PromptSegment> prompt, const GenerateParams& p,
+                                           const TokenCallback& cb) {
   const ModelConfig& c = e_.model().config();
-  if (prompt.empty()) return InvalidArgumentError("empty prompt");
-  if (static_cast<int64_t>(prompt.size()) >= kv_->n_ctx)
-    return OutOfRangeError("prompt is " + std::to_string(prompt.size()) + " tokens but the context holds " +
+  std::vector<int32_t> key;  // the prompt as the cache records it
+  for (const PromptSegment& s : prompt) {
+    if (s.is_image() && static_cast<int64_t>(s.embd.size()) != s.n_rows * c.n_embd)
+      return InvalidArgumentError("image segment holds " + std::to_string(s.embd.size()) + " floats, expected " +
+                                  std::to_string(s.n_rows) + " rows of " + std::to_string(c.n_embd));
+    if (s.is_image()) key.insert(key.end(), static_cast<size_t>(s.n_rows), kImageRow);
+    else key.insert(key.end(), s.ids.begin(), s.ids.end());
+  }
+  if (key.empty()) return InvalidArgumentError("empty prompt");
+  if (static_cast<int64_t>(key.size()) >= kv_->n_ctx)
+    return OutOfRangeError("prompt is " + std::to_string(key.size()) + " tokens but the context holds " +
                            std::to_string(kv_->n_ctx) + " (including at least one generated token); shorten the "
                            "input or raise --ctx-size");
   RETURN_IF_ERROR(p.sampling.Validate(c.n_vocab));
   GenerateResult res;
   res.timings.load_ms = e_.load_ms();
-  const int64_t kept = ReusePrefix(prompt);
-  res.timings.cached_tokens = kept;
-  RETURN_IF_ERROR(Append(prompt.subspan(static_cast<size_t>(kept)), &res.timings));
+  int64_t skip = ReusePrefix(key);  // never reaches into an image
+  res.timings.cached_tokens = skip;
+  for (const PromptSegment& s : prompt) {
+    if (s.is_image()) {
+      RETURN_IF_ERROR(AppendImage(s, &res.timings));
+      continue;
+    }
+    const int64_t n = static_cast<int64_t>(s.ids.size());
+    const int64_t from = std::min(skip, n);
+    skip -= from;
+    RETURN_IF_ERROR(Append(std::span<const int32_t>(s.ids).subspan(static_cast<size_t>(from)), &res.timings));
+  }
 
   Generation gen(e_.tokenizer(), p, c.n_vocab, cb);
-  gen.AcceptPrompt(prompt);
+  for (const PromptSegment& s : prompt) gen.AcceptPrompt(s.ids);
   const auto t0 = Clock::now();
   while (gen.Step(logits_.data(), kv_->n_past >= kv_->n_ctx)) {
     const int32_t id = gen.next_token();

@@ -44,6 +44,18 @@ struct GenerateResult {
 
 class Session;
 
+// One piece of a prompt: text token ids, or an image's embedding rows ([n_rows][n_embd], fed
+// as one batch at consecutive positions; `non_causal` lets the image's positions see each other).
+struct PromptSegment {
+  std::vector<int32_t> ids;
+  std::vector<float> embd;
+  int64_t n_rows = 0;
+  bool non_causal = false;
+
+  bool is_image() const { return n_rows > 0; }
+  int64_t size() const { return is_image() ? n_rows : static_cast<int64_t>(ids.size()); }
+};
+
 class Engine {
  public:
   static StatusOr<std::unique_ptr<Engine>> Load(const std::string& model_path, const EngineOptions& opts);
@@ -74,11 +86,16 @@ class Session {
   // naming its length and the limit; nothing is truncated.
   StatusOr<GenerateResult> Generate(std::span<const int32_t> prompt, const GenerateParams& p,
                                     const TokenCallback& cb);
+  // The same for a prompt with images. Prefix reuse stops at the first image.
+  StatusOr<GenerateResult> Generate(std::span<const PromptSegment> prompt, const GenerateParams& p,
+                                    const TokenCallback& cb);
   // Evaluates `ids` after what is cached (no sampling); leaves the last position's logits.
   Status Append(std::span<const int32_t> ids, Timings* t);
   void Reset();
 
-  const std::vector<int32_t>& history() const { return history_; }  // ids in the cache
+  // Ids in the cache; image positions are recorded as kImageRow and never match a prompt.
+  const std::vector<int32_t>& history() const { return history_; }
+  static constexpr int32_t kImageRow = -1;
   int64_t n_ctx() const { return kv_->n_ctx; }
   int64_t n_past() const { return kv_->n_past; }
 
@@ -86,6 +103,8 @@ class Session {
   // Drops cached positions after the longest common prefix with `prompt` (keeping at least
   // one token to evaluate); returns how many were kept.
   int64_t ReusePrefix(std::span<const int32_t> prompt);
+  // Evaluates an image's rows as one batch after what is cached.
+  Status AppendImage(const PromptSegment& seg, Timings* t);
 
   const Engine& e_;
   std::unique_ptr<KvCache> kv_;

@@ -54,4 +54,15 @@ set +e
 "$GEMRUN" run -m /nonexistent.gguf -p x --no-stdin >/dev/null 2>&1; [ $? -eq 2 ] || fail "missing model should exit 2"
 "$GEMRUN" run --help | grep -q "exit codes" || fail "--help lacks exit codes"
 set -e
+# 6. Images: --image with a projector; an image placeholder; a corrupt image is a clean error.
+V=$DATA/vision
+out=$("$GEMRUN" run -m "$V/models/g4v-f32.gguf" --mmproj "$V/models/g4v-mmproj-f16.gguf" --image "$V/images/grad-224x224.png" \
+      -p "What is in <image> this picture?" -n 4 --temp 0 --json --no-stdin)
+echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["usage"]["prompt_tokens"] > 256, d; assert len(d["tokens"]) == 4, d' \
+  || fail "image prompt: $out"
+set +e
+msg=$("$GEMRUN" run -m "$V/models/g4v-f32.gguf" --mmproj "$V/models/g4v-mmproj-f16.gguf" --image "$DATA/testdata/manifest.json" -p x --no-stdin 2>&1); rc=$?
+set -e
+[ $rc -eq 2 ] || fail "non-image file: exit $rc ($msg)"
+echo "$msg" | grep -q "not a PNG or JPEG" || fail "non-image message: $msg"
 echo "run e2e: ok"
