@@ -2,6 +2,8 @@
 // validation (unsupported fields named), error objects, auth comparison.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "server/api.h"
 #include "server/ollama.h"
 #include "server/openai.h"
@@ -202,6 +204,44 @@ TEST(ServerAuth, BearerComparison) {
   EXPECT_FALSE(BearerMatches("Basic k-123", "k-123"));
   EXPECT_FALSE(BearerMatches("", "k-123"));
   EXPECT_FALSE(BearerMatches("Bearer ", ""));
+}
+
+// A poor man's fuzzer for the untrusted-input path: byte mutations of valid bodies through the
+// JSON reader and all four parsers must only ever produce values or ApiErrors.
+TEST(ServerFuzz, MutatedBodiesNeverCrash) {
+  const std::vector<std::string> seeds = {
+      R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "stop": ["a"],
+          "max_tokens": 5, "logprobs": true, "top_logprobs": 2, "stream": true, "stream_options": {"include_usage": true},
+          "logit_bias": {"7": 1.5}, "seed": -3, "temperature": 0.5})",
+      R"({"model": "m", "prompt": ["x"], "max_tokens": 16, "logprobs": 3, "echo": false, "best_of": 1})",
+      R"({"model": "m", "messages": [{"role": "system", "content": "s"}], "options": {"num_predict": -1, "stop": "x",
+          "num_ctx": 64, "repeat_last_n": -1}, "keep_alive": "5m", "format": ""})",
+      R"({"model": "m", "prompt": "p", "system": "s", "raw": false, "images": [], "options": {"seed": 1}})"};
+  std::mt19937 rng(1234);
+  const char kBytes[] = "{}[]\",:0123456789.eE+-truefalsnul \\\x00\xff";
+  int parsed = 0;
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string b = seeds[iter % seeds.size()];
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !b.empty(); ++e) {
+      const size_t at = rng() % b.size();
+      switch (rng() % 4) {
+        case 0: b[at] = kBytes[rng() % (sizeof kBytes - 1)]; break;
+        case 1: b.insert(at, 1, kBytes[rng() % (sizeof kBytes - 1)]); break;
+        case 2: b.erase(at, 1 + rng() % 8); break;
+        default: b.resize(at); break;
+      }
+    }
+    Json j;
+    if (ParseJsonBody(b, &j)) continue;
+    ++parsed;
+    ApiRequest r;
+    (void)ParseChatCompletionRequest(j, kLim, &r);
+    (void)ParseCompletionRequest(j, kLim, &r);
+    (void)ParseOllamaChatRequest(j, kLim, 128, &r);
+    (void)ParseOllamaGenerateRequest(j, kLim, 128, &r);
+  }
+  EXPECT_GT(parsed, 1000);  // the mutations keep many bodies valid JSON, so the parsers are exercised
 }
 
 }  // namespace
