@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/gen_flags.h"
+#include "cli/images.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/utf8.h"
 
@@ -36,6 +37,7 @@ constexpr const char* kHelp =
     "  /system [TEXT]   set (or clear) the system prompt and start over\n"
     "  /save FILE       save the conversation as JSON\n"
     "  /load FILE       load a conversation saved with /save\n"
+    "  /image PATH      attach an image to your next message (needs --mmproj)\n"
     "  /exit, /quit     leave (Ctrl-D too)\n"
     "input: end a line with \\ to continue it, or wrap several lines in \"\"\" ... \"\"\".\n"
     "Ctrl-C stops the current answer.\n";
@@ -79,6 +81,7 @@ bool ReadTurn(bool tty, std::string* out) {
 struct Conversation {
   std::string system;
   std::vector<ChatMessage> turns;
+  std::vector<std::vector<PromptSegment>> images;  // per turn, encoded once
 
   std::vector<ChatMessage> Messages() const {
     std::vector<ChatMessage> m;
@@ -101,6 +104,7 @@ struct Conversation {
       Conversation c;
       c.system = j.value("system", "");
       for (const auto& m : j.at("messages")) c.turns.push_back({m.at("role").get<std::string>(), m.at("content").get<std::string>()});
+      c.images.resize(c.turns.size());
       *this = std::move(c);
     } catch (const std::exception& e) {
       return InvalidArgumentError(path + ": not a saved conversation (" + e.what() + ")");
@@ -109,21 +113,41 @@ struct Conversation {
   }
 };
 
+// The prompt for the whole conversation: text segments and the turns' images in order.
+StatusOr<std::vector<PromptSegment>> ConversationPrompt(const Engine& e, const ChatTemplate& tmpl,
+                                                        const Conversation& conv, bool think) {
+  std::vector<ChatMessage> msgs = conv.Messages();
+  std::vector<PromptSegment> imgs;
+  const size_t first_turn = msgs.size() - conv.turns.size();
+  for (size_t t = 0; t < conv.turns.size(); ++t) {
+    if (conv.images[t].empty()) continue;
+    msgs[first_turn + t].content = PlaceImages(msgs[first_turn + t].content, conv.images[t].size(), tmpl.format());
+    imgs.insert(imgs.end(), conv.images[t].begin(), conv.images[t].end());
+  }
+  ASSIGN_OR_RETURN(std::string text, tmpl.Render(msgs, ChatOptions{.enable_thinking = think}));
+  std::vector<PromptSegment> out;
+  RETURN_IF_ERROR(BuildSegments(e, text, std::move(imgs), &out));
+  return out;
+}
+
 // Handles a slash command; returns false when the REPL should end.
 bool SlashCommand(const std::string& line, Conversation& conv, Session& session) {
   const size_t sp = line.find(' ');
   const std::string cmd = line.substr(0, sp);
   const std::string arg = sp == std::string::npos ? "" : line.substr(sp + 1);
   if (cmd == "/exit" || cmd == "/quit") return false;
+  if (cmd == "/image") return true;  // handled by the REPL (needs the encoder)
   if (cmd == "/help") {
     std::printf("%s", kHelp);
   } else if (cmd == "/clear") {
     conv.turns.clear();
+    conv.images.clear();
     session.Reset();
     std::printf("(conversation cleared)\n");
   } else if (cmd == "/system") {
     conv.system = arg;
     conv.turns.clear();
+    conv.images.clear();
     session.Reset();
     std::printf(arg.empty() ? "(system prompt cleared)\n" : "(system prompt set; conversation restarted)\n");
   } else if (cmd == "/save" || cmd == "/load") {
@@ -156,6 +180,8 @@ int CmdChat(int argc, char** argv) {
   bool think = false;
   app.add_option("--system", conv.system, "system prompt");
   app.add_flag("--think", think, "Gemma 4: enable the thinking channel");
+  ImageOptions io;
+  app.add_option("--mmproj", io.mmproj, "vision projector (mmproj-*.gguf) for /image");
   f.gen.sampling.temperature = 0.8f;
   try {
     app.parse(argc, argv);
@@ -181,23 +207,49 @@ int CmdChat(int argc, char** argv) {
   const bool tty = isatty(STDIN_FILENO);
   if (tty) std::printf("gemrun chat — %s, context %lld tokens. /help for commands.\n", tmpl->name(), (long long)s.n_ctx());
 
+  std::unique_ptr<vision::VisionEncoder> encoder;
+  if (!io.mmproj.empty()) {
+    auto enc = LoadImageEncoder(e, io);
+    if (!enc.ok()) return ReportError("chat", enc.status());
+    encoder = std::move(*enc);
+  }
+  std::vector<PromptSegment> pending;  // images for the next user message
+
   std::string line;
   while (ReadTurn(tty, &line)) {
     g_interrupt = false;
     if (line.empty()) continue;
+    if (line.rfind("/image", 0) == 0 && (line.size() == 6 || line[6] == ' ')) {
+      const std::string path = line.size() > 7 ? line.substr(7) : "";
+      if (!encoder) {
+        std::printf("error: start chat with --mmproj PROJECTOR to use images\n");
+      } else if (path.empty()) {
+        std::printf("usage: /image PATH\n");
+      } else if (auto seg = EncodeImage(e, *encoder, io, path); !seg.ok()) {
+        std::printf("error: %s\n", seg.status().message().c_str());
+      } else {
+        std::printf("(image attached: %lld tokens; it goes with your next message)\n", (long long)seg->n_rows);
+        pending.push_back(std::move(*seg));
+      }
+      continue;
+    }
     if (line[0] == '/') {
       if (!SlashCommand(line, conv, s)) break;
       continue;
     }
     conv.turns.push_back({"user", line});
-    auto ids = tmpl->Encode(e.tokenizer(), conv.Messages(), ChatOptions{.enable_thinking = think});
-    if (!ids.ok()) {
-      std::printf("error: %s\n", ids.status().message().c_str());
+    conv.images.resize(conv.turns.size());
+    conv.images.back() = std::move(pending);
+    pending.clear();
+    auto prompt = ConversationPrompt(e, *tmpl, conv, think);
+    if (!prompt.ok()) {
+      std::printf("error: %s\n", prompt.status().message().c_str());
       conv.turns.pop_back();
+      conv.images.pop_back();
       continue;
     }
     g_generating = true;
-    auto res = s.Generate(*ids, f.gen, [](const TokenEvent& ev) {
+    auto res = s.Generate(std::span<const PromptSegment>(*prompt), f.gen, [](const TokenEvent& ev) {
       std::fwrite(ev.text.data(), 1, ev.text.size(), stdout);
       std::fflush(stdout);
       return !g_interrupt.load();
@@ -206,9 +258,11 @@ int CmdChat(int argc, char** argv) {
     if (!res.ok()) {
       std::printf("error: %s\n(use /clear to start over)\n", res.status().message().c_str());
       conv.turns.pop_back();
+      conv.images.pop_back();
       continue;
     }
     conv.turns.push_back({"assistant", res->text});
+    conv.images.emplace_back();
     std::printf(res->finish == FinishReason::kCancelled ? "\n[stopped]\n" : "\n");
     const double used = static_cast<double>(s.n_past()) / s.n_ctx();
     if (used > 0.8)

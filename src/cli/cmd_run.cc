@@ -14,6 +14,7 @@
 #include "cli/gen_flags.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/utf8.h"
+#include "cli/images.h"
 #include "vision/vision.h"
 
 namespace gemrun::cli {
@@ -67,45 +68,6 @@ Status ParseIdList(const std::string& s, std::vector<int32_t>* ids) {
     ids->push_back(static_cast<int32_t>(v));
   }
   if (ids->empty()) return InvalidArgumentError("--prompt-ids: no ids");
-  return OkStatus();
-}
-
-constexpr std::string_view kImageMarker = "\x1fgemrun-image\x1f";
-
-// Where images go in the user text: each "<image>" in the prompt takes the next image; images
-// without a placeholder come first. Each becomes the family's begin marker, an image slot
-// and the end marker (HF processors put blank lines around them).
-std::string PlaceImages(const std::string& user, size_t n_images, ChatFormat fmt) {
-  const std::string begin = fmt == ChatFormat::kGemma3 ? "\n\n<start_of_image>" : "\n\n<|image>";
-  const std::string end = fmt == ChatFormat::kGemma3 ? "<end_of_image>\n\n" : "<image|>\n\n";
-  const std::string slot = begin + std::string(kImageMarker) + end;
-  std::string out;
-  size_t used = 0, pos = 0;
-  for (size_t at; used < n_images && (at = user.find("<image>", pos)) != std::string::npos; ++used) {
-    out += user.substr(pos, at - pos) + slot;
-    pos = at + 7;
-  }
-  out += user.substr(pos);
-  std::string lead;
-  for (; used < n_images; ++used) lead += slot;
-  return lead + out;
-}
-
-// Splits the rendered prompt at the image slots into text and image segments.
-Status BuildSegments(const Engine& e, const std::string& text, std::vector<PromptSegment> images,
-                     std::vector<PromptSegment>* out) {
-  size_t pos = 0, k = 0;
-  for (;;) {
-    const size_t at = text.find(kImageMarker, pos);
-    PromptSegment seg;
-    seg.ids = e.tokenizer().Encode(text.substr(pos, at == std::string::npos ? std::string::npos : at - pos),
-                                   EncodeOptions{.add_special = pos == 0, .parse_special = true});
-    if (!seg.ids.empty()) out->push_back(std::move(seg));
-    if (at == std::string::npos) break;
-    if (k >= images.size()) return InternalError("more image slots than images");
-    out->push_back(std::move(images[k++]));
-    pos = at + kImageMarker.size();
-  }
   return OkStatus();
 }
 
@@ -182,19 +144,14 @@ int CmdRun(int argc, char** argv) {
   if (!images.empty()) {
     if (!prompt_ids.empty() || raw)
       return ReportError("run", InvalidArgumentError("--image works with the chat format (not with --prompt-ids or --raw)"));
-    auto enc = vision::VisionEncoder::Load(mmproj);
+    ImageOptions io{mmproj, image_attention, budget};
+    auto enc = LoadImageEncoder(e, io);
     if (!enc.ok()) return ReportError("run", enc.status());
-    if (Status st = (*enc)->CheckTextModel(e.model().config()); !st.ok()) return ReportError("run", st);
-    const bool bidir = image_attention.empty() ? vision::DefaultImageBidirectional(e.model().config())
-                                               : image_attention == "bidirectional";
     std::vector<PromptSegment> rows;
     for (const std::string& img : images) {
-      PromptSegment seg;
-      auto emb = vision::EmbedImageFile(**enc, img, budget, e.pool(), &seg.n_rows);
-      if (!emb.ok()) return ReportError("run", emb.status());
-      seg.embd = std::move(*emb);
-      seg.non_causal = bidir;
-      rows.push_back(std::move(seg));
+      auto seg = EncodeImage(e, **enc, io, img);
+      if (!seg.ok()) return ReportError("run", seg.status());
+      rows.push_back(std::move(*seg));
     }
     auto tmpl = ChatTemplate::ForGguf(e.model().file());
     if (!tmpl.ok()) return ReportError("run", tmpl.status());
