@@ -239,7 +239,8 @@ void HttpServer::Impl::Log(const httplib::Request& req, const httplib::Response&
     log = RequestLog{};
     return;
   }
-  const double total_ms = log.id ? std::chrono::duration<double, std::milli>(
+  if (log.id == 0) log.id = next_id.fetch_add(1);  // answered before routing (e.g. 100-continue)
+  const double total_ms = log.start.time_since_epoch().count() ? std::chrono::duration<double, std::milli>(
                                        std::chrono::steady_clock::now() - log.start).count() : 0;
   std::string line = "gemrun serve: req-" + std::to_string(log.id) + " " + req.method + " " + label + " " +
                      std::to_string(res.status);
@@ -289,6 +290,19 @@ void HttpServer::Impl::Setup() {
     SendError(q, r, ApiError::Of(r.status, r.status == 404 ? "not_found_error" : "invalid_request_error", msg));
   });
 
+  // "Expect: 100-continue" (curl sends it for bodies over 1 KiB): refuse an oversized body before
+  // the client sends it.
+  const size_t max_body = opts.max_body_bytes;
+  svr.set_expect_100_continue_handler([max_body](const httplib::Request& q, httplib::Response& r) {
+    const std::string len = q.get_header_value("Content-Length");
+    if (!len.empty() && std::strtoull(len.c_str(), nullptr, 10) > max_body) {
+      SendError(q, r, ApiError::Of(413, "invalid_request_error", "request body is larger than the server's limit of " +
+                                       std::to_string(max_body) + " bytes (--max-body-bytes)", "body_too_large"));
+      r.set_header("Connection", "close");
+      return 413;
+    }
+    return 100;
+  });
   svr.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     if (Ready()) return SendJson(res, Json{{"status", "ok"}});
     res.set_header("Retry-After", "1");
