@@ -9,6 +9,9 @@ PKGS=(build-essential cmake ninja-build pkg-config
       libcpp-httplib-dev libstb-dev libedit-dev python3-numpy clang libclang-rt-14-dev tmux)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+# Node.js + npm run the server's end-to-end tests with the real `openai` client.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
