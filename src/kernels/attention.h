@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/buffer.h"
 #include "kernels/kernels.h"
 #include "tensor/dtype.h"
 #include "threading/thread_pool.h"
@@ -36,7 +37,7 @@ struct AttentionArgs {
 };
 
 struct AttentionScratch {
-  std::vector<float> q, scores, out, out2;  // gathered queries, scores, outputs of one KV head
+  Buffer<float> q, scores, out, out2;  // gathered queries, scores, outputs of one KV head
   MatMulScratch mm;
 };
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/buffer.h"
 #include "kernels/tensor_view.h"
 #include "threading/thread_pool.h"
 
@@ -13,7 +14,7 @@ namespace gemrun::kernels {
 // Scratch bytes for activation conversion; grows on first use, then reused (no allocation
 // in the steady-state decode loop).
 struct MatMulScratch {
-  std::vector<uint8_t> act;  // [T][RowBytes(vec_dot, K)]
+  Buffer<uint8_t> act;  // [T][RowBytes(vec_dot, K)], untouched until used
 };
 
 // y[t][o] = sum_k W[o][k] * x[t][k] for t < T, o < N, where W is a 2-D weight view

@@ -114,17 +114,17 @@ StatusOr<ModelConfig> LoadGemma4Config(const GgufFile& f) {
 }
 
 struct Gemma4Workspace : Workspace {
-  std::vector<float> per_layer;  // [B][L * P] per-layer inputs PL
-  std::vector<float> ple_tmp;    // [B][L * P]
-  std::vector<float> moe_out;    // [B][E] expert-branch accumulator
-  std::vector<float> moe_in;     // [B][E] expert input rows gathered per expert
-  std::vector<float> moe_y;      // [B][E] expert outputs per gathered row
-  std::vector<float> gate_up;    // [B][2 * F_exp]
-  std::vector<float> moe_h;      // [B][F_exp] gelu(gate) * up
-  std::vector<float> router;     // [B][n_expert]
+  Buffer<float> per_layer;  // [B][L * P] per-layer inputs PL
+  Buffer<float> ple_tmp;    // [B][L * P]
+  Buffer<float> moe_out;    // [B][E] expert-branch accumulator
+  Buffer<float> moe_in;     // [B][E] expert input rows gathered per expert
+  Buffer<float> moe_y;      // [B][E] expert outputs per gathered row
+  Buffer<float> gate_up;    // [B][2 * F_exp]
+  Buffer<float> moe_h;      // [B][F_exp] gelu(gate) * up
+  Buffer<float> router;     // [B][n_expert]
   std::vector<int32_t> sel;      // [B][k] chosen experts
   std::vector<float> sel_w;      // [B][k] their weights
-  std::vector<float> contrib;    // [B][k][E] weighted expert outputs, summed in rank order
+  Buffer<float> contrib;    // [B][k][E] weighted expert outputs, summed in rank order
   std::vector<int32_t> order;    // [n_expert] router ranking of one token
   std::vector<int64_t> rows;     // [B * k] (token, rank) pairs routed to one expert
 };
@@ -295,7 +295,7 @@ void Gemma4::MoeBranch(const Layer& L, const float* x_att, int64_t T, Gemma4Work
   // Expert input and per-expert batches of the tokens that chose it.
   float* z = st.xn.data();
   kernels::RmsNorm(x_att, z, mo.pre_norm_2.data(), T, E, c.eps, E, E);
-  std::vector<float>& contrib = st.contrib;
+  auto& contrib = st.contrib;
   std::vector<int64_t>& rows = st.rows;
   for (int64_t e = 0; e < X; ++e) {
     rows.clear();

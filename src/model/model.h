@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/buffer.h"
 #include "base/status.h"
 #include "gguf/gguf.h"
 #include "kernels/attention.h"
@@ -26,7 +27,7 @@ struct KvCache {
   int64_t max_batch = 0;   // tokens one call may append (the rings are sized for it)
   int64_t max_rewind = 0;  // how far n_past may be moved back with the window still intact
   std::vector<kernels::KvLayout> layout;
-  std::vector<std::vector<uint8_t>> k, v;
+  std::vector<Buffer<uint8_t>> k, v;  // untouched until written (RSS grows with use)
 
   uint64_t Bytes() const;
   // Moves n_past back to `n` (prefix reuse). Returns false, and empties the cache, when the
@@ -39,10 +40,10 @@ struct KvCache {
 struct Workspace {
   virtual ~Workspace() = default;
   int64_t max_rows = 0;
-  std::vector<float> x, xn, q, kx, vx, attn, proj, gate, up;  // [max_rows][width]
-  std::vector<float> out_rows;     // [max_rows][n_embd] rows that need logits
-  std::vector<int64_t> pos;        // [max_rows] position of each row
-  std::vector<float> rope_cs[2];   // [max_rows][n_rot] cos/sin per row: sliding, global
+  Buffer<float> x, xn, q, kx, vx, attn, proj, gate, up;  // [max_rows][width]
+  Buffer<float> out_rows;     // [max_rows][n_embd] rows that need logits
+  Buffer<int64_t> pos;        // [max_rows] position of each row
+  Buffer<float> rope_cs[2];   // [max_rows][n_rot] cos/sin per row: sliding, global
   kernels::AttentionScratch attn_scratch;
   kernels::MatMulScratch mm;
 };

@@ -21,8 +21,8 @@ class ServerSchedulerTest : public ::testing::Test {
     ASSERT_TRUE(e.ok()) << e.status().message();
     engine_ = std::move(*e);
   }
-  std::unique_ptr<Scheduler> Make(int slots, int64_t queue) {
-    SchedulerOptions o{.n_slots = slots, .n_ctx = 128, .max_batch = 16, .max_queue = queue};
+  std::unique_ptr<Scheduler> Make(int slots, int64_t queue, int64_t n_ctx = 128) {
+    SchedulerOptions o{.n_slots = slots, .n_ctx = n_ctx, .max_batch = 16, .max_queue = queue};
     auto s = std::make_unique<Scheduler>(*engine_, o, &metrics_);
     EXPECT_TRUE(s->Init().ok());
     s->Start();
@@ -118,7 +118,8 @@ TEST_F(ServerSchedulerTest, CancelFreesTheSlotAndFullQueueIs429) {
 }
 
 TEST_F(ServerSchedulerTest, DeadlineEndsWith504) {
-  auto s = Make(1, 4);
+  // A context long enough that generation cannot finish before the deadline on a fast machine.
+  auto s = Make(1, 4, 4096);
   auto j = NewJob(Prompt(5, 10), 100000);
   j->deadline = Clock::now() + std::chrono::milliseconds(50);
   ASSERT_FALSE(s->Submit(j));
