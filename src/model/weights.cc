@@ -27,7 +27,7 @@ Status WeightBinder::Matrix(const std::string& name, int64_t ne0, int64_t ne1, T
   if (!ok)
     return InvalidArgumentError(f_.path() + ": tensor '" + name + "' has shape " +
                                 ShapeStr(t->ne, static_cast<int>(t->n_dims)) + ", expected " +
-                                ShapeStr(want, ne2 == 1 ? 2 : 3));
+                                ShapeStr(want, ne2 != 1 ? 3 : ne1 != 1 ? 2 : 1));
   if (!Traits(t->type).weight_ok)
     return UnimplementedError(f_.path() + ": tensor '" + name + "' has type " + DTypeName(t->type) +
                               " (" + std::to_string(static_cast<uint32_t>(t->type)) +
