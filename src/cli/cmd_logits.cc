@@ -14,23 +14,6 @@
 namespace gemrun::cli {
 namespace {
 
-Status ParseIds(const std::string& s, std::vector<int32_t>* ids) {
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t j = s.find(',', i);
-    if (j == std::string::npos) j = s.size();
-    const std::string tok = s.substr(i, j - i);
-    char* end = nullptr;
-    errno = 0;
-    const long long v = std::strtoll(tok.c_str(), &end, 10);
-    if (tok.empty() || *end != '\0' || errno || v < 0 || v > INT32_MAX)
-      return InvalidArgumentError("--ids: '" + tok + "' is not a token id");
-    ids->push_back(static_cast<int32_t>(v));
-    i = j + 1;
-  }
-  if (ids->empty()) return InvalidArgumentError("--ids: no ids given");
-  return OkStatus();
-}
 
 // One segment of --prompt-json: token ids, or an image (its rows filled in after encoding).
 struct Segment {
@@ -191,7 +174,7 @@ int CmdLogits(int argc, char** argv) {
   }
   if (ids_str.empty()) return ReportError("logits", InvalidArgumentError("give --ids or --prompt-json"));
   std::vector<int32_t> ids;
-  if (Status s = ParseIds(ids_str, &ids); !s.ok()) return ReportError("logits", s);
+  if (Status s = ParseTokenIds("--ids", ids_str, &ids); !s.ok()) return ReportError("logits", s);
   const int64_t n = static_cast<int64_t>(ids.size());
   if (batch == 0 || batch > n) batch = n;
 

@@ -58,18 +58,6 @@ Status BuildUserText(const std::string& prompt, const std::vector<std::string>& 
   return OkStatus();
 }
 
-Status ParseIdList(const std::string& s, std::vector<int32_t>* ids) {
-  std::stringstream ss(s);
-  std::string tok;
-  while (std::getline(ss, tok, ',')) {
-    char* end = nullptr;
-    const long v = std::strtol(tok.c_str(), &end, 10);
-    if (tok.empty() || *end || v < 0 || v > INT32_MAX) return InvalidArgumentError("--prompt-ids: '" + tok + "' is not a token id");
-    ids->push_back(static_cast<int32_t>(v));
-  }
-  if (ids->empty()) return InvalidArgumentError("--prompt-ids: no ids");
-  return OkStatus();
-}
 
 }  // namespace
 
@@ -117,7 +105,7 @@ int CmdRun(int argc, char** argv) {
   std::vector<int32_t> ids;
   std::string user;
   if (!prompt_ids.empty()) {
-    if (Status s = ParseIdList(prompt_ids, &ids); !s.ok()) return ReportError("run", s);
+    if (Status s = ParseTokenIds("--prompt-ids", prompt_ids, &ids); !s.ok()) return ReportError("run", s);
   } else {
     const bool piped = !no_stdin && !isatty(STDIN_FILENO);
     if (Status s = BuildUserText(prompt, files, piped, &user); !s.ok()) return ReportError("run", s);

@@ -2,7 +2,9 @@
 // Exit codes (documented in --help): 0 ok, 1 usage error, 2 model/file error, 3 runtime error.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 
@@ -15,6 +17,9 @@ constexpr int kExitRuntime = 3;
 
 // Prints "gemrun <cmd>: <message>" to stderr and returns the exit code for the status.
 int ReportError(const char* cmd, const Status& s);
+
+// Parses "2,17,33" into token ids (non-negative int32); errors name `flag` and the bad item.
+Status ParseTokenIds(const char* flag, const std::string& s, std::vector<int32_t>* ids);
 
 int CmdEmbedImage(int argc, char** argv);
 int CmdInspect(int argc, char** argv);

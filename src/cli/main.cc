@@ -1,5 +1,8 @@
 // gemrun: the CLI entry point; dispatches to one subcommand per file.
+#include <cerrno>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "cli/commands.h"
@@ -16,6 +19,24 @@ int ReportError(const char* cmd, const Status& s) {
     case StatusCode::kUnimplemented: return kExitModel;
     default: return kExitRuntime;
   }
+}
+
+Status ParseTokenIds(const char* flag, const std::string& s, std::vector<int32_t>* ids) {
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t j = s.find(',', i);
+    if (j == std::string::npos) j = s.size();
+    const std::string tok = s.substr(i, j - i);
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(tok.c_str(), &end, 10);
+    if (tok.empty() || *end != '\0' || errno || v < 0 || v > INT32_MAX)
+      return InvalidArgumentError(std::string(flag) + ": '" + tok + "' is not a token id");
+    ids->push_back(static_cast<int32_t>(v));
+    i = j + 1;
+  }
+  if (ids->empty()) return InvalidArgumentError(std::string(flag) + ": no ids given");
+  return OkStatus();
 }
 
 namespace {

@@ -61,15 +61,13 @@ bool Generation::Step(float* logits, bool context_full) {
   if (done()) return false;
   const std::span<const float> row(logits, static_cast<size_t>(n_vocab_));
   TokenEvent ev;
-  if (p_.logprobs || p_.top_logprobs > 0) {
-    // Log-probabilities of the model's distribution, before penalties and truncation.
-    if (p_.top_logprobs > 0) ev.top = TopLogProbs(row, p_.top_logprobs);
-  }
-  const std::vector<float> raw = (p_.logprobs || p_.top_logprobs > 0) ? std::vector<float>(row.begin(), row.end())
-                                                                       : std::vector<float>();
+  // Log-probabilities describe the model's distribution, before penalties and truncation.
+  const bool want_logprobs = p_.logprobs || p_.top_logprobs > 0;
+  if (p_.top_logprobs > 0) ev.top = TopLogProbs(row, p_.top_logprobs);
+  if (want_logprobs) raw_.assign(row.begin(), row.end());
   const int32_t id = sampler_.Sample(logits);
   ev.id = id;
-  if (!raw.empty()) ev.logprob = TokenLogProb(raw, id);
+  if (want_logprobs) ev.logprob = TokenLogProb(raw_, id);
   sampler_.Accept(id);
 
   const bool eog = !p_.ignore_eog && (tok_.vocab().IsEog(id) ||

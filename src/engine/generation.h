@@ -72,6 +72,7 @@ class Generation {
   TokenCallback cb_;
   Sampler sampler_;
   StreamDecoder decoder_;
+  std::vector<float> raw_;  // the model's logits before bias/penalties (for logprobs)
   std::vector<int32_t> tokens_;
   std::string text_;     // decoded output so far
   size_t emitted_ = 0;   // bytes of text_ handed to the callback

@@ -52,7 +52,6 @@ struct Workspace {
 struct ForwardState {
   std::unique_ptr<KvCache> kv;
   std::unique_ptr<Workspace> ws;
-  int64_t& n_past() { return kv->n_past; }
 };
 
 enum class LogitsMode { kAll, kLast, kNone };

@@ -103,7 +103,8 @@ int32_t Sampler::Sample(float* logits) {
   }
   // Softmax at temperature 1 over the survivors (top-p and min-p see these probabilities).
   const float mx = cand_[0].first;
-  std::vector<double> prob(n);  // at most n_vocab doubles; TODO(perf): reuse
+  prob_.resize(n);
+  std::vector<double>& prob = prob_;
   double sum = 0;
   for (size_t i = 0; i < n; ++i) sum += prob[i] = std::exp(static_cast<double>(cand_[i].first - mx));
   if (p_.top_p < 1.0f) {

@@ -57,6 +57,7 @@ class Sampler {
   Rng rng_;
   std::deque<int32_t> recent_;
   std::vector<std::pair<float, int32_t>> cand_;  // reused candidate buffer
+  std::vector<double> prob_;                      // reused probabilities of the candidates
 };
 
 // Index of the largest value (first on ties).

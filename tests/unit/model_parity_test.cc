@@ -191,7 +191,7 @@ TEST(ModelParity, SharedGemma4) {
 // (MoE files are left out: a router near-tie flips experts, KL 3e-2 in llama.cpp itself.)
 TEST(ModelParity, BundledWithF16Cache) { CheckSet(fs::path(GEMRUN_TEST_DATA) / "testdata", "tiny", DType::kF16); }
 
-TEST(ModelLoad, RejectsVisionProjectorAndMissingFile) {
+TEST(ModelLoad, MissingFileIsNotFound) {
   auto m = LoadModel("/nonexistent/model.gguf");
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("no such file"), std::string::npos);
