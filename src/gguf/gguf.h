@@ -97,6 +97,8 @@ class GgufFile {
   const GgufTensorInfo* FindTensor(std::string_view name) const;
   TensorView View(const GgufTensorInfo& t) const;
   const uint8_t* base() const { return data_; }
+  // True when the bytes are a mapping of a file (Open), false for Parse's caller-owned buffer.
+  bool mapped() const { return map_ != nullptr; }
 
  private:
   GgufFile() = default;

@@ -38,6 +38,7 @@ void Complete(IsaKernels& k, const IsaKernels& lower) {
     if (!k.dot_tile[i]) k.dot_tile[i] = lower.dot_tile[i];
   }
   if (!k.gelu_mul) k.gelu_mul = lower.gelu_mul;
+  if (!k.q8_0_sums) k.q8_0_sums = lower.q8_0_sums;
 }
 
 const IsaKernels* Table(Isa isa) {

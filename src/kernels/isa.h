@@ -25,12 +25,26 @@ using DotTileFn = void (*)(int64_t n, const void* w, int64_t w_stride, int nr, c
 // `table` (65536 entries + 2 of padding, so 32-bit gathers stay inside it).
 using GeluMulFn = void (*)(const float* gate, const float* up, float* y, int64_t n, const uint16_t* table);
 
+// Row-interleaved weights (WeightLayout::kRows16, see kernels/repack.h): out[c * ldo + r] =
+// dot(weight row r, activation row c) for r < n_rows (a multiple of 16, starting at a row
+// group), c < T. Activations are Q8_0 rows `a_stride` apart with per-block f32 scales `ad`
+// and code sums `asum` ([T][K / 32] each). The tile blocks rows and columns for the caches.
+using Rows16TileFn = void (*)(int64_t K, const uint8_t* w, int64_t n_rows, const uint8_t* a,
+                              int64_t a_stride, const float* ad, const int32_t* asum, int64_t T,
+                              float* out, int64_t ldo);
+// Per-block f32 scales and sums of the codes of a Q8_0 row of nb blocks.
+using Q8_0SumsFn = void (*)(const uint8_t* row, int64_t nb, float* d, int32_t* sum);
+
 struct IsaKernels {
   Isa isa;
   const char* name;
   QuantizeActFn quantize_act[kDTypeCount];  // nullptr: not provided at this ISA
   DotTileFn dot_tile[kDTypeCount];          // nullptr: not provided at this ISA
   GeluMulFn gelu_mul = nullptr;             // nullptr: not provided at this ISA
+  // Tiles for kRows16 weights. Never filled from a lower ISA: weights are packed only when
+  // the active ISA has a tile for their type.
+  Rows16TileFn rows16_tile[kDTypeCount];
+  Q8_0SumsFn q8_0_sums = nullptr;           // nullptr: not provided at this ISA
 };
 
 // The kernels for `isa`, with every nullptr entry filled from the next lower ISA (and

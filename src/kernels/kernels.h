@@ -15,6 +15,8 @@ namespace gemrun::kernels {
 // in the steady-state decode loop).
 struct MatMulScratch {
   Buffer<uint8_t> act;  // [T][RowBytes(vec_dot, K)], untouched until used
+  Buffer<float> act_d;      // kRows16 weights: per-block activation scales [T][K / 32]
+  Buffer<int32_t> act_sum;  // and code sums
 };
 
 // y[t][o] = sum_k W[o][k] * x[t][k] for t < T, o < N, where W is a 2-D weight view
@@ -24,6 +26,8 @@ struct MatMulScratch {
 void MatMul(const TensorView& w, const float* x, int64_t T, int64_t ldx, float* y, int64_t ldy,
             ThreadPool& pool, MatMulScratch& scratch);
 
+// Either weight layout (kernels/repack.h) is accepted.
+//
 // Dequantizes row i of a 2-D tensor to f32 (embedding lookup: exact, no activation rounding).
 void GetRow(const TensorView& w, int64_t i, float* dst);
 

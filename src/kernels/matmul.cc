@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "kernels/isa.h"
 #include "kernels/kernels.h"
+#include "kernels/repack.h"
 #include "quant/quant.h"
 
 namespace gemrun::kernels {
@@ -27,6 +28,38 @@ int64_t RowBlock(int64_t row_bytes) {
   return std::clamp<int64_t>(rows / kTileRows * kTileRows, 16, 1024);
 }
 
+// kRows16 weights: Q8_0 activations plus per-block scales and sums, then one tile call per
+// thread over its row groups and all T columns (the tile does its own cache blocking).
+void MatMulRows16(const TensorView& w, const float* x, int64_t T, int64_t ldx, float* y, int64_t ldy,
+                  ThreadPool& pool, MatMulScratch& scratch) {
+  const int64_t K = w.ne[0], N = w.ne[1], nb = K / 32;
+  const IsaKernels& ks = ActiveKernels();
+  const Rows16TileFn tile = ks.rows16_tile[static_cast<uint32_t>(w.type)];
+  GEMRUN_CHECK(tile != nullptr && Traits(w.type).vec_dot == DType::kQ8_0);
+  const int64_t a_stride = RowBytes(DType::kQ8_0, K);
+  const size_t need = static_cast<size_t>(a_stride * T), n_meta = static_cast<size_t>(nb * T);
+  if (scratch.act.size() < need) scratch.act.resize(need);
+  if (scratch.act_d.size() < n_meta) scratch.act_d.resize(n_meta);
+  if (scratch.act_sum.size() < n_meta) scratch.act_sum.resize(n_meta);
+  uint8_t* acts = scratch.act.data();
+  float* ad = scratch.act_d.data();
+  int32_t* asum = scratch.act_sum.data();
+  const QuantizeActFn q = ks.quantize_act[static_cast<uint32_t>(DType::kQ8_0)];
+  pool.ParallelFor(T, [&](int64_t t0, int64_t t1, int) {
+    for (int64_t t = t0; t < t1; ++t) {
+      q(x + t * ldx, acts + t * a_stride, K);
+      ks.q8_0_sums(acts + t * a_stride, nb, ad + t * nb, asum + t * nb);
+    }
+  });
+  const int64_t group_bytes = kRows16 * w.nb[1];
+  pool.ParallelFor(
+      N,
+      [&](int64_t r0, int64_t r1, int) {
+        tile(K, w.data + r0 / kRows16 * group_bytes, r1 - r0, acts, a_stride, ad, asum, T, y + r0, ldy);
+      },
+      kRows16);
+}
+
 }  // namespace
 
 void MatMul(const TensorView& w, const float* x, int64_t T, int64_t ldx, float* y, int64_t ldy,
@@ -34,6 +67,7 @@ void MatMul(const TensorView& w, const float* x, int64_t T, int64_t ldx, float* 
   const int64_t K = w.ne[0], N = w.ne[1];
   GEMRUN_CHECK(w.ne[2] == 1 && w.ne[3] == 1);
   if (T <= 0 || N <= 0) return;
+  if (w.layout == WeightLayout::kRows16) return MatMulRows16(w, x, T, ldx, y, ldy, pool, scratch);
   const IsaKernels& ks = ActiveKernels();
   const DType vd = Traits(w.type).vec_dot;
   const int64_t a_stride = RowBytes(vd, K);
@@ -71,6 +105,13 @@ void MatMul(const TensorView& w, const float* x, int64_t T, int64_t ldx, float* 
 }
 
 void GetRow(const TensorView& w, int64_t i, float* dst) {
+  if (w.layout == WeightLayout::kRows16) {
+    GEMRUN_CHECK(w.type == DType::kQ4_0);
+    thread_local Buffer<uint8_t> row;
+    row.resize(static_cast<size_t>(w.nb[1]));
+    UnpackQ4_0Row(w.data, w.nb[1], i, row.data());
+    return DequantizeRowRef(w.type, row.data(), dst, w.ne[0]);
+  }
   DequantizeRowRef(w.type, w.Row(i), dst, w.ne[0]);
 }
 

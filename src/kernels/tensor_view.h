@@ -8,8 +8,13 @@
 
 namespace gemrun {
 
+// How a matrix's rows are stored: as in the file, or interleaved 16 rows per block for the
+// SIMD tiles (kernels/repack.h). Only MatMul and GetRow read kRows16 views.
+enum class WeightLayout : uint8_t { kRows, kRows16 };
+
 struct TensorView {
   DType type = DType::kF32;
+  WeightLayout layout = WeightLayout::kRows;
   int64_t ne[4] = {1, 1, 1, 1};  // ne[0] contiguous (elements per row)
   int64_t nb[4] = {0, 0, 0, 0};  // byte strides; nb[1] = bytes per row
   const uint8_t* data = nullptr;
@@ -23,6 +28,7 @@ struct TensorView {
   TensorView Slice2(int64_t i2) const {
     TensorView v;
     v.type = type;
+    v.layout = layout;
     for (int d = 0; d < 4; ++d) v.nb[d] = nb[d];
     v.ne[0] = ne[0];
     v.ne[1] = ne[1];

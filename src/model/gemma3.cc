@@ -109,7 +109,7 @@ StatusOr<std::unique_ptr<Model>> Gemma3::Load(std::unique_ptr<GgufFile> f) {
   auto m = std::make_unique<Gemma3>();
   ASSIGN_OR_RETURN(m->config_, LoadGemma3Config(*f));
   ModelConfig& c = m->config_;
-  WeightBinder b(*f);
+  WeightBinder b(*f, &m->packed_);
   RETURN_IF_ERROR(b.Matrix("token_embd.weight", c.n_embd, -1, &m->tok_embd_));
   c.n_vocab = m->tok_embd_.ne[1];
   RETURN_IF_ERROR(b.Matrix("output.weight", c.n_embd, c.n_vocab, &m->output_, /*required=*/false));

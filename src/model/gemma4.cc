@@ -161,7 +161,7 @@ StatusOr<std::unique_ptr<Model>> Gemma4::Load(std::unique_ptr<GgufFile> f) {
   auto m = std::make_unique<Gemma4>();
   ASSIGN_OR_RETURN(m->config_, LoadGemma4Config(*f));
   ModelConfig& c = m->config_;
-  WeightBinder b(*f);
+  WeightBinder b(*f, &m->packed_);
   const int64_t E = c.n_embd, P = c.n_embd_per_layer, L = c.n_layer;
   RETURN_IF_ERROR(b.Matrix("token_embd.weight", E, -1, &m->tok_embd_));
   c.n_vocab = m->tok_embd_.ne[1];
@@ -171,7 +171,7 @@ StatusOr<std::unique_ptr<Model>> Gemma4::Load(std::unique_ptr<GgufFile> f) {
     if (l.proportional_rope) max_rot_full = std::max(max_rot_full, l.n_rot);
   if (max_rot_full > 0) RETURN_IF_ERROR(b.Vector("rope_freqs.weight", max_rot_full / 2, &m->rope_freqs_, false));
   if (P > 0) {
-    RETURN_IF_ERROR(b.Matrix("per_layer_token_embd.weight", P * L, c.n_vocab, &m->ple_embd_));
+    RETURN_IF_ERROR(b.LookupTable("per_layer_token_embd.weight", P * L, c.n_vocab, &m->ple_embd_));
     RETURN_IF_ERROR(b.Matrix("per_layer_model_proj.weight", E, P * L, &m->ple_proj_));
     RETURN_IF_ERROR(b.Vector("per_layer_proj_norm.weight", P, &m->ple_norm_));
   }

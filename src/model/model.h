@@ -13,6 +13,7 @@
 #include "gguf/gguf.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
+#include "kernels/repack.h"
 #include "model/config.h"
 #include "threading/thread_pool.h"
 
@@ -114,6 +115,7 @@ class Model {
 
  protected:
   std::unique_ptr<GgufFile> file_;
+  kernels::PackedWeights packed_;  // row-interleaved copies of packable matrices
   ModelConfig config_;
 };
 

@@ -1,6 +1,9 @@
 // WeightBinder implementation.
 #include "model/weights.h"
 
+#include <thread>
+#include <utility>
+
 #include "quant/quant.h"
 
 namespace gemrun {
@@ -33,7 +36,15 @@ Status WeightBinder::Matrix(const std::string& name, int64_t ne0, int64_t ne1, T
                               " (" + std::to_string(static_cast<uint32_t>(t->type)) +
                               "), which gemrun does not support");
   *out = f_.View(*t);
+  if (packed_) packed_->Pack(out, static_cast<int>(std::thread::hardware_concurrency()), f_.mapped());
   return OkStatus();
+}
+
+Status WeightBinder::LookupTable(const std::string& name, int64_t ne0, int64_t ne1, TensorView* out) {
+  kernels::PackedWeights* packed = std::exchange(packed_, nullptr);
+  const Status s = Matrix(name, ne0, ne1, out);
+  packed_ = packed;
+  return s;
 }
 
 Status WeightBinder::Vector(const std::string& name, int64_t n, std::vector<float>* out, bool required) {

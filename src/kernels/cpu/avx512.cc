@@ -259,7 +259,7 @@ void GeluMulAvx512(const float* gate, const float* up, float* y, int64_t n, cons
 }
 
 IsaKernels Avx512Kernels() {
-  IsaKernels k{Isa::kAvx512, "avx512", {}, {}};
+  IsaKernels k{Isa::kAvx512, "avx512", {}, {}, nullptr, {}, nullptr};
   SetQuant(k, DType::kF32, QuantizeF32);
   SetQuant(k, DType::kF16, QuantizeF16);
   SetQuant(k, DType::kBF16, QuantizeBF16);
@@ -271,6 +271,7 @@ IsaKernels Avx512Kernels() {
   SetDot(k, DType::kBF16, DotTile<DotBF16>);
   Avx512AddQ8Tiles(k);
   Avx512AddKQuantTiles(k);
+  Avx512AddRows16Tiles(k);
   k.gelu_mul = GeluMulAvx512;
   return k;
 }

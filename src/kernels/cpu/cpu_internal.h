@@ -11,4 +11,6 @@ void Avx2AddQ8Tiles(IsaKernels& k);
 // Dot tiles for the K-quants and IQ4_XS (activations in Q8_K).
 void Avx512AddKQuantTiles(IsaKernels& k);
 void Avx2AddKQuantTiles(IsaKernels& k);
+// Tiles for row-interleaved (kRows16) weights and the Q8_0 block sums they consume.
+void Avx512AddRows16Tiles(IsaKernels& k);
 }  // namespace gemrun::kernels

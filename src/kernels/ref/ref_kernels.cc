@@ -33,8 +33,17 @@ void GeluMulRef(const float* gate, const float* up, float* y, int64_t n, const u
   }
 }
 
+void Q8_0SumsRef(const uint8_t* row, int64_t nb, float* d, int32_t* sum) {
+  for (int64_t b = 0; b < nb; ++b, row += 34) {
+    d[b] = Fp16ToFp32(static_cast<uint16_t>(row[0] | (row[1] << 8)));
+    int32_t s = 0;
+    for (int i = 0; i < 32; ++i) s += static_cast<int8_t>(row[2 + i]);
+    sum[b] = s;
+  }
+}
+
 IsaKernels MakeRef() {
-  IsaKernels k{Isa::kScalar, "scalar", {}, {}};
+  IsaKernels k{Isa::kScalar, "scalar", {}, {}, nullptr, {}, nullptr};
   auto q = [&k](DType f, QuantizeActFn fn) { k.quantize_act[static_cast<uint32_t>(f)] = fn; };
   q(DType::kF32, QuantizeActRef<DType::kF32>);
   q(DType::kF16, QuantizeActRef<DType::kF16>);
@@ -59,6 +68,7 @@ IsaKernels MakeRef() {
   d(DType::kIQ4_NL, DotTileRef<DType::kIQ4_NL>);
   d(DType::kIQ4_XS, DotTileRef<DType::kIQ4_XS>);
   k.gelu_mul = GeluMulRef;
+  k.q8_0_sums = Q8_0SumsRef;
   return k;
 }
 

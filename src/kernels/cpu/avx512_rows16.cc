@@ -1,0 +1,122 @@
+// AVX-512 VNNI tiles for row-interleaved (kRows16) Q4_0 weights (layout in kernels/repack.h).
+//
+// Lanes are 16 weight rows. A block of 16 rows decodes into 8 vectors of unsigned codes
+// u[k] (lane r = codes of values 4k..4k+3 of row r, k < 4, or of the high nibbles for k >= 4)
+// with one AND or shift+AND each, and every activation word is a broadcast memory operand of
+// vpdpbusd. Per block and activation row: 8 vpdpbusd, one conversion, one multiply, one FMA,
+// against 16 x 32 products. The int32 accumulator starts at -8 * sum(a), so it holds the
+// exact sum((u - 8) * a); it is then scaled by d_w * d_a as llama.cpp does per block.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "kernels/cpu/cpu_internal.h"
+#include "kernels/cpu/x86_common.h"
+
+namespace gemrun::kernels {
+namespace {
+
+constexpr int kNC = 16;                      // activation rows per pass (accumulators)
+constexpr int64_t kBlockBytes = 256 << 10;   // packed weight bytes kept hot in L2 per row block
+constexpr int64_t kPairBytes = 576;          // two blocks of 16 rows
+
+struct Block16 {
+  __m512i u[8];
+  __m512 dw;
+};
+
+GEMRUN_INLINE void Decode(const uint8_t* scales, const uint8_t* qs, Block16& b) {
+  const __m512i lo4 = _mm512_set1_epi8(0x0F);
+  GEMRUN_UNROLL
+  for (int i = 0; i < 4; ++i) {
+    const __m512i q = _mm512_load_si512(qs + 64 * i);
+    b.u[i] = _mm512_and_si512(q, lo4);
+    b.u[4 + i] = _mm512_and_si512(_mm512_srli_epi16(q, 4), lo4);
+  }
+  b.dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(scales)));
+}
+
+GEMRUN_INLINE __m512i Bcast32(const uint8_t* p) { return _mm512_set1_epi32(static_cast<int>(LoadU32(p))); }
+
+// One block of 16 rows against NC activation rows.
+template <int NC>
+GEMRUN_INLINE void BlockCols(const Block16& w, const uint8_t* a, int64_t as, const float* ad,
+                             const int32_t* asum, int64_t nb, int64_t b, __m512* acc) {
+  GEMRUN_UNROLL
+  for (int c = 0; c < NC; ++c) {
+    const uint8_t* q = a + c * as + b * 34 + 2;
+    __m512i t = _mm512_set1_epi32(-8 * asum[c * nb + b]);
+    GEMRUN_UNROLL
+    for (int k = 0; k < 8; ++k) t = _mm512_dpbusd_epi32(t, w.u[k], Bcast32(q + 4 * k));
+    acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(w.dw, _mm512_set1_ps(ad[c * nb + b])), acc[c]);
+  }
+}
+
+// One row group (16 rows, nb blocks) against NC activation rows; writes out[c * ldo + r].
+template <int NC>
+void GroupPass(int64_t nb, const uint8_t* wg, const uint8_t* a, int64_t as, const float* ad,
+               const int32_t* asum, float* out, int64_t ldo) {
+  __m512 acc[NC];
+  GEMRUN_UNROLL
+  for (int c = 0; c < NC; ++c) acc[c] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < nb / 2; ++p) {
+    const uint8_t* pair = wg + p * kPairBytes;
+    if constexpr (NC <= 2) PrefetchAhead<kPairBytes>(pair);  // decode: one weight stream
+    Block16 w;
+    Decode(pair, pair + 64, w);
+    BlockCols<NC>(w, a, as, ad, asum, nb, 2 * p, acc);
+    Decode(pair + 32, pair + 320, w);
+    BlockCols<NC>(w, a, as, ad, asum, nb, 2 * p + 1, acc);
+  }
+  GEMRUN_UNROLL
+  for (int c = 0; c < NC; ++c) _mm512_storeu_ps(out + c * ldo, acc[c]);
+}
+
+using GroupFn = void (*)(int64_t, const uint8_t*, const uint8_t*, int64_t, const float*, const int32_t*, float*,
+                         int64_t);
+
+template <int... I>
+constexpr auto MakeGroupTable(std::integer_sequence<int, I...>) {
+  return std::array<GroupFn, sizeof...(I)>{GroupPass<I + 1>...};
+}
+constexpr auto kGroupFns = MakeGroupTable(std::make_integer_sequence<int, kNC>{});
+
+void TileQ4_0Rows16(int64_t K, const uint8_t* w, int64_t n_rows, const uint8_t* a, int64_t as, const float* ad,
+                    const int32_t* asum, int64_t T, float* out, int64_t ldo) {
+  const int64_t nb = K / 32, group_bytes = 16 * nb * 18, n_groups = n_rows / 16;
+  // Rows in blocks that stay in L2 while every activation row passes over them.
+  const int64_t groups_per_block = T <= 2 ? n_groups : std::max<int64_t>(1, kBlockBytes / group_bytes);
+  for (int64_t g0 = 0; g0 < n_groups; g0 += groups_per_block) {
+    const int64_t g1 = std::min(n_groups, g0 + groups_per_block);
+    for (int64_t c0 = 0; c0 < T; c0 += kNC) {
+      const int nc = static_cast<int>(std::min<int64_t>(kNC, T - c0));
+      const GroupFn fn = kGroupFns[nc - 1];
+      for (int64_t g = g0; g < g1; ++g)
+        fn(nb, w + g * group_bytes, a + c0 * as, as, ad + c0 * nb, asum + c0 * nb, out + c0 * ldo + g * 16, ldo);
+    }
+  }
+}
+
+// Per Q8_0 block: the scale as f32 and the sum of the 32 codes (bias 128 removed after a
+// sum of absolute differences against zero on the unsigned codes).
+void Q8_0Sums(const uint8_t* row, int64_t nb, float* d, int32_t* sum) {
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (int64_t b = 0; b < nb; ++b, row += 34) {
+    d[b] = H2F(row);
+    const __m256i q = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2)), flip);
+    const __m256i s = _mm256_sad_epu8(q, _mm256_setzero_si256());
+    const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    sum[b] = static_cast<int32_t>(_mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1)) - 128 * 32;
+  }
+}
+
+}  // namespace
+
+void Avx512AddRows16Tiles(IsaKernels& k) {
+  k.rows16_tile[static_cast<uint32_t>(DType::kQ4_0)] = TileQ4_0Rows16;
+  k.q8_0_sums = Q8_0Sums;
+}
+
+}  // namespace gemrun::kernels

@@ -1,0 +1,113 @@
+// kRows16 packing: the layout transform, the owner of packed copies, and the release of the
+// file pages they replace.
+#include "kernels/repack.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "base/status.h"
+#include "kernels/isa.h"
+
+namespace gemrun::kernels {
+namespace {
+
+constexpr int64_t kQ4_0Bytes = 18, kPairBytes = 2 * kRows16 * kQ4_0Bytes;  // 576
+
+uintptr_t PageSize() {
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+// Drops the whole pages inside [p, p + len) from this process (file-backed and unmodified,
+// so a later read would simply fault them in again).
+void ReleasePages(const void* p, size_t len) {
+  const uintptr_t page = PageSize(), a = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t begin = (a + page - 1) & ~(page - 1), end = (a + len) & ~(page - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+}  // namespace
+
+bool RepackEnabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("GEMRUN_REPACK");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
+}
+
+bool CanPackRows16(const TensorView& w) {
+  if (!RepackEnabled() || w.layout != WeightLayout::kRows || !w.data) return false;
+  if (w.ne[2] != 1 || w.ne[3] != 1 || w.ne[1] % kRows16 != 0) return false;
+  if (!ActiveKernels().rows16_tile[static_cast<uint32_t>(w.type)] || !ActiveKernels().q8_0_sums) return false;
+  switch (w.type) {
+    case DType::kQ4_0: return w.ne[0] % 64 == 0 && w.nb[1] == RowBytes(w.type, w.ne[0]);
+    default: return false;
+  }
+}
+
+void PackQ4_0Rows16(const uint8_t* src, int64_t row_bytes, int64_t row_begin, int64_t row_end, uint8_t* dst) {
+  const int64_t nb = row_bytes / kQ4_0Bytes, group_bytes = kRows16 * row_bytes;
+  for (int64_t g = row_begin / kRows16; g < row_end / kRows16; ++g) {
+    uint8_t* out = dst + g * group_bytes;
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* pair = out + (b / 2) * kPairBytes;
+      const int h = static_cast<int>(b % 2);
+      for (int r = 0; r < kRows16; ++r) {
+        const uint8_t* blk = src + (g * kRows16 + r) * row_bytes + b * kQ4_0Bytes;
+        std::memcpy(pair + 32 * h + 2 * r, blk, 2);
+        for (int i = 0; i < 4; ++i) std::memcpy(pair + 64 + 256 * h + 64 * i + 4 * r, blk + 2 + 4 * i, 4);
+      }
+    }
+  }
+}
+
+void UnpackQ4_0Row(const uint8_t* packed, int64_t row_bytes, int64_t i, uint8_t* dst) {
+  const int64_t nb = row_bytes / kQ4_0Bytes, g = i / kRows16, r = i % kRows16;
+  const uint8_t* group = packed + g * kRows16 * row_bytes;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* pair = group + (b / 2) * kPairBytes;
+    const int h = static_cast<int>(b % 2);
+    uint8_t* blk = dst + b * kQ4_0Bytes;
+    std::memcpy(blk, pair + 32 * h + 2 * r, 2);
+    for (int k = 0; k < 4; ++k) std::memcpy(blk + 2 + 4 * k, pair + 64 + 256 * h + 64 * k + 4 * r, 4);
+  }
+}
+
+PackedWeights::~PackedWeights() {
+  for (const Region& r : regions_) munmap(r.p, r.len);
+}
+
+bool PackedWeights::Pack(TensorView* w, int threads, bool release_source) {
+  if (!CanPackRows16(*w)) return false;
+  const int64_t rows = w->ne[1], row_bytes = w->nb[1];
+  const size_t bytes = static_cast<size_t>(rows * row_bytes);
+  const size_t len = (bytes + PageSize() - 1) & ~(PageSize() - 1);
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // Small pages: transparent huge pages fault faster on average, but a fault that has to
+  // compact memory first can stall for most of a second, which a load cannot afford.
+  if (p == MAP_FAILED) return false;  // keep the file layout: slower, never wrong
+  auto* dst = static_cast<uint8_t*>(p);
+  const int64_t groups = rows / kRows16;
+  const int n = static_cast<int>(std::clamp<int64_t>(groups / 8, 1, std::max(threads, 1)));
+  auto part = [&](int k) {
+    PackQ4_0Rows16(w->data, row_bytes, groups * k / n * kRows16, groups * (k + 1) / n * kRows16, dst);
+  };
+  std::vector<std::thread> pool;
+  for (int k = 1; k < n; ++k) pool.emplace_back(part, k);
+  part(0);
+  for (auto& t : pool) t.join();
+  if (release_source) ReleasePages(w->data, bytes);
+  regions_.push_back({p, len});
+  bytes_ += bytes;
+  w->data = dst;
+  w->layout = WeightLayout::kRows16;
+  return true;
+}
+
+}  // namespace gemrun::kernels

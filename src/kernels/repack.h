@@ -1,0 +1,67 @@
+// Row-interleaved weight copies (WeightLayout::kRows16) for the prefill GEMM.
+//
+// In a file, each weight row is a run of blocks. The SIMD tiles want the opposite: one
+// register holding the same block position of 16 rows (lanes = rows), so that one broadcast
+// activation word feeds 16 rows in one instruction and the weights need no transposition per
+// tile. At load time, matrices of a packable type are copied once into that layout; the file
+// pages of the original are then released, so memory stays at one copy.
+//
+// kRows16 layout for Q4_0 (18-byte blocks: f16 scale + 16 bytes of nibbles):
+//   rows 16g..16g+15 form row group g, 16 * row_bytes bytes at g * 16 * row_bytes;
+//   within a group, blocks go in pairs (2p, 2p+1) of 576 bytes:
+//     [64 B]  the 16 scales of block 2p, then the 16 scales of block 2p+1 (f16, row order)
+//     [256 B] the nibbles of block 2p as 4 vectors of 64 B: vector i holds, at bytes 4r..4r+3,
+//             bytes 4i..4i+3 of row r's nibbles
+//     [256 B] the same for block 2p+1
+// so every 64-byte vector is aligned when the copy is. Needs rows % 16 == 0 and an even
+// number of blocks per row.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "kernels/tensor_view.h"
+
+namespace gemrun::kernels {
+
+constexpr int kRows16 = 16;
+
+// Whether `w` can be repacked on this machine: a 2-D matrix of a type the active ISA has a
+// kRows16 tile for, with a shape the layout supports.
+bool CanPackRows16(const TensorView& w);
+
+// Owns packed copies of weights; lives as long as the views into it (the model).
+class PackedWeights {
+ public:
+  PackedWeights() = default;
+  PackedWeights(const PackedWeights&) = delete;
+  PackedWeights& operator=(const PackedWeights&) = delete;
+  ~PackedWeights();
+
+  // Rewrites *w to a kRows16 copy when CanPackRows16(*w) and returns whether it did. With
+  // `release_source` (only for read-only file mappings: the pages are then merely dropped
+  // from this process, never lost) the original's pages are released so memory stays at one
+  // copy. Uses up to `threads` threads.
+  bool Pack(TensorView* w, int threads, bool release_source);
+  size_t bytes() const { return bytes_; }
+
+ private:
+  struct Region {
+    void* p;
+    size_t len;
+  };
+  std::vector<Region> regions_;
+  size_t bytes_ = 0;
+};
+
+// Layout transforms (scalar; exposed for tests). `src` is n_rows rows of row_bytes.
+void PackQ4_0Rows16(const uint8_t* src, int64_t row_bytes, int64_t row_begin, int64_t row_end, uint8_t* dst);
+// Copies row i of a kRows16 Q4_0 matrix back into file layout (row_bytes bytes).
+void UnpackQ4_0Row(const uint8_t* packed, int64_t row_bytes, int64_t i, uint8_t* dst);
+
+// True unless GEMRUN_REPACK=0 (for A/B runs and debugging).
+bool RepackEnabled();
+
+}  // namespace gemrun::kernels
