@@ -36,8 +36,14 @@ void RmsNorm(const float* x, float* y, const float* w, int64_t n_rows, int64_t n
   for (int64_t r = 0; r < n_rows; ++r) {
     const float* xr = x + r * ldx;
     float* yr = y + r * ldy;
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(xr[i] * xr[i]);
+    // Float squares summed in double (as llama.cpp), in 4 chains: double keeps the order's
+    // effect far below the float result's rounding.
+    double s4[4] = {0.0, 0.0, 0.0, 0.0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+      for (int k = 0; k < 4; ++k) s4[k] += static_cast<double>(xr[i + k] * xr[i + k]);
+    for (; i < n; ++i) s4[0] += static_cast<double>(xr[i] * xr[i]);
+    const double sum = (s4[0] + s4[1]) + (s4[2] + s4[3]);
     const float mean = static_cast<float>(sum / static_cast<double>(n));
     const float scale = 1.0f / std::sqrt(mean + eps);
     if (w) {
@@ -52,6 +58,29 @@ const uint16_t* GeluF16Table() { return GeluTable().data(); }
 
 void GeluMul(const float* gate, const float* up, float* y, int64_t n) {
   ActiveKernels().gelu_mul(gate, up, y, n, GeluTable().data());
+}
+
+namespace {
+constexpr int64_t kParallelMin = int64_t{1} << 15;  // elements below which one thread is faster
+}  // namespace
+
+void RmsNorm(const float* x, float* y, const float* w, int64_t n_rows, int64_t n, float eps,
+             int64_t ldx, int64_t ldy, ThreadPool& pool) {
+  if (n_rows < 2 || n_rows * n < kParallelMin) return RmsNorm(x, y, w, n_rows, n, eps, ldx, ldy);
+  pool.ParallelFor(n_rows, [&](int64_t r0, int64_t r1, int) {
+    RmsNorm(x + r0 * ldx, y + r0 * ldy, w, r1 - r0, n, eps, ldx, ldy);
+  });
+}
+
+void GeluMul(const float* gate, const float* up, float* y, int64_t n, ThreadPool& pool) {
+  if (n < kParallelMin) return GeluMul(gate, up, y, n);
+  pool.ParallelFor(
+      n, [&](int64_t i0, int64_t i1, int) { GeluMul(gate + i0, up ? up + i0 : nullptr, y + i0, i1 - i0); }, 64);
+}
+
+void Add(float* y, const float* x, int64_t n, ThreadPool& pool) {
+  if (n < kParallelMin) return Add(y, x, n);
+  pool.ParallelFor(n, [&](int64_t i0, int64_t i1, int) { Add(y + i0, x + i0, i1 - i0); }, 64);
 }
 
 void Scale(float* x, int64_t n, float s) {

@@ -13,9 +13,14 @@ namespace gemrun::kernels {
 void RmsNorm(const float* x, float* y, const float* w, int64_t n_rows, int64_t n, float eps,
              int64_t ldx, int64_t ldy);
 
+// The same split over the pool's threads by rows (one thread for small inputs).
+void RmsNorm(const float* x, float* y, const float* w, int64_t n_rows, int64_t n, float eps,
+             int64_t ldx, int64_t ldy, ThreadPool& pool);
+
 // GELU(tanh) through llama.cpp's F16 lookup table, times `up`: y = gelu(gate) * up.
 // up == nullptr gives plain gelu(gate). n elements. y may alias gate.
 void GeluMul(const float* gate, const float* up, float* y, int64_t n);
+void GeluMul(const float* gate, const float* up, float* y, int64_t n, ThreadPool& pool);
 // The table: f16(gelu(f32(h))) for every half bit pattern h (plus 2 padding entries).
 const uint16_t* GeluF16Table();
 
@@ -23,6 +28,7 @@ const uint16_t* GeluF16Table();
 void Scale(float* x, int64_t n, float s);
 // y += x for n elements.
 void Add(float* y, const float* x, int64_t n);
+void Add(float* y, const float* x, int64_t n, ThreadPool& pool);
 // x = c * tanh(x / c) for n elements (final logit soft-capping).
 void SoftCap(float* x, int64_t n, float c);
 

@@ -94,7 +94,7 @@ void AttentionBlock(const ModelConfig& c, int il, const AttentionWeights& w,
   const float* cs = ws.rope_cs[RopeTable(l)].data();
   const int64_t cs_stride = c.max_head_dim();
   float* xn = ws.xn.data();
-  kernels::RmsNorm(ws.x.data(), xn, w.attn_norm.data(), rows, E, c.eps, E, E);
+  kernels::RmsNorm(ws.x.data(), xn, w.attn_norm.data(), rows, E, c.eps, E, E, pool);
   kernels::MatMul(w.wq, xn, rows, E, ws.q.data(), qw, pool, ws.mm);
   NormRopeHeads(ws.q.data(), rows, Hq, D, w.q_norm.data(), c.eps, l.n_rot, cs, cs_stride);
   if (c.q_scale != 1.0f) kernels::Scale(ws.q.data(), rows * qw, c.q_scale);
@@ -122,7 +122,7 @@ void AttentionBlock(const ModelConfig& c, int il, const AttentionWeights& w,
     r += T;
   }
   kernels::MatMul(w.wo, ws.attn.data(), rows, qw, ws.proj.data(), E, pool, ws.mm);
-  kernels::RmsNorm(ws.proj.data(), ws.proj.data(), w.post_norm.data(), rows, E, c.eps, E, E);
+  kernels::RmsNorm(ws.proj.data(), ws.proj.data(), w.post_norm.data(), rows, E, c.eps, E, E, pool);
 }
 
 void GegluMlp(const ModelConfig& c, const TensorView& gate, const TensorView& up,
@@ -131,7 +131,7 @@ void GegluMlp(const ModelConfig& c, const TensorView& gate, const TensorView& up
   const int64_t E = c.n_embd;
   kernels::MatMul(gate, in, rows, E, ws.gate.data(), n_ff, pool, ws.mm);
   kernels::MatMul(up, in, rows, E, ws.up.data(), n_ff, pool, ws.mm);
-  kernels::GeluMul(ws.gate.data(), ws.up.data(), ws.gate.data(), rows * n_ff);
+  kernels::GeluMul(ws.gate.data(), ws.up.data(), ws.gate.data(), rows * n_ff, pool);
   kernels::MatMul(down, ws.gate.data(), rows, n_ff, out, E, pool, ws.mm);
 }
 

@@ -135,11 +135,11 @@ Status Gemma3::Forward(std::span<const SeqBatch> seqs, Workspace& ws, float* log
   for (int il = 0; il < c.n_layer; ++il) {
     const Layer& L = layers_[il];
     AttentionBlock(c, il, L.attn, opt, seqs, ws, pool);
-    kernels::Add(x, ws.proj.data(), T * E);
-    kernels::RmsNorm(x, ws.xn.data(), L.ffn.norm.data(), T, E, c.eps, E, E);
+    kernels::Add(x, ws.proj.data(), T * E, pool);
+    kernels::RmsNorm(x, ws.xn.data(), L.ffn.norm.data(), T, E, c.eps, E, E, pool);
     GegluMlp(c, L.ffn.gate, L.ffn.up, L.ffn.down, c.layers[il].n_ff, ws.xn.data(), ws.proj.data(), T, ws, pool);
-    kernels::RmsNorm(ws.proj.data(), ws.proj.data(), L.ffn.post_norm.data(), T, E, c.eps, E, E);
-    kernels::Add(x, ws.proj.data(), T * E);
+    kernels::RmsNorm(ws.proj.data(), ws.proj.data(), L.ffn.post_norm.data(), T, E, c.eps, E, E, pool);
+    kernels::Add(x, ws.proj.data(), T * E, pool);
   }
   OutputLogits(c, output_norm_, output_, seqs, ws, logits, pool);
   AdvanceCaches(seqs);

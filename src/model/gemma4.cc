@@ -241,7 +241,7 @@ void Gemma4::PerLayerInputs(std::span<const SeqBatch> seqs, Gemma4Workspace& st,
   float* proj = st.ple_tmp.data();
   kernels::MatMul(ple_proj_, st.x.data(), T, E, proj, LP, pool, st.mm);
   kernels::Scale(proj, T * LP, 1.0f / std::sqrt(static_cast<float>(E)));
-  kernels::RmsNorm(proj, proj, ple_norm_.data(), T * c.n_layer, P, c.eps, P, P);
+  kernels::RmsNorm(proj, proj, ple_norm_.data(), T * c.n_layer, P, c.eps, P, P, pool);
   const float ps = std::sqrt(static_cast<float>(P)), inv_sqrt2 = 1.0f / std::sqrt(2.0f);
   int64_t t = 0;
   for (const SeqBatch& s : seqs) {
@@ -261,7 +261,7 @@ void Gemma4::MoeBranch(const Layer& L, const float* x_att, int64_t T, Gemma4Work
   const int64_t E = c.n_embd, X = c.n_expert, K = c.n_expert_used, F = c.n_ff_exp;
   // Router input: weightless RMSNorm(x_att) / sqrt(E) * scale.
   float* r = st.moe_in.data();
-  kernels::RmsNorm(x_att, r, nullptr, T, E, c.eps, E, E);
+  kernels::RmsNorm(x_att, r, nullptr, T, E, c.eps, E, E, pool);
   kernels::Scale(r, T * E, 1.0f / std::sqrt(static_cast<float>(E)));
   for (int64_t t = 0; t < T; ++t)
     for (int64_t i = 0; i < E; ++i) r[t * E + i] *= mo.router_scale[i];
@@ -294,7 +294,7 @@ void Gemma4::MoeBranch(const Layer& L, const float* x_att, int64_t T, Gemma4Work
   }
   // Expert input and per-expert batches of the tokens that chose it.
   float* z = st.xn.data();
-  kernels::RmsNorm(x_att, z, mo.pre_norm_2.data(), T, E, c.eps, E, E);
+  kernels::RmsNorm(x_att, z, mo.pre_norm_2.data(), T, E, c.eps, E, E, pool);
   auto& contrib = st.contrib;
   std::vector<int64_t>& rows = st.rows;
   for (int64_t e = 0; e < X; ++e) {
@@ -323,7 +323,7 @@ void Gemma4::MoeBranch(const Layer& L, const float* x_att, int64_t T, Gemma4Work
     std::memcpy(o, contrib.data() + t * K * E, sizeof(float) * E);
     for (int64_t k = 1; k < K; ++k) kernels::Add(o, contrib.data() + (t * K + k) * E, E);
   }
-  kernels::RmsNorm(out, out, mo.post_norm_2.data(), T, E, c.eps, E, E);
+  kernels::RmsNorm(out, out, mo.post_norm_2.data(), T, E, c.eps, E, E, pool);
 }
 
 // x += RMSNorm(W_proj · (gelu(W_inp_gate · x) ⊙ PL[il]), post_norm).
@@ -332,14 +332,14 @@ void Gemma4::PerLayerInjection(int il, const Layer& L, int64_t T, Gemma4Workspac
   const int64_t E = c.n_embd, P = c.n_embd_per_layer, LP = c.n_layer * P;
   float* g = st.gate.data();  // [T][P]
   kernels::MatMul(L.inp_gate, st.x.data(), T, E, g, P, pool, st.mm);
-  kernels::GeluMul(g, nullptr, g, T * P);
+  kernels::GeluMul(g, nullptr, g, T * P, pool);
   for (int64_t t = 0; t < T; ++t) {
     const float* pl = st.per_layer.data() + t * LP + il * P;
     for (int64_t i = 0; i < P; ++i) g[t * P + i] *= pl[i];
   }
   kernels::MatMul(L.proj, g, T, P, st.proj.data(), E, pool, st.mm);
-  kernels::RmsNorm(st.proj.data(), st.proj.data(), L.post_norm.data(), T, E, c.eps, E, E);
-  kernels::Add(st.x.data(), st.proj.data(), T * E);
+  kernels::RmsNorm(st.proj.data(), st.proj.data(), L.post_norm.data(), T, E, c.eps, E, E, pool);
+  kernels::Add(st.x.data(), st.proj.data(), T * E, pool);
 }
 
 Status Gemma4::Forward(std::span<const SeqBatch> seqs, Workspace& base, float* logits, ThreadPool& pool) const {
@@ -356,16 +356,16 @@ Status Gemma4::Forward(std::span<const SeqBatch> seqs, Workspace& base, float* l
   for (int il = 0; il < c.n_layer; ++il) {
     const Layer& L = layers_[il];
     AttentionBlock(c, il, L.attn, opt, seqs, ws, pool);
-    kernels::Add(x, ws.proj.data(), T * E);  // x is now x_att
-    kernels::RmsNorm(x, ws.xn.data(), L.ffn.norm.data(), T, E, c.eps, E, E);
+    kernels::Add(x, ws.proj.data(), T * E, pool);  // x is now x_att
+    kernels::RmsNorm(x, ws.xn.data(), L.ffn.norm.data(), T, E, c.eps, E, E, pool);
     GegluMlp(c, L.ffn.gate, L.ffn.up, L.ffn.down, c.layers[il].n_ff, ws.xn.data(), ws.proj.data(), T, ws, pool);
     if (c.layers[il].moe) {
-      kernels::RmsNorm(ws.proj.data(), ws.proj.data(), L.moe.post_norm_1.data(), T, E, c.eps, E, E);
+      kernels::RmsNorm(ws.proj.data(), ws.proj.data(), L.moe.post_norm_1.data(), T, E, c.eps, E, E, pool);
       MoeBranch(L, x, T, ws, pool);
-      kernels::Add(ws.proj.data(), ws.moe_out.data(), T * E);
+      kernels::Add(ws.proj.data(), ws.moe_out.data(), T * E, pool);
     }
-    kernels::RmsNorm(ws.proj.data(), ws.proj.data(), L.ffn.post_norm.data(), T, E, c.eps, E, E);
-    kernels::Add(x, ws.proj.data(), T * E);
+    kernels::RmsNorm(ws.proj.data(), ws.proj.data(), L.ffn.post_norm.data(), T, E, c.eps, E, E, pool);
+    kernels::Add(x, ws.proj.data(), T * E, pool);
     if (c.n_embd_per_layer > 0) PerLayerInjection(il, L, T, ws, pool);
     if (!L.out_scale.empty()) kernels::Scale(x, T * E, L.out_scale[0]);
   }
