@@ -33,6 +33,9 @@ void StoreKv(const KvLayout& l, uint8_t* k, uint8_t* v, const float* kx, const f
 namespace {
 
 constexpr int64_t kScoreBudget = int64_t{1} << 22;  // floats of scores per chunk (16 MiB)
+// Causal prefill goes in query chunks of this many tokens, each against only the keys its
+// last query can see: about half the products of one pass over every key.
+constexpr int64_t kCausalChunk = 64;
 
 // Masked softmax of one score row over keys [first, first + n) for a query at position pq.
 void SoftmaxRow(float* s, int64_t first, int64_t n, int64_t pq, int64_t last_visible, int64_t window) {
@@ -61,23 +64,16 @@ void AttentionKv(const KvLayout& l, const AttentionArgs& a, const float* q, int6
   const int D = l.head_dim, Hk = l.n_head_kv, group = a.n_head / Hk;
   const int64_t kvw = int64_t{Hk} * D, es = l.ElemBytes(), cap = l.capacity;
   const int64_t last_key = pos0 + T - 1;
-  // Keys any query of the batch can see: [first, last_key], in at most two runs of slots.
+  // Keys any query of the batch can see: [first, last_key].
   const int64_t first = a.window > 0 ? std::max<int64_t>(0, pos0 - a.window + 1) : 0;
-  const int64_t n_vis = last_key - first + 1;
-  GEMRUN_CHECK(n_vis <= cap);
-  struct Run { int64_t slot, len, off; };
-  Run runs[2];
-  int n_runs = 0;
-  for (int64_t off = 0; off < n_vis;) {
-    const int64_t slot = (first + off) % cap, len = std::min(n_vis - off, cap - slot);
-    runs[n_runs++] = Run{slot, len, off};
-    off += len;
-  }
+  const int64_t n_vis_all = last_key - first + 1;
+  GEMRUN_CHECK(n_vis_all <= cap);
   // Queries go in chunks so the score matrix stays within a fixed budget (reserved once, so
   // decoding never reallocates); a chunk of one token is always allowed.
-  const int64_t t_chunk = std::max<int64_t>(1, kScoreBudget / (group * n_vis));
+  int64_t t_chunk = std::max<int64_t>(1, kScoreBudget / (group * n_vis_all));
+  if (a.causal) t_chunk = std::min(t_chunk, kCausalChunk);
   const int64_t max_rows = std::min(T, t_chunk) * group;
-  sc.scores.resize(std::max(kScoreBudget, max_rows * n_vis));
+  sc.scores.resize(std::max(kScoreBudget, max_rows * n_vis_all));
   // Probabilities are converted for the V product (F16: 2 bytes each): reserve that too.
   if (sc.mm.act.capacity() < static_cast<size_t>(kScoreBudget) * 4) sc.mm.act.reserve(static_cast<size_t>(kScoreBudget) * 4);
   sc.q.resize(std::max<int64_t>(max_rows * D, sc.q.size()));
@@ -85,6 +81,18 @@ void AttentionKv(const KvLayout& l, const AttentionArgs& a, const float* q, int6
   sc.out2.resize(std::max<int64_t>(max_rows * D, sc.out2.size()));  // for wrapped rings
   for (int64_t t0 = 0; t0 < T; t0 += t_chunk) {
     const int64_t tn = std::min(t_chunk, T - t0), rows = tn * group;
+    // This chunk's keys, [c_first, c_last], in at most two runs of ring slots.
+    const int64_t c_last = a.causal ? pos0 + t0 + tn - 1 : last_key;
+    const int64_t c_first = a.window > 0 ? std::max<int64_t>(0, pos0 + t0 - a.window + 1) : 0;
+    const int64_t n_vis = c_last - c_first + 1;
+    struct Run { int64_t slot, len, off; };
+    Run runs[2];
+    int n_runs = 0;
+    for (int64_t off = 0; off < n_vis;) {
+      const int64_t slot = (c_first + off) % cap, len = std::min(n_vis - off, cap - slot);
+      runs[n_runs++] = Run{slot, len, off};
+      off += len;
+    }
     for (int g = 0; g < Hk; ++g) {
       for (int64_t t = 0; t < tn; ++t)  // rows ordered (t, head within group)
         std::memcpy(sc.q.data() + t * group * D, q + ((t0 + t) * a.n_head + g * group) * D, sizeof(float) * group * D);
@@ -101,7 +109,7 @@ void AttentionKv(const KvLayout& l, const AttentionArgs& a, const float* q, int6
       pool.ParallelFor(rows, [&](int64_t r0, int64_t r1, int) {
         for (int64_t r = r0; r < r1; ++r) {
           const int64_t pq = pos0 + t0 + r / group;
-          SoftmaxRow(sc.scores.data() + r * n_vis, first, n_vis, pq, a.causal ? pq : last_key, a.window);
+          SoftmaxRow(sc.scores.data() + r * n_vis, c_first, n_vis, pq, a.causal ? pq : last_key, a.window);
         }
       });
       for (int r = 0; r < n_runs; ++r) {

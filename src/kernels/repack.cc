@@ -53,13 +53,15 @@ bool CanPackRows16(const TensorView& w) {
 
 void PackQ4_0Rows16(const uint8_t* src, int64_t row_bytes, int64_t row_begin, int64_t row_end, uint8_t* dst) {
   const int64_t nb = row_bytes / kQ4_0Bytes, group_bytes = kRows16 * row_bytes;
+  // Row by row: each source row is read once, front to back, while the group's output
+  // (16 rows' worth) stays in cache.
   for (int64_t g = row_begin / kRows16; g < row_end / kRows16; ++g) {
     uint8_t* out = dst + g * group_bytes;
-    for (int64_t b = 0; b < nb; ++b) {
-      uint8_t* pair = out + (b / 2) * kPairBytes;
-      const int h = static_cast<int>(b % 2);
-      for (int r = 0; r < kRows16; ++r) {
-        const uint8_t* blk = src + (g * kRows16 + r) * row_bytes + b * kQ4_0Bytes;
+    for (int r = 0; r < kRows16; ++r) {
+      const uint8_t* blk = src + (g * kRows16 + r) * row_bytes;
+      for (int64_t b = 0; b < nb; ++b, blk += kQ4_0Bytes) {
+        uint8_t* pair = out + (b / 2) * kPairBytes;
+        const int h = static_cast<int>(b % 2);
         std::memcpy(pair + 32 * h + 2 * r, blk, 2);
         for (int i = 0; i < 4; ++i) std::memcpy(pair + 64 + 256 * h + 64 * i + 4 * r, blk + 2 + 4 * i, 4);
       }
