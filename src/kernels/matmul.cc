@@ -106,10 +106,9 @@ void MatMul(const TensorView& w, const float* x, int64_t T, int64_t ldx, float* 
 
 void GetRow(const TensorView& w, int64_t i, float* dst) {
   if (w.layout == WeightLayout::kRows16) {
-    GEMRUN_CHECK(w.type == DType::kQ4_0);
     thread_local Buffer<uint8_t> row;
     row.resize(static_cast<size_t>(w.nb[1]));
-    UnpackQ4_0Row(w.data, w.nb[1], i, row.data());
+    UnpackRow16(w.type, w.data, w.nb[1], i, row.data());
     return DequantizeRowRef(w.type, row.data(), dst, w.ne[0]);
   }
   DequantizeRowRef(w.type, w.Row(i), dst, w.ne[0]);

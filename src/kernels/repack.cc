@@ -16,8 +16,6 @@
 namespace gemrun::kernels {
 namespace {
 
-constexpr int64_t kQ4_0Bytes = 18, kPairBytes = 2 * kRows16 * kQ4_0Bytes;  // 576
-
 uintptr_t PageSize() {
   static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   return page;
@@ -46,39 +44,77 @@ bool CanPackRows16(const TensorView& w) {
   if (w.ne[2] != 1 || w.ne[3] != 1 || w.ne[1] % kRows16 != 0) return false;
   if (!ActiveKernels().rows16_tile[static_cast<uint32_t>(w.type)] || !ActiveKernels().q8_0_sums) return false;
   switch (w.type) {
-    case DType::kQ4_0: return w.ne[0] % 64 == 0 && w.nb[1] == RowBytes(w.type, w.ne[0]);
+    case DType::kQ4_0:
+    case DType::kQ8_0: return w.ne[0] % 64 == 0 && w.nb[1] == RowBytes(w.type, w.ne[0]);
     default: return false;
   }
 }
 
-void PackQ4_0Rows16(const uint8_t* src, int64_t row_bytes, int64_t row_begin, int64_t row_end, uint8_t* dst) {
-  const int64_t nb = row_bytes / kQ4_0Bytes, group_bytes = kRows16 * row_bytes;
+namespace {
+
+// A 32-element block format with a leading f16 scale and `qs` bytes of codes; Q8_0's codes
+// are stored with the sign bit flipped (unsigned, as vpdpbusd wants them).
+struct Format {
+  int64_t block, qs;
+  uint8_t flip;
+};
+constexpr Format kQ4_0{18, 16, 0x00}, kQ8_0{34, 32, 0x80};
+
+Format FormatOf(DType t) { return t == DType::kQ8_0 ? kQ8_0 : kQ4_0; }
+
+void PackRows16(const Format& f, const uint8_t* src, int64_t row_bytes, int64_t row_begin, int64_t row_end,
+                uint8_t* dst) {
+  const int64_t nb = row_bytes / f.block, group_bytes = kRows16 * row_bytes, pair_bytes = 2 * kRows16 * f.block;
+  const int64_t block_qs = kRows16 * f.qs;  // one block's codes for 16 rows
   // Row by row: each source row is read once, front to back, while the group's output
   // (16 rows' worth) stays in cache.
   for (int64_t g = row_begin / kRows16; g < row_end / kRows16; ++g) {
     uint8_t* out = dst + g * group_bytes;
     for (int r = 0; r < kRows16; ++r) {
       const uint8_t* blk = src + (g * kRows16 + r) * row_bytes;
-      for (int64_t b = 0; b < nb; ++b, blk += kQ4_0Bytes) {
-        uint8_t* pair = out + (b / 2) * kPairBytes;
+      for (int64_t b = 0; b < nb; ++b, blk += f.block) {
+        uint8_t* pair = out + (b / 2) * pair_bytes;
         const int h = static_cast<int>(b % 2);
         std::memcpy(pair + 32 * h + 2 * r, blk, 2);
-        for (int i = 0; i < 4; ++i) std::memcpy(pair + 64 + 256 * h + 64 * i + 4 * r, blk + 2 + 4 * i, 4);
+        uint8_t* codes = pair + 64 + block_qs * h + 4 * r;
+        for (int64_t i = 0; i < f.qs / 4; ++i) {
+          uint32_t w;
+          std::memcpy(&w, blk + 2 + 4 * i, 4);
+          w ^= f.flip * 0x01010101u;
+          std::memcpy(codes + 64 * i, &w, 4);
+        }
       }
     }
   }
 }
 
-void UnpackQ4_0Row(const uint8_t* packed, int64_t row_bytes, int64_t i, uint8_t* dst) {
-  const int64_t nb = row_bytes / kQ4_0Bytes, g = i / kRows16, r = i % kRows16;
+void UnpackRow(const Format& f, const uint8_t* packed, int64_t row_bytes, int64_t i, uint8_t* dst) {
+  const int64_t nb = row_bytes / f.block, g = i / kRows16, r = i % kRows16;
+  const int64_t pair_bytes = 2 * kRows16 * f.block, block_qs = kRows16 * f.qs;
   const uint8_t* group = packed + g * kRows16 * row_bytes;
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* pair = group + (b / 2) * kPairBytes;
+    const uint8_t* pair = group + (b / 2) * pair_bytes;
     const int h = static_cast<int>(b % 2);
-    uint8_t* blk = dst + b * kQ4_0Bytes;
+    uint8_t* blk = dst + b * f.block;
     std::memcpy(blk, pair + 32 * h + 2 * r, 2);
-    for (int k = 0; k < 4; ++k) std::memcpy(blk + 2 + 4 * k, pair + 64 + 256 * h + 64 * k + 4 * r, 4);
+    const uint8_t* codes = pair + 64 + block_qs * h + 4 * r;
+    for (int64_t k = 0; k < f.qs / 4; ++k) {
+      uint32_t w;
+      std::memcpy(&w, codes + 64 * k, 4);
+      w ^= f.flip * 0x01010101u;
+      std::memcpy(blk + 2 + 4 * k, &w, 4);
+    }
   }
+}
+
+}  // namespace
+
+void PackRows16(DType t, const uint8_t* src, int64_t row_bytes, int64_t row_begin, int64_t row_end, uint8_t* dst) {
+  PackRows16(FormatOf(t), src, row_bytes, row_begin, row_end, dst);
+}
+
+void UnpackRow16(DType t, const uint8_t* packed, int64_t row_bytes, int64_t i, uint8_t* dst) {
+  UnpackRow(FormatOf(t), packed, row_bytes, i, dst);
 }
 
 PackedWeights::~PackedWeights() {
@@ -98,7 +134,7 @@ bool PackedWeights::Pack(TensorView* w, int threads, bool release_source) {
   const int64_t groups = rows / kRows16;
   const int n = static_cast<int>(std::clamp<int64_t>(groups / 8, 1, std::max(threads, 1)));
   auto part = [&](int k) {
-    PackQ4_0Rows16(w->data, row_bytes, groups * k / n * kRows16, groups * (k + 1) / n * kRows16, dst);
+    PackRows16(w->type, w->data, row_bytes, groups * k / n * kRows16, groups * (k + 1) / n * kRows16, dst);
   };
   std::vector<std::thread> pool;
   for (int k = 1; k < n; ++k) pool.emplace_back(part, k);

@@ -15,6 +15,9 @@
 //     [256 B] the same for block 2p+1
 // so every 64-byte vector is aligned when the copy is. Needs rows % 16 == 0 and an even
 // number of blocks per row.
+//
+// Q8_0 (34-byte blocks: f16 scale + 32 signed codes) is the same with 8 code vectors of 64 B
+// per block (pairs of 1088 bytes), the codes stored as q ^ 0x80 (= q + 128, unsigned).
 #pragma once
 
 #include <cstddef>
@@ -56,10 +59,11 @@ class PackedWeights {
   size_t bytes_ = 0;
 };
 
-// Layout transforms (scalar; exposed for tests). `src` is n_rows rows of row_bytes.
-void PackQ4_0Rows16(const uint8_t* src, int64_t row_bytes, int64_t row_begin, int64_t row_end, uint8_t* dst);
-// Copies row i of a kRows16 Q4_0 matrix back into file layout (row_bytes bytes).
-void UnpackQ4_0Row(const uint8_t* packed, int64_t row_bytes, int64_t i, uint8_t* dst);
+// Layout transforms of a packable type (scalar; exposed for tests): packs rows
+// [row_begin, row_end) (multiples of 16) of `src`, rows of row_bytes, into `dst`.
+void PackRows16(DType t, const uint8_t* src, int64_t row_bytes, int64_t row_begin, int64_t row_end, uint8_t* dst);
+// Copies row i of a kRows16 matrix back into file layout (row_bytes bytes).
+void UnpackRow16(DType t, const uint8_t* packed, int64_t row_bytes, int64_t i, uint8_t* dst);
 
 // True unless GEMRUN_REPACK=0 (for A/B runs and debugging).
 bool RepackEnabled();

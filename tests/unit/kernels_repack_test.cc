@@ -30,16 +30,19 @@ struct Aligned {
   uint8_t* get() const { return p.get(); }
 };
 
-// N rows of K Q4_0 values: random nibbles, small positive and negative scales.
-Bytes RandomQ4_0(int64_t K, int64_t N, uint32_t seed) {
+const DType kPackable[] = {DType::kQ4_0, DType::kQ8_0};
+
+// N rows of K values of a 32-block type with a leading f16 scale: random codes (every byte
+// value, -128 included for Q8_0), small positive and negative scales.
+Bytes RandomWeight(DType t, int64_t K, int64_t N, uint32_t seed) {
   std::mt19937 rng(seed);
-  const int64_t nb = K / 32;
-  Bytes w(static_cast<size_t>(N * nb * 18));
+  const int64_t nb = K / 32, bs = Traits(t).type_size;
+  Bytes w(static_cast<size_t>(N * nb * bs));
   for (int64_t b = 0; b < N * nb; ++b) {
-    uint8_t* blk = w.data() + b * 18;
+    uint8_t* blk = w.data() + b * bs;
     const uint16_t d = Fp32ToFp16((static_cast<float>(rng() % 2000) - 1000.0f) * 1e-5f);
     std::memcpy(blk, &d, 2);
-    for (int i = 0; i < 16; ++i) blk[2 + i] = static_cast<uint8_t>(rng());
+    for (int64_t i = 2; i < bs; ++i) blk[i] = static_cast<uint8_t>(rng());
   }
   return w;
 }
@@ -53,22 +56,25 @@ std::vector<float> RandomActs(int64_t n, uint32_t seed) {
   return x;
 }
 
-std::vector<Isa> IsasWithRows16() {
+std::vector<Isa> IsasWithRows16(DType t) {
   std::vector<Isa> v;
   for (Isa i : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512})
-    if (IsaAvailable(i) && KernelsFor(i).rows16_tile[static_cast<uint32_t>(DType::kQ4_0)]) v.push_back(i);
+    if (IsaAvailable(i) && KernelsFor(i).rows16_tile[static_cast<uint32_t>(t)]) v.push_back(i);
   return v;
 }
 
-TEST(RepackTest, Q4_0LayoutRoundTrips) {
-  const int64_t K = 1152, N = 48, rb = K / 32 * 18;
-  const Bytes w = RandomQ4_0(K, N, 1);
-  Aligned packed(w.size());
-  PackQ4_0Rows16(w.data(), rb, 0, N, packed.get());
-  Bytes row(static_cast<size_t>(rb));
-  for (int64_t i = 0; i < N; ++i) {
-    UnpackQ4_0Row(packed.get(), rb, i, row.data());
-    ASSERT_EQ(0, std::memcmp(row.data(), w.data() + i * rb, static_cast<size_t>(rb))) << "row " << i;
+TEST(RepackTest, LayoutsRoundTrip) {
+  for (DType t : kPackable) {
+    const int64_t K = 1152, N = 48, rb = RowBytes(t, K);
+    const Bytes w = RandomWeight(t, K, N, 1);
+    Aligned packed(w.size());
+    PackRows16(t, w.data(), rb, 0, N, packed.get());
+    EXPECT_NE(0, std::memcmp(packed.get(), w.data(), w.size()));
+    Bytes row(static_cast<size_t>(rb));
+    for (int64_t i = 0; i < N; ++i) {
+      UnpackRow16(t, packed.get(), rb, i, row.data());
+      ASSERT_EQ(0, std::memcmp(row.data(), w.data() + i * rb, static_cast<size_t>(rb))) << DTypeName(t) << " row " << i;
+    }
   }
 }
 
@@ -89,11 +95,11 @@ TEST(RepackTest, Q8_0SumsMatchScalar) {
 }
 
 // Tile vs the scalar Q4_0 dot on the unpacked rows, including rows the tile must not touch.
-void CheckTile(Isa isa, int64_t K, int64_t N, int64_t T, uint32_t seed) {
-  const int64_t nb = K / 32, rb = nb * 18, ldo = N + 5;
-  const Bytes w = RandomQ4_0(K, N, seed);
+void CheckTile(Isa isa, DType wt, int64_t K, int64_t N, int64_t T, uint32_t seed) {
+  const int64_t nb = K / 32, rb = RowBytes(wt, K), ldo = N + 5;
+  const Bytes w = RandomWeight(wt, K, N, seed);
   Aligned packed(w.size());
-  PackQ4_0Rows16(w.data(), rb, 0, N, packed.get());
+  PackRows16(wt, w.data(), rb, 0, N, packed.get());
   const int64_t as = RowBytes(DType::kQ8_0, K);
   Bytes a(static_cast<size_t>(as * T));
   std::vector<float> ad(nb * T);
@@ -104,7 +110,7 @@ void CheckTile(Isa isa, int64_t K, int64_t N, int64_t T, uint32_t seed) {
     RefKernels().q8_0_sums(a.data() + t * as, nb, ad.data() + t * nb, asum.data() + t * nb);
   }
   std::vector<float> got(static_cast<size_t>(T * ldo), -7.0f);
-  KernelsFor(isa).rows16_tile[static_cast<uint32_t>(DType::kQ4_0)](K, packed.get(), N, a.data(), as, ad.data(),
+  KernelsFor(isa).rows16_tile[static_cast<uint32_t>(wt)](K, packed.get(), N, a.data(), as, ad.data(),
                                                                    asum.data(), T, got.data(), ldo);
   for (int64_t t = 0; t < T; ++t)
     for (int64_t r = 0; r < ldo; ++r) {
@@ -113,35 +119,36 @@ void CheckTile(Isa isa, int64_t K, int64_t N, int64_t T, uint32_t seed) {
         ASSERT_EQ(g, -7.0f) << "wrote past N";
         continue;
       }
-      const float want = VecDotRef(DType::kQ4_0, K, w.data() + r * rb, a.data() + t * as);
+      const float want = VecDotRef(wt, K, w.data() + r * rb, a.data() + t * as);
       ASSERT_NEAR(g, want, 1e-4f * (1.0f + std::fabs(want)))
-          << IsaName(isa) << " K=" << K << " N=" << N << " T=" << T << " t=" << t << " r=" << r;
+          << IsaName(isa) << " " << DTypeName(wt) << " K=" << K << " N=" << N << " T=" << T << " t=" << t << " r=" << r;
     }
 }
 
 TEST(RepackTest, Rows16TilesMatchScalarDot) {
-  for (Isa isa : IsasWithRows16())
-    for (int64_t K : {64, 1152, 4096})
-      for (int64_t T : {1, 2, 3, 5, 15, 16, 17, 33})
-        CheckTile(isa, K, K == 4096 ? 160 : 48, T, static_cast<uint32_t>(K + T));
+  for (DType wt : kPackable)
+    for (Isa isa : IsasWithRows16(wt))
+      for (int64_t K : {64, 128, 1152, 4096})
+        for (int64_t T : {1, 2, 3, 5, 15, 16, 17, 33})
+          CheckTile(isa, wt, K, K == 4096 ? 160 : 48, T, static_cast<uint32_t>(K + T));
 }
 
-TEST(RepackTest, PackedMatMulAndGetRowMatchTheFileLayout) {
+void CheckPackedMatMul(DType t) {
   const int64_t K = 1152, N = 96;
-  Bytes w = RandomQ4_0(K, N, 9);
+  Bytes w = RandomWeight(t, K, N, 9);
   TensorView v;
-  v.type = DType::kQ4_0;
+  v.type = t;
   v.ne[0] = K;
   v.ne[1] = N;
-  v.nb[0] = 18;
-  v.nb[1] = K / 32 * 18;
+  v.nb[0] = Traits(t).type_size;
+  v.nb[1] = RowBytes(t, K);
   v.nb[2] = v.nb[3] = v.nb[1] * N;
   v.data = w.data();
   TensorView p = v;
   PackedWeights store;
   const bool packed = store.Pack(&p, 2, /*release_source=*/false);
   EXPECT_EQ(packed, CanPackRows16(v));
-  if (!packed) GTEST_SKIP() << "no kRows16 kernel on this CPU";
+  if (!packed) return;  // no kRows16 kernel on this CPU
   EXPECT_EQ(p.layout, WeightLayout::kRows16);
   EXPECT_EQ(store.bytes(), w.size());
 
@@ -149,7 +156,7 @@ TEST(RepackTest, PackedMatMulAndGetRowMatchTheFileLayout) {
   for (int64_t i : {0, 15, 16, 95}) {
     GetRow(v, i, r0.data());
     GetRow(p, i, r1.data());
-    ASSERT_EQ(r0, r1) << "row " << i;
+    ASSERT_EQ(r0, r1) << DTypeName(t) << " row " << i;
   }
   const int64_t T = 21;
   std::vector<float> x(T * K);
@@ -165,14 +172,18 @@ TEST(RepackTest, PackedMatMulAndGetRowMatchTheFileLayout) {
     MatMul(p, x.data(), T, K, y1.data(), N, pool, s1);
     MatMul(p, x.data(), T, K, y2.data(), N, pool, s1);
     for (int64_t i = 0; i < T * N; ++i) {
-      ASSERT_NEAR(y0[i], y1[i], 1e-4f * (1.0f + std::fabs(y0[i]))) << "i=" << i << " threads=" << threads;
+      ASSERT_NEAR(y0[i], y1[i], 1e-4f * (1.0f + std::fabs(y0[i]))) << DTypeName(t) << " i=" << i << " threads=" << threads;
       ASSERT_EQ(y1[i], y2[i]) << "not deterministic";
     }
   }
 }
 
+TEST(RepackTest, PackedMatMulAndGetRowMatchTheFileLayout) {
+  for (DType t : kPackable) CheckPackedMatMul(t);
+}
+
 TEST(RepackTest, ShapesTheLayoutCannotHoldStayInFileLayout) {
-  Bytes w = RandomQ4_0(96, 32, 2);  // 3 blocks per row: odd
+  Bytes w = RandomWeight(DType::kQ4_0, 96, 32, 2);  // 3 blocks per row: odd
   TensorView v;
   v.type = DType::kQ4_0;
   v.ne[0] = 96;

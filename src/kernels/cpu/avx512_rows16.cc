@@ -1,11 +1,13 @@
-// AVX-512 VNNI tiles for row-interleaved (kRows16) Q4_0 weights (layout in kernels/repack.h).
+// AVX-512 VNNI tiles for row-interleaved (kRows16) Q4_0 and Q8_0 weights (layouts in
+// kernels/repack.h).
 //
-// Lanes are 16 weight rows. A block of 16 rows decodes into 8 vectors of unsigned codes
-// u[k] (lane r = codes of values 4k..4k+3 of row r, k < 4, or of the high nibbles for k >= 4)
-// with one AND or shift+AND each, and every activation word is a broadcast memory operand of
-// vpdpbusd. Per block and activation row: 8 vpdpbusd, one conversion, one multiply, one FMA,
-// against 16 x 32 products. The int32 accumulator starts at -8 * sum(a), so it holds the
-// exact sum((u - 8) * a); it is then scaled by d_w * d_a as llama.cpp does per block.
+// Lanes are 16 weight rows. A block of 16 rows decodes into 8 vectors of unsigned codes u[k]
+// (lane r = codes of values 4k..4k+3 of row r; for Q4_0 the high nibbles are values 16..31)
+// with one AND or shift+AND each (Q8_0: stored unsigned, one load each), and every
+// activation word is a broadcast memory operand of vpdpbusd. Per block and activation row:
+// 8 vpdpbusd, one conversion, one multiply, one FMA, against 16 x 32 products. The int32
+// accumulator starts at -off * sum(a) (off = 8 or 128), so it holds the exact
+// sum((u - off) * a); it is then scaled by d_w * d_a as llama.cpp does per block.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -20,34 +22,54 @@ namespace {
 
 constexpr int kNC = 16;                      // activation rows per pass (accumulators)
 constexpr int64_t kBlockBytes = 256 << 10;   // packed weight bytes kept hot in L2 per row block
-constexpr int64_t kPairBytes = 576;          // two blocks of 16 rows
 
 struct Block16 {
   __m512i u[8];
   __m512 dw;
 };
 
-GEMRUN_INLINE void Decode(const uint8_t* scales, const uint8_t* qs, Block16& b) {
-  const __m512i lo4 = _mm512_set1_epi8(0x0F);
-  GEMRUN_UNROLL
-  for (int i = 0; i < 4; ++i) {
-    const __m512i q = _mm512_load_si512(qs + 64 * i);
-    b.u[i] = _mm512_and_si512(q, lo4);
-    b.u[4 + i] = _mm512_and_si512(_mm512_srli_epi16(q, 4), lo4);
+// Weight formats: bytes per block and per pair of 16-row blocks, the offset of the unsigned
+// codes (u = q + kOff), and the decode of one block's codes.
+struct RQ4_0 {
+  static constexpr int kBlock = 18, kOff = 8;
+  static constexpr int64_t kPair = 2 * 16 * kBlock;  // 576: 64 B of scales, 2 x 256 B of nibbles
+  static constexpr int kQs = 256;
+  static GEMRUN_INLINE void Codes(const uint8_t* qs, __m512i* u) {
+    const __m512i lo4 = _mm512_set1_epi8(0x0F);
+    GEMRUN_UNROLL
+    for (int i = 0; i < 4; ++i) {
+      const __m512i q = _mm512_load_si512(qs + 64 * i);
+      u[i] = _mm512_and_si512(q, lo4);
+      u[4 + i] = _mm512_and_si512(_mm512_srli_epi16(q, 4), lo4);
+    }
   }
+};
+struct RQ8_0 {  // codes stored as q ^ 0x80 = q + 128 at packing
+  static constexpr int kBlock = 34, kOff = 128;
+  static constexpr int64_t kPair = 2 * 16 * kBlock;  // 1088: 64 B of scales, 2 x 512 B of codes
+  static constexpr int kQs = 512;
+  static GEMRUN_INLINE void Codes(const uint8_t* qs, __m512i* u) {
+    GEMRUN_UNROLL
+    for (int i = 0; i < 8; ++i) u[i] = _mm512_load_si512(qs + 64 * i);
+  }
+};
+
+template <class W>
+GEMRUN_INLINE void Decode(const uint8_t* scales, const uint8_t* qs, Block16& b) {
+  W::Codes(qs, b.u);
   b.dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(scales)));
 }
 
 GEMRUN_INLINE __m512i Bcast32(const uint8_t* p) { return _mm512_set1_epi32(static_cast<int>(LoadU32(p))); }
 
 // One block of 16 rows against NC activation rows.
-template <int NC>
+template <class W, int NC>
 GEMRUN_INLINE void BlockCols(const Block16& w, const uint8_t* a, int64_t as, const float* ad,
                              const int32_t* asum, int64_t nb, int64_t b, __m512* acc) {
   GEMRUN_UNROLL
   for (int c = 0; c < NC; ++c) {
     const uint8_t* q = a + c * as + b * 34 + 2;
-    __m512i t = _mm512_set1_epi32(-8 * asum[c * nb + b]);
+    __m512i t = _mm512_set1_epi32(-W::kOff * asum[c * nb + b]);
     GEMRUN_UNROLL
     for (int k = 0; k < 8; ++k) t = _mm512_dpbusd_epi32(t, w.u[k], Bcast32(q + 4 * k));
     acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(w.dw, _mm512_set1_ps(ad[c * nb + b])), acc[c]);
@@ -55,20 +77,20 @@ GEMRUN_INLINE void BlockCols(const Block16& w, const uint8_t* a, int64_t as, con
 }
 
 // One row group (16 rows, nb blocks) against NC activation rows; writes out[c * ldo + r].
-template <int NC>
+template <class W, int NC>
 void GroupPass(int64_t nb, const uint8_t* wg, const uint8_t* a, int64_t as, const float* ad,
                const int32_t* asum, float* out, int64_t ldo) {
   __m512 acc[NC];
   GEMRUN_UNROLL
   for (int c = 0; c < NC; ++c) acc[c] = _mm512_setzero_ps();
   for (int64_t p = 0; p < nb / 2; ++p) {
-    const uint8_t* pair = wg + p * kPairBytes;
-    if constexpr (NC <= 2) PrefetchAhead<kPairBytes>(pair);  // decode: one weight stream
+    const uint8_t* pair = wg + p * W::kPair;
+    if constexpr (NC <= 2) PrefetchAhead<W::kPair>(pair);  // decode: one weight stream
     Block16 w;
-    Decode(pair, pair + 64, w);
-    BlockCols<NC>(w, a, as, ad, asum, nb, 2 * p, acc);
-    Decode(pair + 32, pair + 320, w);
-    BlockCols<NC>(w, a, as, ad, asum, nb, 2 * p + 1, acc);
+    Decode<W>(pair, pair + 64, w);
+    BlockCols<W, NC>(w, a, as, ad, asum, nb, 2 * p, acc);
+    Decode<W>(pair + 32, pair + 64 + W::kQs, w);
+    BlockCols<W, NC>(w, a, as, ad, asum, nb, 2 * p + 1, acc);
   }
   GEMRUN_UNROLL
   for (int c = 0; c < NC; ++c) _mm512_storeu_ps(out + c * ldo, acc[c]);
@@ -77,15 +99,16 @@ void GroupPass(int64_t nb, const uint8_t* wg, const uint8_t* a, int64_t as, cons
 using GroupFn = void (*)(int64_t, const uint8_t*, const uint8_t*, int64_t, const float*, const int32_t*, float*,
                          int64_t);
 
-template <int... I>
+template <class W, int... I>
 constexpr auto MakeGroupTable(std::integer_sequence<int, I...>) {
-  return std::array<GroupFn, sizeof...(I)>{GroupPass<I + 1>...};
+  return std::array<GroupFn, sizeof...(I)>{GroupPass<W, I + 1>...};
 }
-constexpr auto kGroupFns = MakeGroupTable(std::make_integer_sequence<int, kNC>{});
 
-void TileQ4_0Rows16(int64_t K, const uint8_t* w, int64_t n_rows, const uint8_t* a, int64_t as, const float* ad,
-                    const int32_t* asum, int64_t T, float* out, int64_t ldo) {
-  const int64_t nb = K / 32, group_bytes = 16 * nb * 18, n_groups = n_rows / 16;
+template <class W>
+void TileRows16(int64_t K, const uint8_t* w, int64_t n_rows, const uint8_t* a, int64_t as, const float* ad,
+                const int32_t* asum, int64_t T, float* out, int64_t ldo) {
+  static constexpr auto kGroupFns = MakeGroupTable<W>(std::make_integer_sequence<int, kNC>{});
+  const int64_t nb = K / 32, group_bytes = 16 * nb * W::kBlock, n_groups = n_rows / 16;
   // Rows in blocks that stay in L2 while every activation row passes over them.
   const int64_t groups_per_block = T <= 2 ? n_groups : std::max<int64_t>(1, kBlockBytes / group_bytes);
   for (int64_t g0 = 0; g0 < n_groups; g0 += groups_per_block) {
@@ -115,7 +138,8 @@ void Q8_0Sums(const uint8_t* row, int64_t nb, float* d, int32_t* sum) {
 }  // namespace
 
 void Avx512AddRows16Tiles(IsaKernels& k) {
-  k.rows16_tile[static_cast<uint32_t>(DType::kQ4_0)] = TileQ4_0Rows16;
+  k.rows16_tile[static_cast<uint32_t>(DType::kQ4_0)] = TileRows16<RQ4_0>;
+  k.rows16_tile[static_cast<uint32_t>(DType::kQ8_0)] = TileRows16<RQ8_0>;
   k.q8_0_sums = Q8_0Sums;
 }
 
