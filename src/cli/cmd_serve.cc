@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/images.h"
 #include "server/http_server.h"
 #include "server/scheduler.h"
 
@@ -32,6 +33,27 @@ StatusOr<std::string> ReadKeyFile(const std::string& path) {
   while (!key.empty() && (key.back() == '\r' || key.back() == ' ' || key.back() == '\t')) key.pop_back();
   if (key.empty()) return InvalidArgumentError("--api-key-file " + path + " is empty");
   return key;
+}
+
+// --allow-image-files DIR as an absolute path without symlinks (what request paths must resolve under).
+StatusOr<std::string> ResolveImageDir(const std::string& dir) {
+  std::error_code ec;
+  const std::filesystem::path p = std::filesystem::canonical(dir, ec);
+  if (ec || !std::filesystem::is_directory(p, ec))
+    return InvalidArgumentError("--allow-image-files " + dir + " is not an existing directory");
+  return p.string();
+}
+
+// Loads --mmproj and wraps it for the HTTP threads (its own thread pool, the family's
+// attention default unless --image-attention says otherwise).
+StatusOr<std::unique_ptr<server::ImageEncoder>> LoadProjector(const Engine& e, const ImageOptions& io, int threads) {
+  ASSIGN_OR_RETURN(auto enc, LoadImageEncoder(e, io));
+  server::ImageEncoderOptions o;
+  o.budget = io.budget;
+  o.non_causal = io.attention.empty() ? vision::DefaultImageBidirectional(e.model().config())
+                                      : io.attention == "bidirectional";
+  o.threads = threads;
+  return server::ImageEncoder::Create(std::move(enc), o);
 }
 
 ModelInfo Describe(const Engine& e, const std::string& path, const std::string& alias, int64_t n_ctx) {
@@ -96,6 +118,18 @@ int CmdServe(int argc, char** argv) {
   app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32)")->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--alias", alias, "model name in /v1/models and responses (default: file name)");
   app.add_flag("--log-prompts", so.log_prompts, "include prompts in the request log (off: never logged)");
+  ImageOptions io;
+  std::string image_dir;
+  app.add_option("--mmproj", io.mmproj, "vision projector (mmproj-*.gguf): accept images in chat requests");
+  app.add_option("--image-attention", io.attention, "bidirectional or causal attention within an image "
+                 "(default: the model family's reference behaviour)")
+      ->check(CLI::IsMember({"bidirectional", "causal"}))->needs("--mmproj");
+  app.add_option("--image-min-tokens", io.budget.min_tokens, "Gemma 4: fewest tokens per image")->needs("--mmproj");
+  app.add_option("--image-max-tokens", io.budget.max_tokens, "Gemma 4: most tokens per image")->needs("--mmproj");
+  app.add_option("--max-images-per-request", so.max_images, "images one request may carry")
+      ->check(CLI::Range(size_t{1}, size_t{256}));
+  app.add_option("--allow-image-files", image_dir, "let requests name local image files (file:///... or /path) "
+                 "under this directory (default: data: URLs only)")->needs("--mmproj");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -105,6 +139,11 @@ int CmdServe(int argc, char** argv) {
     auto k = ReadKeyFile(key_file);
     if (!k.ok()) return ReportError("serve", k.status());
     so.api_key = *k;
+  }
+  if (!image_dir.empty()) {
+    auto d = ResolveImageDir(image_dir);
+    if (!d.ok()) return ReportError("serve", d.status());
+    so.image_files_dir = *d;
   }
   if (!IsLoopback(so.host) && so.api_key.empty())
     std::fprintf(stderr, "gemrun serve: WARNING: listening on %s without --api-key: anyone who can reach this "
@@ -142,6 +181,16 @@ int CmdServe(int argc, char** argv) {
     http.Stop();
     return ReportError("serve", engine.status());
   }
+  std::unique_ptr<server::ImageEncoder> images;
+  if (!io.mmproj.empty()) {
+    auto p = LoadProjector(**engine, io, threads);
+    if (!p.ok()) {
+      http.Stop();
+      return ReportError("serve", p.status());
+    }
+    images = std::move(*p);
+    sched.max_image_rows = images->max_tokens();
+  }
   server::Scheduler scheduler(**engine, sched, &metrics);
   if (Status s = scheduler.Init(); !s.ok()) {
     http.Stop();
@@ -156,11 +205,17 @@ int CmdServe(int argc, char** argv) {
   else std::fprintf(stderr, "gemrun serve: no chat template (%s); chat endpoints will refuse requests\n",
                     tmpl.status().message().c_str());
   backend.info = Describe(**engine, model_path, alias, sched.n_ctx);
+  backend.images = images.get();
+  backend.info.vision = images != nullptr;
   const std::string id = backend.info.id;
   http.SetBackend(std::move(backend));
   std::fprintf(stderr, "gemrun serve: ready: model %s, %d slots x %lld positions, KV cache %.1f MiB, %d threads\n",
                id.c_str(), sched.n_slots, static_cast<long long>(sched.n_ctx), scheduler.kv_bytes() / 1048576.0,
                (*engine)->pool().size());
+  if (images)
+    std::fprintf(stderr, "gemrun serve: images: projector %s, up to %lld tokens each, %zu per request%s%s\n",
+                 io.mmproj.c_str(), static_cast<long long>(images->max_tokens()), so.max_images,
+                 so.image_files_dir.empty() ? "" : ", local files under ", so.image_files_dir.c_str());
 
   int sig = 0;
   sigwait(&stop_signals, &sig);

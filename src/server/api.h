@@ -43,6 +43,17 @@ Json OpenAIErrorJson(const ApiError& e);
 // {"error": message}
 Json OllamaErrorJson(const ApiError& e);
 
+// Marks an image's place in ChatMessage::content after parsing; the handler swaps it for the
+// family's image tokens. Request text that contains it is refused, so a client cannot forge one.
+constexpr std::string_view kImageSlot = "\x1fgemrun-image\x1f";
+
+// One image of a request, in prompt order. Exactly one of `bytes` / `file` is set.
+struct ImageInput {
+  std::string param;  // field path for errors, e.g. "messages[0].content[1].image_url.url"
+  std::string bytes;  // encoded image (PNG/JPEG) from a data: URL or base64 string
+  std::string file;   // a local path, allowed by --allow-image-files, read by the handler
+};
+
 // What a generation endpoint asks for, after validation.
 struct ApiRequest {
   Endpoint endpoint = Endpoint::kChatCompletions;
@@ -54,6 +65,7 @@ struct ApiRequest {
   bool seed_given = false;            // otherwise the server picks a random seed
   bool stream = false;
   bool include_usage = false;         // stream_options.include_usage
+  std::vector<ImageInput> images;     // each has one kImageSlot in `messages`, same order
 };
 
 // Largest nesting depth of a request body: deeper documents are refused before parsing.

@@ -1,5 +1,7 @@
-// Generation endpoints: body -> ApiRequest -> prompt ids -> Job on the Scheduler -> JSON, SSE
-// or NDJSON. Clients that go away are noticed within ~100 ms (socket poll) and their slot freed.
+// Generation endpoints: body -> ApiRequest -> prompt ids (and encoded images) -> Job on the
+// Scheduler -> JSON, SSE or NDJSON. Images are encoded here, on the HTTP thread, so the
+// scheduler keeps decoding other streams meanwhile. Clients that go away are noticed within
+// ~100 ms (socket poll) and their slot freed.
 #include <random>
 
 #include "server/framing.h"
@@ -41,8 +43,12 @@ std::optional<ApiError> ReadBody(const httplib::Request& req, const httplib::Con
   return std::nullopt;
 }
 
-std::optional<ApiError> Parse(Endpoint ep, const Json& j, const Backend& b, ApiRequest* out) {
-  const RequestLimits lim{.n_vocab = b.engine->model().config().n_vocab};
+std::optional<ApiError> Parse(Endpoint ep, const Json& j, const GenerateContext& ctx, ApiRequest* out) {
+  const Backend& b = *ctx.backend;
+  const RequestLimits lim{.n_vocab = b.engine->model().config().n_vocab,
+                          .images = ImagePolicy{.enabled = b.images != nullptr,
+                                                .max_images = ctx.opts->max_images,
+                                                .files_dir = ctx.opts->image_files_dir}};
   const int64_t n_ctx = b.scheduler->options().n_ctx;
   switch (ep) {
     case Endpoint::kChatCompletions: return ParseChatCompletionRequest(j, lim, out);
@@ -51,6 +57,13 @@ std::optional<ApiError> Parse(Endpoint ep, const Json& j, const Backend& b, ApiR
     case Endpoint::kOllamaGenerate: return ParseOllamaGenerateRequest(j, lim, n_ctx, out);
   }
   return ApiError::BadRequest("unknown endpoint");
+}
+
+ApiError ContextExceeded(int64_t n, int64_t n_ctx, const char* param) {
+  return ApiError::BadRequest("the prompt is " + std::to_string(n) + " tokens but the context holds " +
+                                  std::to_string(n_ctx) + " per request (including at least one generated token); "
+                                  "shorten the input or raise --ctx-size",
+                              param, "context_length_exceeded");
 }
 
 std::optional<ApiError> BuildPrompt(const Backend& b, const ApiRequest& r, std::vector<int32_t>* ids) {
@@ -66,10 +79,74 @@ std::optional<ApiError> BuildPrompt(const Backend& b, const ApiRequest& r, std::
   }
   const int64_t n_ctx = b.scheduler->options().n_ctx;
   if (static_cast<int64_t>(ids->size()) >= n_ctx)
-    return ApiError::BadRequest("the prompt is " + std::to_string(ids->size()) + " tokens but the context holds " +
-                                std::to_string(n_ctx) + " per request (including at least one generated token); "
-                                "shorten the input or raise --ctx-size",
-                                r.use_template ? "messages" : "prompt", "context_length_exceeded");
+    return ContextExceeded(static_cast<int64_t>(ids->size()), n_ctx, r.use_template ? "messages" : "prompt");
+  return std::nullopt;
+}
+
+// A decoder or projector error for one image: the client's fault (corrupt, oversized, an
+// unsupported format) is a 400 naming the field; anything else is ours.
+ApiError ImageError(const Status& st, const std::string& param) {
+  switch (st.code()) {
+    case StatusCode::kDataLoss:
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kUnimplemented:
+    case StatusCode::kOutOfRange:
+      return ApiError::BadRequest(st.message(), param, "invalid_image");
+    default:
+      return ApiError::Of(500, "server_error", "encoding '" + param + "' failed: " + st.message());
+  }
+}
+
+std::span<const uint8_t> Bytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// The prompt of a request with images. Cheap checks first (file access, image headers, token
+// counts, the context), then the slow part: each image decoded and encoded by the projector.
+std::optional<ApiError> BuildImagePrompt(const GenerateContext& ctx, ApiRequest& r, int fd, Job* job) {
+  const Backend& b = *ctx.backend;
+  if (!b.images) return CheckImageAllowed(ImagePolicy{}, 0, r.images[0].param);
+  if (!b.chat_template) return ApiError::BadRequest("this model has no known chat template; images need one", "messages");
+  const ImagePolicy policy{.enabled = true, .max_images = ctx.opts->max_images, .files_dir = ctx.opts->image_files_dir};
+  std::vector<int64_t> rows;
+  for (ImageInput& in : r.images) {
+    if (!in.file.empty())
+      if (auto e = ReadImageFile(in, policy, &in.bytes)) return e;
+    auto n = b.images->CountTokens(Bytes(in.bytes), in.param);
+    if (!n.ok()) return ImageError(n.status(), in.param);
+    if (*n > b.images->max_tokens())
+      return ApiError::BadRequest("'" + in.param + "' becomes " + std::to_string(*n) + " image tokens, more than the " +
+                                      std::to_string(b.images->max_tokens()) + " this server takes per image; crop it to "
+                                      "a less elongated shape", in.param, "invalid_image");
+    rows.push_back(*n);
+  }
+  std::vector<PromptSegment> segs;
+  const Status st = LayoutImagePrompt(b.engine->tokenizer(), *b.chat_template, r.messages, rows, &segs);
+  if (!st.ok()) return ApiError::BadRequest(st.message(), "messages", "invalid_value");
+  int64_t n_prompt = 0;
+  for (const PromptSegment& s : segs) n_prompt += s.size();
+  const int64_t n_ctx = b.scheduler->options().n_ctx;
+  if (n_prompt >= n_ctx) return ContextExceeded(n_prompt, n_ctx, "messages");
+  size_t k = 0;
+  for (PromptSegment& seg : segs) {
+    if (!seg.is_image()) continue;
+    ImageInput& in = r.images[k++];
+    if (PeerClosed(fd)) {
+      CurrentLog().client_gone = true;
+      return ApiError::Of(499, "cancelled", "client went away");
+    }
+    double wait_ms = 0, encode_ms = 0;
+    auto enc = b.images->Encode(Bytes(in.bytes), in.param, &wait_ms, &encode_ms);
+    if (!enc.ok()) return ImageError(enc.status(), in.param);
+    if (enc->n_rows != seg.n_rows)
+      return ApiError::Of(500, "server_error", "'" + in.param + "' gave " + std::to_string(enc->n_rows) +
+                                                   " rows, expected " + std::to_string(seg.n_rows));
+    ctx.metrics->ObserveImageEncode(encode_ms / 1000.0);
+    CurrentLog().image_ms += wait_ms + encode_ms;
+    seg = std::move(*enc);
+    in.bytes = std::string();  // the encoded rows replace the file bytes
+  }
+  job->SetPrompt(std::move(segs));
   return std::nullopt;
 }
 
@@ -194,7 +271,11 @@ void RespondWhole(const std::shared_ptr<Job>& job, const ApiRequest& r, const Re
 std::string PromptForLog(const ApiRequest& r) {
   if (!r.use_template) return r.prompt;
   Json m = Json::array();
-  for (const ChatMessage& c : r.messages) m.push_back({{"role", c.role}, {"content", c.content}});
+  for (const ChatMessage& c : r.messages) {
+    std::string text = c.content;
+    for (size_t at; (at = text.find(kImageSlot)) != std::string::npos;) text.replace(at, kImageSlot.size(), "<image>");
+    m.push_back({{"role", c.role}, {"content", text}});
+  }
   return DumpJson(m);
 }
 
@@ -210,13 +291,18 @@ void HandleGenerate(const GenerateContext& ctx, Endpoint ep, const httplib::Requ
   body.clear();
   body.shrink_to_fit();
   ApiRequest r;
-  if (auto e = Parse(ep, j, b, &r)) return SendError(hreq, res, *e);
+  if (auto e = Parse(ep, j, ctx, &r)) return SendError(hreq, res, *e);
+  j = Json();  // image data lives on in r.images only
+  if (!r.images.empty()) {
+    CurrentLog().images = static_cast<int64_t>(r.images.size());
+    ctx.metrics->AddImages(static_cast<int64_t>(r.images.size()));
+  }
   if (ctx.opts->log_prompts) CurrentLog().prompt = PromptForLog(r);
   if (!r.seed_given) r.gen.sampling.seed = RandomSeed();
   const ResponseMeta meta{.id = NewId(ep), .model = b.info.id,
                           .created = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch()).count()};
-  if (ep == Endpoint::kOllamaGenerate && r.prompt.empty()) {  // Ollama's "load the model" call
+  if (ep == Endpoint::kOllamaGenerate && r.prompt.empty() && r.images.empty()) {  // Ollama's "load the model" call
     CompletionResult empty;
     empty.finish = FinishReason::kEog;
     Json done = OllamaFinalJson(r, meta.model, Rfc3339(std::chrono::system_clock::now()), "", empty);
@@ -224,13 +310,18 @@ void HandleGenerate(const GenerateContext& ctx, Endpoint ep, const httplib::Requ
     return SendJson(res, done);
   }
   auto job = std::make_shared<Job>();
-  if (auto e = BuildPrompt(b, r, &job->prompt)) return SendError(hreq, res, *e);
+  // The deadline counts from here, so slow image encoding spends the request's time too.
+  job->deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(ctx.opts->request_timeout_s * 1000));
+  const int fd = FindConnectionSocket(hreq);
+  if (r.images.empty()) {
+    if (auto e = BuildPrompt(b, r, &job->prompt)) return SendError(hreq, res, *e);
+  } else {
+    if (auto e = BuildImagePrompt(ctx, r, fd, job.get())) return SendError(hreq, res, *e);
+  }
   CurrentLog().prompt_tokens = static_cast<int64_t>(job->prompt.size());
   job->params = r.gen;
   job->want_pieces = r.gen.logprobs;
-  job->deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(ctx.opts->request_timeout_s * 1000));
   if (auto e = b.scheduler->Submit(job)) return SendError(hreq, res, *e);
-  const int fd = FindConnectionSocket(hreq);
   if (!r.stream) return RespondWhole(job, r, meta, fd, hreq, res);
 
   auto st = std::make_shared<Stream>(Stream{.job = job, .req = std::move(r), .meta = meta, .fd = fd});

@@ -22,6 +22,8 @@ struct RequestLog {
   int64_t cached_tokens = 0;
   int64_t gen_tokens = 0;
   double queue_ms = 0, ttft_ms = -1, gen_ms = 0;
+  int64_t images = 0;     // images in the request
+  double image_ms = 0;    // encoding them (waiting for the encoder included)
   std::string finish;
   std::string error;
   std::string prompt;  // only with --log-prompts
@@ -42,6 +44,7 @@ bool PeerClosed(int fd);
 struct GenerateContext {
   const ServerOptions* opts;
   const Backend* backend;
+  Metrics* metrics;
 };
 // POST /v1/chat/completions, /v1/completions, /api/chat, /api/generate.
 void HandleGenerate(const GenerateContext& ctx, Endpoint ep, const httplib::Request& req, httplib::Response& res,

@@ -192,7 +192,7 @@ struct HttpServer::Impl {
   httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
   void Log(const httplib::Request& req, const httplib::Response& res);
   void Generate(Endpoint ep, const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& r) {
-    const GenerateContext ctx{&opts, &backend};
+    const GenerateContext ctx{&opts, &backend, metrics};
     HandleGenerate(ctx, ep, req, res, r);
   }
 };
@@ -244,6 +244,7 @@ void HttpServer::Impl::Log(const httplib::Request& req, const httplib::Response&
                                        std::chrono::steady_clock::now() - log.start).count() : 0;
   std::string line = "gemrun serve: req-" + std::to_string(log.id) + " " + req.method + " " + label + " " +
                      std::to_string(res.status);
+  if (log.images > 0) line += " images=" + std::to_string(log.images) + " image_ms=" + Fmt(log.image_ms);
   if (log.prompt_tokens >= 0) {
     line += " prompt=" + std::to_string(log.prompt_tokens) + " cached=" + std::to_string(log.cached_tokens) +
             " gen=" + std::to_string(log.gen_tokens);

@@ -11,6 +11,7 @@
 
 #include "base/status.h"
 #include "engine/engine.h"
+#include "server/image_prompt.h"
 #include "server/metrics.h"
 #include "server/ollama.h"
 #include "server/scheduler.h"
@@ -29,6 +30,8 @@ struct ServerOptions {
   double request_timeout_s = 600;    // whole generation, queue wait included
   int http_threads = 0;              // 0: parallel + max_queue + 32
   bool log_prompts = false;
+  size_t max_images = 8;             // per request
+  std::string image_files_dir;       // realpath of --allow-image-files ("": no local files)
 };
 
 // What the routes need once the model is up.
@@ -37,6 +40,7 @@ struct Backend {
   Scheduler* scheduler = nullptr;
   std::optional<ChatTemplate> chat_template;
   ModelInfo info;
+  const ImageEncoder* images = nullptr;  // set with --mmproj; null: requests with images get 400
 };
 
 class HttpServer {

@@ -56,7 +56,8 @@ void Histogram::Render(const std::string& name, std::string* out) const {
 Metrics::Metrics()
     : ttft_({0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}),
       token_latency_({0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5}),
-      duration_({0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}) {}
+      duration_({0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}),
+      image_encode_({0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}) {}
 
 void Metrics::CountRequest(const std::string& endpoint, int status) {
   std::lock_guard<std::mutex> l(mu_);
@@ -83,6 +84,16 @@ void Metrics::ObserveTokenLatency(double s) {
 void Metrics::ObserveRequestDuration(double s) {
   std::lock_guard<std::mutex> l(mu_);
   duration_.Observe(s);
+}
+
+void Metrics::AddImages(int64_t n) {
+  std::lock_guard<std::mutex> l(mu_);
+  images_ += static_cast<uint64_t>(n);
+}
+
+void Metrics::ObserveImageEncode(double s) {
+  std::lock_guard<std::mutex> l(mu_);
+  image_encode_.Observe(s);
 }
 
 void Metrics::SetGauges(const Gauges& g) {
@@ -114,6 +125,10 @@ std::string Metrics::Render() const {
   token_latency_.Render("gemrun_time_per_output_token_seconds", &o);
   Header(&o, "gemrun_request_duration_seconds", "histogram", "Generation request arrival to completion.");
   duration_.Render("gemrun_request_duration_seconds", &o);
+  Header(&o, "gemrun_images_total", "counter", "Images received in well-formed generation requests.");
+  Line(&o, "gemrun_images_total", static_cast<double>(images_));
+  Header(&o, "gemrun_image_encode_seconds", "histogram", "Decode, preprocess and projector time of one image.");
+  image_encode_.Render("gemrun_image_encode_seconds", &o);
   Header(&o, "gemrun_queue_depth", "gauge", "Requests waiting for a free slot.");
   Line(&o, "gemrun_queue_depth", static_cast<double>(gauges_.queue_depth));
   Header(&o, "gemrun_slots_busy", "gauge", "Slots generating or prefilling.");

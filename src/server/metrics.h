@@ -47,6 +47,8 @@ class Metrics {
   void ObserveTimeToFirstToken(double seconds);
   void ObserveTokenLatency(double seconds);  // gap between consecutive tokens of one request
   void ObserveRequestDuration(double seconds);
+  void AddImages(int64_t n);                // images in requests (counted once parsed)
+  void ObserveImageEncode(double seconds);  // one image decoded, preprocessed and encoded
   void SetGauges(const Gauges& g);
   void SetReady(bool ready);
 
@@ -56,8 +58,8 @@ class Metrics {
  private:
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;  // (endpoint, status) -> count
-  uint64_t prompt_tokens_ = 0, cached_tokens_ = 0, generated_tokens_ = 0;
-  Histogram ttft_, token_latency_, duration_;
+  uint64_t prompt_tokens_ = 0, cached_tokens_ = 0, generated_tokens_ = 0, images_ = 0;
+  Histogram ttft_, token_latency_, duration_, image_encode_;
   Gauges gauges_;
   bool ready_ = false;
 };

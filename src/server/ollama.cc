@@ -79,6 +79,26 @@ bool NonEmpty(const Json& b, const char* key) {
   return b.contains(key) && !b[key].is_null() && !(b[key].is_array() && b[key].empty()) && b[key] != "";
 }
 
+// "images": an array of base64 strings (no data: prefix). Each image becomes a kImageSlot, all
+// of them before the text (where `gemrun run --image` puts images without "<image>" markers).
+Err ParseImages(const Json& obj, const std::string& path, const RequestLimits& lim, std::vector<ImageInput>* images,
+                std::string* slots) {
+  if (!NonEmpty(obj, "images")) return std::nullopt;
+  const Json& a = obj["images"];
+  if (!a.is_array()) return ApiError::BadRequest("'" + path + "' must be an array of base64 strings", path, "invalid_type");
+  for (size_t i = 0; i < a.size(); ++i) {
+    const std::string p = path + "[" + std::to_string(i) + "]";
+    if (auto e = CheckImageAllowed(lim.images, images->size(), p)) return e;
+    if (!a[i].is_string()) return ApiError::BadRequest("'" + p + "' must be a base64 string", p, "invalid_type");
+    ImageInput in;
+    in.param = p;
+    if (auto e = DecodeBase64(a[i].get_ref<const std::string&>(), p, &in.bytes)) return e;
+    images->push_back(std::move(in));
+    *slots += kImageSlot;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Err ParseOllamaChatRequest(const Json& b, const RequestLimits& lim, int64_t n_ctx, ApiRequest* out) {
@@ -99,12 +119,17 @@ Err ParseOllamaChatRequest(const Json& b, const RequestLimits& lim, int64_t n_ct
     const Json& m = ms[i];
     if (!m.is_object()) return ApiError::BadRequest("'" + p + "' must be an object", p, "invalid_type");
     if (auto k = FirstUnknownKey(m, {"role", "content", "images"})) return ApiError::Unsupported(p + "." + *k);
-    if (NonEmpty(m, "images")) return ApiError::Unsupported(p + ".images", "images are not supported yet");
     ChatMessage msg;
     if (auto e = GetString(m, "role", p + ".role", &msg.role)) return e;
     if (msg.role != "system" && msg.role != "user" && msg.role != "assistant")
       return ApiError::BadRequest("'" + p + ".role' must be system, user or assistant", p + ".role", "invalid_value");
     if (auto e = GetString(m, "content", p + ".content", &msg.content)) return e;
+    if (auto e = CheckNoImageSlot(msg.content, p + ".content")) return e;
+    if (NonEmpty(m, "images") && msg.role != "user")
+      return ApiError::Unsupported(p + ".images", "images are accepted in user messages only");
+    std::string slots;
+    if (auto e = ParseImages(m, p + ".images", lim, &out->images, &slots)) return e;
+    msg.content = slots + msg.content;
     out->messages.push_back(std::move(msg));
   }
   return std::nullopt;
@@ -116,7 +141,7 @@ Err ParseOllamaGenerateRequest(const Json& b, const RequestLimits& lim, int64_t 
   if (auto k = FirstUnknownKey(b, {"model", "prompt", "system", "stream", "raw", "format", "options", "keep_alive",
                                    "images", "suffix", "template", "context", "think"}))
     return ApiError::Unsupported(*k);
-  for (const char* k : {"images", "suffix", "template", "context"})
+  for (const char* k : {"suffix", "template", "context"})
     if (NonEmpty(b, k)) return ApiError::Unsupported(k);
   if (auto e = ParseShared(b, lim, n_ctx, out)) return e;
   if (auto e = GetString(b, "prompt", "prompt", &out->prompt)) return e;
@@ -125,10 +150,16 @@ Err ParseOllamaGenerateRequest(const Json& b, const RequestLimits& lim, int64_t 
   bool raw = false;
   if (auto e = GetBool(b, "raw", "raw", &raw)) return e;
   if (raw && !system.empty()) return ApiError::BadRequest("'system' cannot be combined with 'raw': true", "system");
+  if (raw && NonEmpty(b, "images"))
+    return ApiError::BadRequest("'images' need the chat template; they cannot be combined with 'raw': true", "images");
+  if (auto e = CheckNoImageSlot(out->prompt, "prompt")) return e;
+  if (auto e = CheckNoImageSlot(system, "system")) return e;
+  std::string slots;
+  if (auto e = ParseImages(b, "images", lim, &out->images, &slots)) return e;
   out->use_template = !raw;
   if (!raw) {
     if (!system.empty()) out->messages.push_back({"system", system});
-    out->messages.push_back({"user", out->prompt});
+    out->messages.push_back({"user", slots + out->prompt});
   }
   return std::nullopt;
 }
@@ -197,8 +228,10 @@ Json OllamaShowJson(const ModelInfo& m) {
   Json info = {{"general.architecture", m.arch}, {"general.parameter_count", m.parameters},
                {m.arch + ".context_length", m.n_ctx_train}, {m.arch + ".embedding_length", m.n_embd},
                {m.arch + ".block_count", m.n_layer}};
+  Json caps = Json::array({"completion"});
+  if (m.vision) caps.push_back("vision");
   return Json{{"modelfile", ""}, {"parameters", "num_ctx " + std::to_string(m.n_ctx)}, {"template", ""},
-              {"details", Details(m)}, {"model_info", info}, {"capabilities", Json::array({"completion"})},
+              {"details", Details(m)}, {"model_info", info}, {"capabilities", caps},
               {"modified_at", Rfc3339(m.modified)}};
 }
 

@@ -24,6 +24,7 @@ struct ModelInfo {
   int64_t n_embd = 0;
   int64_t n_layer = 0;
   int64_t n_ctx = 0;  // per-slot context the server runs with
+  bool vision = false;  // a projector is loaded (images accepted)
   std::chrono::system_clock::time_point modified;
 };
 

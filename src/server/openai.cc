@@ -78,11 +78,36 @@ Err CheckSampling(const ApiRequest& r, const RequestLimits& lim) {
   return std::nullopt;
 }
 
-// A message's content: a string, or an array of {"type": "text", "text": ...} parts.
-Err ParseContent(const Json& c, const std::string& path, std::string* out) {
+// An {"type": "image_url", "image_url": {"url": ..., "detail": ...}} part of a user message.
+Err ParseImagePart(const Json& part, const std::string& p, const RequestLimits& lim, std::vector<ImageInput>* images) {
+  if (auto e = CheckImageAllowed(lim.images, images->size(), p)) return e;
+  if (auto k = FirstUnknownKey(part, {"type", "image_url"})) return ApiError::Unsupported(p + "." + *k);
+  const std::string ip = p + ".image_url";
+  if (!part.contains("image_url") || !part["image_url"].is_object())
+    return ApiError::BadRequest("'" + ip + "' must be an object with a 'url'", ip,
+                                part.contains("image_url") ? "invalid_type" : "missing_required_parameter");
+  const Json& iu = part["image_url"];
+  if (auto k = FirstUnknownKey(iu, {"url", "detail"})) return ApiError::Unsupported(ip + "." + *k);
+  std::string detail = "auto", url;
+  if (auto e = GetString(iu, "detail", ip + ".detail", &detail)) return e;
+  if (detail != "auto" && detail != "low" && detail != "high")
+    return ApiError::BadRequest("'" + ip + ".detail' must be auto, low or high", ip + ".detail", "invalid_value");
+  if (!iu.contains("url") || iu["url"].is_null())
+    return ApiError::BadRequest("'" + ip + ".url' is required", ip + ".url", "missing_required_parameter");
+  if (auto e = GetString(iu, "url", ip + ".url", &url)) return e;
+  ImageInput in;
+  if (auto e = ParseImageUrl(url, ip + ".url", lim.images, &in)) return e;
+  images->push_back(std::move(in));
+  return std::nullopt;
+}
+
+// A message's content: a string, or an array of {"type": "text", "text": ...} parts and, in
+// user messages, image_url parts (each leaves kImageSlot where it stood).
+Err ParseContent(const Json& c, const std::string& path, const std::string& role, const RequestLimits& lim,
+                 std::string* out, std::vector<ImageInput>* images) {
   if (c.is_string()) {
     *out = c.get<std::string>();
-    return std::nullopt;
+    return CheckNoImageSlot(*out, path);
   }
   if (!c.is_array()) return ApiError::BadRequest("'" + path + "' must be a string or an array of content parts", path, "invalid_type");
   for (size_t i = 0; i < c.size(); ++i) {
@@ -90,16 +115,26 @@ Err ParseContent(const Json& c, const std::string& path, std::string* out) {
     const Json& part = c[i];
     if (!part.is_object() || !part.contains("type") || !part["type"].is_string())
       return ApiError::BadRequest("'" + p + "' must be an object with a string 'type'", p, "invalid_type");
-    if (part["type"] != "text") return ApiError::Unsupported(p + ".type", "only \"text\" content parts are supported");
+    if (part["type"] == "image_url" && role == "user") {
+      if (auto e = ParseImagePart(part, p, lim, images)) return e;
+      *out += kImageSlot;
+      continue;
+    }
+    if (part["type"] != "text")
+      return ApiError::Unsupported(p + ".type", part["type"] == "image_url"
+                                                    ? "image parts are accepted in user messages only"
+                                                    : "only \"text\" and \"image_url\" content parts are supported");
     if (auto k = FirstUnknownKey(part, {"type", "text"})) return ApiError::Unsupported(p + "." + *k);
     std::string text;
     if (auto e = GetString(part, "text", p + ".text", &text)) return e;
+    if (auto e = CheckNoImageSlot(text, p + ".text")) return e;
     *out += text;
   }
   return std::nullopt;
 }
 
-Err ParseMessages(const Json& b, const RequestLimits& lim, std::vector<ChatMessage>* out) {
+Err ParseMessages(const Json& b, const RequestLimits& lim, std::vector<ChatMessage>* out,
+                  std::vector<ImageInput>* images) {
   if (!b.contains("messages")) return ApiError::BadRequest("'messages' is required", "messages", "missing_required_parameter");
   const Json& ms = b["messages"];
   if (!ms.is_array()) return ApiError::BadRequest("'messages' must be an array", "messages", "invalid_type");
@@ -120,7 +155,7 @@ Err ParseMessages(const Json& b, const RequestLimits& lim, std::vector<ChatMessa
                                   p + ".role", "invalid_value");
     if (!m.contains("content") || m["content"].is_null())
       return ApiError::BadRequest("'" + p + ".content' is required", p + ".content", "missing_required_parameter");
-    if (auto e = ParseContent(m["content"], p + ".content", &msg.content)) return e;
+    if (auto e = ParseContent(m["content"], p + ".content", msg.role, lim, &msg.content, images)) return e;
     out->push_back(std::move(msg));
   }
   return std::nullopt;
@@ -137,7 +172,7 @@ Err ParseChatCompletionRequest(const Json& b, const RequestLimits& lim, ApiReque
                                    "repeat_penalty", "response_format"}))
     return ApiError::Unsupported(*k);
   if (auto e = ParseCommon(b, lim, out)) return e;
-  if (auto e = ParseMessages(b, lim, &out->messages)) return e;
+  if (auto e = ParseMessages(b, lim, &out->messages, &out->images)) return e;
   if (b.contains("response_format") && !b["response_format"].is_null()) {
     const Json& rf = b["response_format"];
     if (!rf.is_object() || rf.value("type", Json()) != "text" || rf.size() != 1)

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "server/api.h"
+#include "server/image_input.h"
 #include "server/result.h"
 
 namespace gemrun::server {
@@ -14,6 +15,7 @@ namespace gemrun::server {
 struct RequestLimits {
   int64_t n_vocab = 0;        // logit_bias ids must be below it
   size_t max_messages = 1024;
+  ImagePolicy images;         // image parts / Ollama images: allowed only when images.enabled
 };
 
 std::optional<ApiError> ParseChatCompletionRequest(const Json& body, const RequestLimits& lim, ApiRequest* out);

@@ -9,7 +9,29 @@ namespace {
 double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 double Ms(Clock::time_point a, Clock::time_point b) { return Seconds(a, b) * 1000.0; }
 
+// Positions of `prompt` a slot holding `history` can keep: the common prefix, which ends at the
+// first image position (image rows are never compared).
+size_t CommonPrefix(const std::vector<int32_t>& history, const std::vector<int32_t>& prompt) {
+  size_t c = 0;
+  while (c < history.size() && c < prompt.size() && history[c] == prompt[c] && prompt[c] != Session::kImageRow) ++c;
+  return c;
+}
+
 }  // namespace
+
+void Job::SetPrompt(std::vector<PromptSegment> segments) {
+  prompt.clear();
+  images.clear();
+  for (PromptSegment& seg : segments) {
+    if (seg.is_image()) {
+      const int64_t pos = static_cast<int64_t>(prompt.size());
+      prompt.insert(prompt.end(), static_cast<size_t>(seg.n_rows), Session::kImageRow);
+      images.push_back(Image{.pos = pos, .rows = std::move(seg)});
+    } else {
+      prompt.insert(prompt.end(), seg.ids.begin(), seg.ids.end());
+    }
+  }
+}
 
 bool Job::Wait(std::chrono::milliseconds timeout, std::vector<TokenOut>* out) {
   std::unique_lock<std::mutex> l(mu_);
@@ -50,12 +72,14 @@ Status Scheduler::Init() {
   if (opts_.n_slots < 1) return InvalidArgumentError("--parallel must be at least 1");
   if (opts_.n_ctx < 8) return InvalidArgumentError("--ctx-size must be at least 8");
   opts_.max_batch = std::clamp<int64_t>(opts_.max_batch, 1, opts_.n_ctx);
+  // An image is one batch: a sequence's batch (and the KV window rings) must hold the largest.
+  max_rows_ = std::clamp<int64_t>(std::max(opts_.max_batch, opts_.max_image_rows), 1, opts_.n_ctx);
   slots_.resize(static_cast<size_t>(opts_.n_slots));
   for (Slot& s : slots_) {
-    ASSIGN_OR_RETURN(s.kv, m.NewKvCache(opts_.n_ctx, opts_.kv_type));
+    ASSIGN_OR_RETURN(s.kv, m.NewKvCache(opts_.n_ctx, opts_.kv_type, max_rows_));
     kv_bytes_ += s.kv->Bytes();
   }
-  ws_ = m.NewWorkspace(opts_.max_batch + opts_.n_slots);
+  ws_ = m.NewWorkspace(max_rows_ + opts_.n_slots);
   logits_.assign(static_cast<size_t>(opts_.n_slots * n_vocab), 0.0f);
   // Warm-up: one token through every layer touches the weights and the workspace.
   const int32_t bos = engine_.tokenizer().vocab().bos() >= 0 ? engine_.tokenizer().vocab().bos() : 0;
@@ -78,8 +102,34 @@ void Scheduler::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::optional<ApiError> Scheduler::CheckImages(const Job& job) const {
+  const int64_t n_embd = engine_.model().config().n_embd, n_vocab = engine_.model().config().n_vocab;
+  const int64_t n = static_cast<int64_t>(job.prompt.size());
+  int64_t next = 0;  // first position not yet covered
+  for (const Job::Image& img : job.images) {
+    const int64_t rows = img.rows.n_rows;
+    if (rows > max_rows_)
+      return ApiError::BadRequest("an image of " + std::to_string(rows) + " tokens does not fit the server's batch of " +
+                                  std::to_string(max_rows_) + " rows; use a smaller image or raise --batch", "",
+                                  "image_too_large");
+    if (!img.rows.is_image() || img.pos < next || img.pos + rows > n ||
+        static_cast<int64_t>(img.rows.embd.size()) != rows * n_embd)
+      return ApiError::Of(500, "server_error", "malformed image segment in the prompt");
+    for (int64_t i = next; i < img.pos + rows; ++i)
+      if ((i < img.pos) == (job.prompt[static_cast<size_t>(i)] == Session::kImageRow))
+        return ApiError::Of(500, "server_error", "malformed image segment in the prompt");
+    next = img.pos + rows;
+  }
+  for (int64_t i = next; i < n; ++i) {
+    const int32_t id = job.prompt[static_cast<size_t>(i)];
+    if (id < 0 || id >= n_vocab) return ApiError::Of(500, "server_error", "prompt token id outside the vocabulary");
+  }
+  return std::nullopt;
+}
+
 std::optional<ApiError> Scheduler::Submit(const std::shared_ptr<Job>& job) {
   job->t_submit_ = Clock::now();
+  if (auto e = CheckImages(*job)) return e;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (stop_) return ApiError::Of(503, "server_error", "the server is shutting down");
@@ -100,8 +150,7 @@ int Scheduler::PickSlot(const std::vector<int32_t>& prompt) const {
   for (size_t i = 0; i < slots_.size(); ++i) {
     const Slot& s = slots_[i];
     if (s.job) continue;
-    size_t c = 0;
-    while (c < s.history.size() && c < prompt.size() && s.history[c] == prompt[c]) ++c;
+    const size_t c = CommonPrefix(s.history, prompt);
     if (best < 0 || c > best_common || (c == best_common && s.last_used < slots_[best].last_used)) {
       best = static_cast<int>(i);
       best_common = c;
@@ -111,12 +160,10 @@ int Scheduler::PickSlot(const std::vector<int32_t>& prompt) const {
 }
 
 void Scheduler::Admit(std::shared_ptr<Job> job, Slot& slot) {
-  size_t common = 0;
-  while (common < slot.history.size() && common < job->prompt.size() && slot.history[common] == job->prompt[common])
-    ++common;
-  if (common == job->prompt.size()) --common;  // re-evaluate the last prompt token for its logits
+  size_t common = CommonPrefix(slot.history, job->prompt);
+  if (common == job->prompt.size() && common > 0) --common;  // re-evaluate the last prompt token for its logits
+  if (!slot.kv->Rewind(static_cast<int64_t>(common))) common = 0;  // the window rings moved on
   slot.history.resize(common);
-  slot.kv->n_past = static_cast<int64_t>(common);
   slot.last_used = ++tick_;
   Job* raw = job.get();
   job->gen_ = std::make_unique<Generation>(engine_.tokenizer(), job->params, engine_.model().config().n_vocab,
@@ -124,8 +171,13 @@ void Scheduler::Admit(std::shared_ptr<Job> job, Slot& slot) {
                                              OnToken(*raw, ev);
                                              return !raw->cancelled();
                                            });
-  job->gen_->AcceptPrompt(job->prompt);
+  std::vector<int32_t> text_ids;  // the penalties see the prompt's tokens, not image rows
+  text_ids.reserve(job->prompt.size());
+  for (int32_t id : job->prompt)
+    if (id != Session::kImageRow) text_ids.push_back(id);
+  job->gen_->AcceptPrompt(text_ids);
   job->n_eval_ = job->cached_ = static_cast<int64_t>(common);
+  job->next_image_ = 0;
   job->state_ = Job::State::kPrefill;
   job->t_admit_ = Clock::now();
   slot.job = std::move(job);
@@ -283,13 +335,9 @@ void Scheduler::Step() {
   int64_t budget = opts_.max_batch;
   for (Slot* s : prefill_order_) {
     if (budget <= 0) break;
-    Job& j = *s->job;
-    const int64_t left = static_cast<int64_t>(j.prompt.size()) - j.n_eval_;
-    const int64_t n = std::min(left, budget);
-    const bool last = n == left;
-    seqs.push_back({Batch{.tokens = std::span<const int32_t>(j.prompt.data() + j.n_eval_, static_cast<size_t>(n))},
-                    s->kv.get(), last ? LogitsMode::kLast : LogitsMode::kNone});
-    rows.push_back({s, n, true, last});
+    const int64_t n = AddPrefill(*s, budget, budget == opts_.max_batch, &seqs);
+    if (n == 0) continue;
+    rows.push_back({s, n, true, seqs.back().mode == LogitsMode::kLast});
     budget -= n;
   }
   if (seqs.empty()) return;
@@ -310,7 +358,10 @@ void Scheduler::Step() {
     Slot& s = *r.slot;
     Job& j = *s.job;
     if (r.prefill) {
+      // Image positions enter the history as kImageRow, as the prompt holds them.
       s.history.insert(s.history.end(), j.prompt.begin() + j.n_eval_, j.prompt.begin() + j.n_eval_ + r.n);
+      if (j.next_image_ < j.images.size() && j.images[j.next_image_].pos == j.n_eval_)
+        j.images[j.next_image_++].rows = PromptSegment{};  // evaluated: the rows are no longer needed
       j.n_eval_ += r.n;
       if (!r.logits) continue;
       j.state_ = Job::State::kDecode;
@@ -334,6 +385,27 @@ void Scheduler::Step() {
     if (more[i]) s.feed = s.job->gen_->next_token();
     else Finish(s, std::nullopt);
   }
+}
+
+int64_t Scheduler::AddPrefill(Slot& s, int64_t budget, bool first, std::vector<SeqBatch>* seqs) {
+  Job& j = *s.job;
+  const int64_t total = static_cast<int64_t>(j.prompt.size());
+  const Job::Image* img = j.next_image_ < j.images.size() ? &j.images[j.next_image_] : nullptr;
+  int64_t n = 0;
+  Batch b;
+  if (img && img->pos == j.n_eval_) {
+    // A whole image per batch (its rows attend to each other); one larger than what is left of
+    // the budget waits for a step it opens, which the admission order guarantees comes.
+    n = img->rows.n_rows;
+    if (n > budget && !first) return 0;
+    b = Batch{.tokens = {}, .embd = img->rows.embd.data(), .n_embd_rows = n, .non_causal = img->rows.non_causal};
+  } else {
+    n = std::min((img ? img->pos : total) - j.n_eval_, budget);
+    b = Batch{.tokens = std::span<const int32_t>(j.prompt.data() + j.n_eval_, static_cast<size_t>(n))};
+  }
+  const bool last = j.n_eval_ + n == total;
+  seqs->push_back({b, s.kv.get(), last ? LogitsMode::kLast : LogitsMode::kNone});
+  return n;
 }
 
 void Scheduler::PublishGauges() {

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # e2e for `gemrun serve` on loopback: the official openai npm client (chat, completions,
 # streaming, usage, stop, logprobs, errors), Ollama endpoints via curl, the abuse suite, a load
-# test (64 clients x 4 requests, RSS before/after), backpressure (429) and clean shutdown.
+# test (64 clients x 4 requests, RSS before/after), backpressure (429), clean shutdown, and
+# images (--mmproj on the bundled Gemma 4 vision fixture): the server's greedy answers equal
+# `gemrun run --image`, corrupt images are 400s and the server stays healthy.
 # Args: GEMRUN TESTDATA_DIR SHARED_DIR. Needs node + npm (the openai package is installed here;
 # no network means a loud failure, not a skip).
 set -euo pipefail
-GEMRUN=$1 DATA=$2
+GEMRUN=$1 DATA=$(cd "$2" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 JS=$HERE/server
 MODEL=$DATA/testdata/models/g3-tiny-q4_0.gguf
@@ -17,7 +19,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; [ -f "$WORK/server.log" ] && tail -n 30 "$WORK/server.log"; exit 1; }
+fail() { echo "FAIL: $*"; for l in "$WORK"/*.log; do echo "--- $l"; tail -n 15 "$l"; done; exit 1; }
 ok() { echo "ok   $*"; }
 
 command -v node >/dev/null || fail "node is required for the server e2e test"
@@ -31,7 +33,7 @@ fi
 start_server() {
   local log=$1
   shift
-  "$GEMRUN" serve -m "$MODEL" --port 0 -t 2 "$@" 2>"$log" &
+  "$GEMRUN" serve -m "${SERVER_MODEL:-$MODEL}" --port 0 -t 2 "$@" 2>"$log" &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   PORT=""
@@ -156,4 +158,71 @@ assert set(codes) <= {200, 429} and codes.count(429) >= 1 and codes.count(200) >
 assert all(ra for c, ra in res if c == 429), res
 PY
 ok "backpressure"
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID" || fail "server exit status $? after SIGTERM"
+
+# 7. Images: the Gemma 4 vision fixture (text model + projector) with --mmproj.
+V=$DATA/vision
+VM=$V/models/g4v-f32.gguf VP=$V/models/g4v-mmproj-f16.gguf
+IMG=$V/images/checker-640x360.png IMG2=$V/images/grad-224x224.png
+PROMPT="Describe this image."
+run_json() { "$GEMRUN" run -m "$VM" --mmproj "$VP" --temp 0 -n 16 -t 2 --json --no-stdin "$@" 2>/dev/null; }
+run_json --image "$IMG" -p "$PROMPT" | python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin)["text"])' \
+  >"$WORK/expect1.txt" || fail "gemrun run --image"
+run_json --image "$IMG" --image "$IMG2" -p "Compare <image> with <image>." |
+  python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin)["text"])' >"$WORK/expect2.txt" || fail "gemrun run, 2 images"
+SERVER_MODEL=$VM start_server "$WORK/vision.log" --mmproj "$VP" --parallel 2 --ctx-size 1024 --api-key "$KEY" \
+  --allow-image-files "$V/images"
+BASE=http://127.0.0.1:$PORT
+grep -q 'images: projector' "$WORK/vision.log" || fail "no projector line in the start-up log"
+node "$JS/client_test.mjs" "$BASE" "$KEY" --vision "$IMG" "$WORK/expect1.txt" "$PROMPT" || fail "openai client image tests"
+python3 - "$BASE" "$KEY" "$IMG" "$IMG2" "$WORK/expect1.txt" "$WORK/expect2.txt" <<'PY' || fail "image requests"
+import base64, json, sys, urllib.request, urllib.error
+base, key, img, img2, e1, e2 = sys.argv[1:7]
+want1, want2 = open(e1).read(), open(e2).read()
+b64 = lambda p: base64.b64encode(open(p, "rb").read()).decode()
+def post(path, body):
+    req = urllib.request.Request(base + path, json.dumps(body).encode(),
+                                 {"Content-Type": "application/json", "Authorization": "Bearer " + key})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+opts = {"num_predict": 16, "temperature": 0, "repeat_penalty": 1.0}  # Ollama defaults to 1.1
+# Ollama chat and generate: images come before the text, as `gemrun run --image` puts them.
+st, b = post("/api/chat", {"model": "m", "stream": False, "options": opts,
+                           "messages": [{"role": "user", "content": "Describe this image.", "images": [b64(img)]}]})
+assert st == 200 and json.loads(b)["message"]["content"] == want1, (st, b[:300])
+st, b = post("/api/generate", {"model": "m", "stream": False, "options": opts, "prompt": "Describe this image.", "images": [b64(img)]})
+assert st == 200 and json.loads(b)["response"] == want1, (st, b[:300])
+st, b = post("/api/chat", {"model": "m", "options": opts, "messages": [{"role": "user", "content": "Describe this image.", "images": [b64(img)]}]})
+lines = [json.loads(l) for l in b.splitlines() if l.strip()]
+assert st == 200 and "".join(l["message"]["content"] for l in lines) == want1 and lines[-1]["done"], (st, b[:300])
+# Two images placed between text parts, one of them a local file: same as "<image>" markers in run.
+parts = [{"type": "text", "text": "Compare "}, {"type": "image_url", "image_url": {"url": "data:image/png;base64," + b64(img)}},
+         {"type": "text", "text": " with "}, {"type": "image_url", "image_url": {"url": "file://" + img2}}, {"type": "text", "text": "."}]
+st, b = post("/v1/chat/completions", {"model": "m", "max_tokens": 16, "temperature": 0, "messages": [{"role": "user", "content": parts}]})
+assert st == 200 and json.loads(b)["choices"][0]["message"]["content"] == want2, (st, b[:300])
+# The answer depends on the image: the other picture alone gives another text.
+st, b = post("/v1/chat/completions", {"model": "m", "max_tokens": 16, "temperature": 0, "messages": [{"role": "user", "content": [
+    {"type": "image_url", "image_url": {"url": "data:image/png;base64," + b64(img2)}}, {"type": "text", "text": "Describe this image."}]}]})
+assert st == 200 and json.loads(b)["choices"][0]["message"]["content"] != want1, (st, b[:300])
+# A prompt over the context (image rows included) states count and limit.
+st, b = post("/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": [
+    {"type": "image_url", "image_url": {"url": "data:image/png;base64," + b64(img)}}] * 4}]})
+e = json.loads(b)["error"]
+assert st == 400 and e["code"] == "context_length_exceeded" and "context holds 1024" in e["message"], (st, b[:300])
+st, b = post("/api/show", {"model": "m"})
+assert "vision" in json.loads(b)["capabilities"], b
+print("image requests: ok")
+PY
+python3 "$JS/abuse.py" "$PORT" "$KEY" 10 --images "$IMG" || fail "image abuse suite"
+curl -sf "$BASE/health" >/dev/null || fail "/health after the image tests"
+curl -sf "${AUTH[@]}" "$BASE/metrics" | grep -q '^gemrun_images_total [1-9]' || fail "gemrun_images_total"
+grep -q 'images=1 image_ms=' "$WORK/vision.log" || fail "no images= in the request log"
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID" || fail "vision server exit status $? after SIGTERM"
+if grep -q 'Sanitizer' "$WORK/vision.log"; then fail "sanitizer report in the vision server log"; fi
+ok "images"
 echo "server e2e: all passed"

@@ -11,7 +11,7 @@
 namespace gemrun::server {
 namespace {
 
-const RequestLimits kLim{.n_vocab = 1000};
+const RequestLimits kLim{.n_vocab = 1000, .images = {}};  // no projector: images are refused
 
 Json J(const char* s) { return Json::parse(s); }
 
@@ -83,6 +83,11 @@ TEST(ServerOpenAI, UnsupportedFieldsAreNamed) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->param, "n");
   e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]})", &r);
+  ASSERT_TRUE(e);  // without --mmproj
+  EXPECT_EQ(e->param, "messages[0].content[0]");
+  EXPECT_EQ(e->code, "images_not_enabled");
+  EXPECT_NE(e->message.find("--mmproj"), std::string::npos);
+  e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]})", &r);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->param, "messages[0].content[0].type");
   e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x", "name": "bob"}]})", &r);
@@ -166,8 +171,9 @@ TEST(ServerOllama, ChatAndGenerate) {
   EXPECT_EQ(e->param, "options.num_ctx");
   e = ParseOllamaChatRequest(J(R"({"model": "m", "messages": [{"role": "user", "content": "x", "images": ["AAAA"]}]})"),
                              kLim, 4096, &r);
-  ASSERT_TRUE(e);
-  EXPECT_EQ(e->param, "messages[0].images");
+  ASSERT_TRUE(e);  // without --mmproj
+  EXPECT_EQ(e->param, "messages[0].images[0]");
+  EXPECT_EQ(e->code, "images_not_enabled");
 
   ASSERT_FALSE(ParseOllamaGenerateRequest(J(R"({"model": "m", "prompt": "p", "system": "s", "stream": false})"), kLim, 4096, &r));
   EXPECT_TRUE(r.use_template);

@@ -1,7 +1,9 @@
 // Scheduler on a fixture model: concurrent jobs all finish and match single-job output,
-// prefix reuse, cancellation frees the slot, a full queue answers 429, timeouts answer 504.
+// prefix reuse, cancellation frees the slot, a full queue answers 429, timeouts answer 504,
+// and image jobs (embedding rows) batch with text jobs and match the engine's Session.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <thread>
 
 #include "server/scheduler.h"
@@ -21,8 +23,9 @@ class ServerSchedulerTest : public ::testing::Test {
     ASSERT_TRUE(e.ok()) << e.status().message();
     engine_ = std::move(*e);
   }
-  std::unique_ptr<Scheduler> Make(int slots, int64_t queue, int64_t n_ctx = 128) {
-    SchedulerOptions o{.n_slots = slots, .n_ctx = n_ctx, .max_batch = 16, .max_queue = queue};
+  std::unique_ptr<Scheduler> Make(int slots, int64_t queue, int64_t n_ctx = 128, int64_t max_image_rows = 0) {
+    SchedulerOptions o{.n_slots = slots, .n_ctx = n_ctx, .max_batch = 16, .max_queue = queue, .kv_type = DType::kF16,
+                       .max_image_rows = max_image_rows};
     auto s = std::make_unique<Scheduler>(*engine_, o, &metrics_);
     EXPECT_TRUE(s->Init().ok());
     s->Start();
@@ -77,6 +80,108 @@ TEST_F(ServerSchedulerTest, BatchedJobsMatchSoloRuns) {
     EXPECT_FALSE(jobs[i]->error());
     EXPECT_EQ(jobs[i]->result().finish, FinishReason::kLength);
   }
+}
+
+// Rows standing in for a projector's output: deterministic, of the text model's width.
+PromptSegment FakeImage(int64_t rows, int64_t n_embd, int seed) {
+  PromptSegment seg;
+  seg.n_rows = rows;
+  seg.non_causal = true;
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  seg.embd.resize(static_cast<size_t>(rows * n_embd));
+  for (float& v : seg.embd) v = d(rng);
+  return seg;
+}
+
+// Text, an image, text: the layout of a chat turn with one image.
+std::vector<PromptSegment> ImagePrompt(int seed, int64_t rows, int64_t n_embd) {
+  std::vector<PromptSegment> segs(3);
+  segs[0].ids = Prompt(seed, 6);
+  segs[1] = FakeImage(rows, n_embd, seed);
+  segs[2].ids = {400, 401, 402, 403};
+  return segs;
+}
+
+TEST_F(ServerSchedulerTest, ImageJobsBatchWithTextJobsAndMatchTheSession) {
+  const int64_t E = engine_->model().config().n_embd;
+  GenerateParams p;
+  p.max_tokens = 12;
+  p.sampling.temperature = 0;
+  p.ignore_eog = true;
+  // The engine's single-sequence path is the reference for both kinds of prompt.
+  auto reference = [&](std::vector<PromptSegment> segs) {
+    auto session = engine_->NewSession();
+    EXPECT_TRUE(session.ok());
+    auto r = (*session)->Generate(std::span<const PromptSegment>(segs), p, [](const TokenEvent&) { return true; });
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? r->text : std::string();
+  };
+  const std::string want_image = reference(ImagePrompt(1, 24, E));
+  std::vector<PromptSegment> text(1);
+  text[0].ids = Prompt(2, 40);
+  const std::string want_text = reference(text);
+
+  // 24 image rows exceed the 16-row step budget: the image goes whole into a step it opens.
+  auto s = Make(4, 8, 128, 24);
+  auto a = NewJob(Prompt(2, 40), 12);
+  auto img = NewJob({}, 12);
+  img->SetPrompt(ImagePrompt(1, 24, E));
+  ASSERT_EQ(img->prompt.size(), 34u);
+  ASSERT_EQ(img->images.size(), 1u);
+  EXPECT_EQ(img->images[0].pos, 6);
+  auto b = NewJob(Prompt(2, 40), 12);
+  ASSERT_FALSE(s->Submit(a));
+  ASSERT_FALSE(s->Submit(img));
+  ASSERT_FALSE(s->Submit(b));
+  EXPECT_EQ(Drain(*img), want_image);
+  EXPECT_EQ(Drain(*a), want_text);
+  EXPECT_EQ(Drain(*b), want_text);
+  EXPECT_FALSE(img->error());
+  EXPECT_EQ(img->result().usage.prompt_tokens, 34);
+  EXPECT_EQ(img->result().usage.completion_tokens, 12);
+}
+
+TEST_F(ServerSchedulerTest, PrefixReuseStopsAtTheFirstImage) {
+  const int64_t E = engine_->model().config().n_embd;
+  // Short enough that rewinding to the text prefix stays within the sliding-window rings.
+  auto s = Make(1, 8, 128, 24);
+  auto first = NewJob({}, 2);
+  first->SetPrompt(ImagePrompt(3, 8, E));
+  ASSERT_FALSE(s->Submit(first));
+  const std::string out = Drain(*first);
+  // The same prompt again: only the 6 text tokens before the image are reused, and the
+  // answer is the same.
+  auto again = NewJob({}, 2);
+  again->SetPrompt(ImagePrompt(3, 8, E));
+  ASSERT_FALSE(s->Submit(again));
+  EXPECT_EQ(Drain(*again), out);
+  EXPECT_EQ(again->result().usage.cached_tokens, 6);
+  // A different image at the same place: nothing after the text prefix may be reused.
+  auto other = NewJob({}, 2);
+  other->SetPrompt(ImagePrompt(3, 8, E));
+  other->images[0].rows = FakeImage(8, E, 99);
+  ASSERT_FALSE(s->Submit(other));
+  Drain(*other);
+  EXPECT_EQ(other->result().usage.cached_tokens, 6);
+}
+
+TEST_F(ServerSchedulerTest, ImagesLargerThanABatchAreRefused) {
+  const int64_t E = engine_->model().config().n_embd;
+  auto s = Make(1, 8, 128, 24);
+  auto j = NewJob({}, 4);
+  j->SetPrompt(ImagePrompt(4, 40, E));
+  auto e = s->Submit(j);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 400);
+  EXPECT_NE(e->message.find("40 tokens"), std::string::npos);
+  // Rows that do not match the model width are a server bug, not the client's.
+  auto bad = NewJob({}, 4);
+  bad->SetPrompt(ImagePrompt(4, 8, E));
+  bad->images[0].rows.embd.pop_back();
+  e = s->Submit(bad);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 500);
 }
 
 TEST_F(ServerSchedulerTest, ReusesTheLongestCachedPrefix) {

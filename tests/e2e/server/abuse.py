@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
 """Abuse suite for `gemrun serve` on loopback: malformed and hostile requests, slow clients,
 abrupt disconnects and connection floods. Every loop is bounded; the server must keep answering
-/health and free every slot. Usage: abuse.py PORT API_KEY READ_TIMEOUT_S"""
+/health and free every slot. Usage: abuse.py PORT API_KEY READ_TIMEOUT_S [--images PNG]
+With --images (a server started with --mmproj) only the image section runs: corrupt, truncated,
+oversized and mislabelled images, bad base64, too many images, disconnects during encoding."""
+import base64
 import json
 import socket
 import struct
 import sys
 import threading
 import time
+import zlib
 
 PORT, KEY, READ_TIMEOUT = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+IMAGE_PNG = sys.argv[5] if len(sys.argv) > 5 and sys.argv[4] == "--images" else None
 HOST = "127.0.0.1"
 passed = failed = 0
 
@@ -111,6 +116,85 @@ def is_error_object(body, status):
 
 CHAT = "/v1/chat/completions"
 
+
+def image_chat(url, n=1, role="user"):
+    parts = [{"type": "image_url", "image_url": {"url": url}} for _ in range(n)] + [{"type": "text", "text": "What is it?"}]
+    return json.dumps({"model": "m", "max_tokens": 4, "messages": [{"role": role, "content": parts}]})
+
+
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def fake_png(w, h):
+    """A structurally valid PNG header claiming w x h pixels."""
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+            png_chunk(b"IDAT", zlib.compress(b"\0" * 16)) + png_chunk(b"IEND", b""))
+
+
+def image_section(png_path):
+    png = open(png_path, "rb").read()
+    b64 = lambda b: base64.b64encode(b).decode()
+    data = lambda b, mime="image/png": f"data:{mime};base64,{b64(b)}"
+    flipped = bytearray(png)
+    flipped[40] ^= 0x55
+    cases = [("truncated PNG (half)", data(png[: len(png) // 2])), ("truncated PNG (header only)", data(png[:33])),
+             ("PNG with a bad CRC", data(bytes(flipped))), ("PNG signature only", data(png[:8])),
+             ("random bytes", data(bytes(range(256)) * 8)), ("JPEG SOI only", data(b"\xff\xd8\xff\xe0", "image/jpeg")),
+             ("GIF", data(b"GIF89a" + b"\0" * 64, "image/gif")), ("100000 x 100000 PNG header", data(fake_png(100000, 100000))),
+             ("0 x 0 PNG header", data(fake_png(0, 0))), ("20000 x 1 PNG header", data(fake_png(20000, 1))),
+             ("empty data", "data:image/png;base64,"), ("bad base64", "data:image/png;base64,@@@@"),
+             ("text/plain data URL", data(png, "text/plain")), ("remote URL", "http://127.0.0.1:1/x.png"),
+             ("file URL outside the allowed directory", "file:///etc/passwd"), ("path traversal", "/etc/../etc/passwd")]
+    for name, url in cases:
+        st, _, b = request("POST", CHAT, image_chat(url))
+        ok = st == 400 and is_error_object(b, st) and json.loads(b)["error"]["param"] == "messages[0].content[0].image_url.url"
+        check(f"image 400: {name}", ok, f"got {st} {b[:300]!r}")
+    st, _, b = request("POST", CHAT, image_chat(data(png), n=9))
+    check("image 400: 9 images (limit 8)", st == 400 and json.loads(b)["error"]["code"] == "too_many_images", f"{st} {b[:200]!r}")
+    st, _, b = request("POST", CHAT, image_chat(data(png), role="assistant"))
+    check("image 400: image in an assistant message", st == 400, f"{st} {b[:200]!r}")
+    for path, body in [("/api/chat", {"model": "m", "messages": [{"role": "user", "content": "x", "images": [b64(png[:100])]}]}),
+                       ("/api/chat", {"model": "m", "messages": [{"role": "user", "content": "x", "images": ["not base64!"]}]}),
+                       ("/api/generate", {"model": "m", "prompt": "x", "images": [b64(fake_png(1 << 20, 1 << 20))]}),
+                       ("/api/generate", {"model": "m", "prompt": "x", "images": [7]})]:
+        st, _, b = request("POST", path, json.dumps(body))
+        check(f"ollama image 400 on {path}", st == 400 and isinstance(json.loads(b).get("error"), str), f"{st} {b[:200]!r}")
+    check("healthy after bad images", health_ok())
+
+    # Disconnects while images are being encoded, and corrupt images racing good ones.
+    def fire_and_close(body):
+        s = connect(30)
+        s.sendall((f"POST {CHAT} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    for _ in range(4):
+        fire_and_close(image_chat(data(png), n=4))
+    results = []
+    def good():
+        st, _, b = request("POST", CHAT, image_chat(data(png)), timeout=120)
+        results.append(st == 200 and json.loads(b)["usage"]["prompt_tokens"] > 10)
+    def bad():
+        st, _, _ = request("POST", CHAT, image_chat(data(png[: len(png) // 3])), timeout=120)
+        results.append(st == 400)
+    threads = [threading.Thread(target=good if i % 2 == 0 else bad) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check("good and corrupt images in parallel", len(results) == 8 and all(results), str(results))
+    check("slots freed after image disconnects", wait_slots_free(30), f"busy={metric('gemrun_slots_busy')}")
+    check("images counted in /metrics", (metric("gemrun_images_total") or 0) > 0 and
+          (metric("gemrun_image_encode_seconds_count") or 0) > 0)
+    check("healthy at the end", health_ok())
+
+
+if IMAGE_PNG:
+    image_section(IMAGE_PNG)
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
 # 1. Malformed JSON and wrong types: 400 with an OpenAI-style error object.
 for name, body in [("invalid JSON", '{"model": "m", "messages": [}'), ("empty body", ""), ("JSON array", "[1,2]"),
                    ("deep nesting", "[" * 100000), ("invalid UTF-8", b'{"model": "\xff\xfe"}'),
@@ -122,6 +206,9 @@ for name, body in [("invalid JSON", '{"model": "m", "messages": [}'), ("empty bo
                    ("NaN temperature", '{"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": NaN}')]:
     st, _, b = request("POST", CHAT, body)
     check(f"400 for {name}", st == 400 and is_error_object(b, st), f"got {st} {b[:200]!r}")
+st, _, b = request("POST", CHAT, image_chat("data:image/png;base64,iVBORw0KGgo="))
+check("image without --mmproj: 400 naming the flag", st == 400 and "--mmproj" in json.loads(b)["error"]["message"],
+      f"{st} {b[:200]!r}")
 st, _, b = request("POST", "/api/chat", '{"model": "m", "messages": 7}')
 check("ollama 400 is {\"error\": ...}", st == 400 and isinstance(json.loads(b).get("error"), str), f"{st} {b[:200]!r}")
 st, _, b = request("GET", "/nope")

@@ -1,10 +1,14 @@
 // The official openai client against `gemrun serve`: models, chat and completions (plain and
 // streaming), usage numbers, stop sequences, seeds, logprobs, prefix reuse, and error cases.
 // Usage: node client_test.mjs BASE_URL API_KEY
+//        node client_test.mjs BASE_URL API_KEY --vision IMAGE EXPECTED_TEXT_FILE PROMPT
+// The second form (a server started with --mmproj) runs the image tests only: a data: URL image
+// part must give, greedily, EXPECTED (what `gemrun run --image IMAGE -p PROMPT` printed).
 import OpenAI from "openai";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 
-const [base, key] = process.argv.slice(2);
+const [base, key, mode, imagePath, expectedFile, visionPrompt] = process.argv.slice(2);
 const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: key, maxRetries: 0, timeout: 60_000 });
 const user = (content) => [{ role: "user", content }];
 let passed = 0, failed = 0;
@@ -35,6 +39,60 @@ function checkUsage(u) {
   assert.ok(u.prompt_tokens > 0, "prompt_tokens");
   assert.ok(u.completion_tokens >= 0, "completion_tokens");
   assert.equal(u.total_tokens, u.prompt_tokens + u.completion_tokens);
+}
+
+if (mode === "--vision") {
+  await visionTests();
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+async function visionTests() {
+  const png = readFileSync(imagePath);
+  const dataUrl = `data:image/png;base64,${png.toString("base64")}`;
+  const expected = readFileSync(expectedFile, "utf8");
+  const model = (await client.models.list()).data[0].id;
+  const ask = (url, extra = {}) => client.chat.completions.create({
+    model, max_tokens: 16, temperature: 0, ...extra,
+    messages: [{ role: "user", content: [{ type: "image_url", image_url: { url, detail: "auto" } },
+                                         { type: "text", text: visionPrompt }] }] });
+  let first;
+  await test("vision: an image part gives the same greedy answer as gemrun run --image", async () => {
+    first = await ask(dataUrl);
+    assert.equal(first.choices[0].message.content, expected);
+    assert.ok(first.usage.prompt_tokens > 100, `prompt_tokens ${first.usage.prompt_tokens} should count image rows`);
+  });
+  await test("vision: streaming gives the same text", async () => {
+    const s = await ask(dataUrl, { stream: true });
+    let text = "";
+    for await (const c of s) text += c.choices[0]?.delta.content ?? "";
+    assert.equal(text, expected);
+  });
+  await test("vision: the same request again reuses only the text before the image", async () => {
+    const again = await ask(dataUrl);
+    assert.equal(again.choices[0].message.content, expected);
+    assert.ok(again.usage.prompt_tokens_details.cached_tokens < 20, `cached ${again.usage.prompt_tokens_details.cached_tokens}`);
+  });
+  await test("vision: a truncated PNG is a 400 naming the field", () =>
+    expectError(() => ask(`data:image/png;base64,${png.subarray(0, png.length >> 1).toString("base64")}`), 400, (e) => {
+      assert.equal(e.param, "messages[0].content[0].image_url.url");
+      assert.match(e.message, /truncated PNG/);
+    }));
+  await test("vision: not an image is a 400", () =>
+    expectError(() => ask(`data:image/png;base64,${Buffer.from("GIF89a not really").toString("base64")}`), 400,
+                (e) => assert.equal(e.param, "messages[0].content[0].image_url.url")));
+  await test("vision: bad base64 is a 400", () =>
+    expectError(() => ask("data:image/png;base64,%%%"), 400, (e) => assert.equal(e.code, "invalid_base64")));
+  await test("vision: remote URLs are refused, naming the flag", () =>
+    expectError(() => ask("https://example.com/cat.png"), 400, (e) => assert.match(e.message, /--allow-image-urls/)));
+  await test("vision: a bad detail value is a 400", () =>
+    expectError(() => client.chat.completions.create({ model, max_tokens: 2, messages: [{ role: "user", content: [
+      { type: "image_url", image_url: { url: dataUrl, detail: "max" } }] }] }), 400,
+                (e) => assert.equal(e.param, "messages[0].content[0].image_url.detail")));
+  await test("vision: still serving after the bad images", async () => {
+    const r = await ask(dataUrl);
+    assert.equal(r.choices[0].message.content, expected);
+  });
 }
 
 let modelId;

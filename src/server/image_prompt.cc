@@ -1,0 +1,102 @@
+// Image encoding service and the prompt layout around images.
+#include "server/image_prompt.h"
+
+#include <chrono>
+
+#include "server/api.h"
+
+namespace gemrun::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+// Rows for a canvas of `s` pixels: the patch grid pooled by the projector's kernel.
+int64_t RowsFor(const vision::VisionConfig& c, vision::Size s) {
+  return (s.width / c.patch_size / c.pool) * (s.height / c.patch_size / c.pool);
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<ImageEncoder>> ImageEncoder::Create(std::unique_ptr<vision::VisionEncoder> enc,
+                                                             const ImageEncoderOptions& opts) {
+  std::unique_ptr<ImageEncoder> e(new ImageEncoder());
+  const vision::VisionConfig& c = enc->config();
+  // Validates the budget once, so a bad --image-*-tokens fails at start-up, not per request.
+  ASSIGN_OR_RETURN(vision::Size probe, enc->CanvasSize(512, 512, opts.budget));
+  if (c.type == vision::ProjectorType::kGemma3) {
+    e->max_tokens_ = RowsFor(c, probe);
+  } else {
+    // Smart resize keeps the area within the budget's maximum (as CanvasSize resolves it).
+    const int64_t lo = opts.budget.min_tokens > 0 ? opts.budget.min_tokens : c.default_min_tokens;
+    int64_t hi = opts.budget.max_tokens > 0 ? opts.budget.max_tokens : c.default_max_tokens;
+    if (opts.budget.max_tokens <= 0 && hi < lo) hi = lo;
+    e->max_tokens_ = hi;
+  }
+  e->enc_ = std::move(enc);
+  e->opts_ = opts;
+  e->pool_ = std::make_unique<ThreadPool>(opts.threads);
+  return e;
+}
+
+StatusOr<int64_t> ImageEncoder::CountTokens(std::span<const uint8_t> bytes, const std::string& name) const {
+  ASSIGN_OR_RETURN(vision::ImageInfo info, vision::ProbeImage(bytes, name));
+  ASSIGN_OR_RETURN(vision::Size s, enc_->CanvasSize(info.width, info.height, opts_.budget));
+  return RowsFor(enc_->config(), s);
+}
+
+StatusOr<PromptSegment> ImageEncoder::Encode(std::span<const uint8_t> bytes, const std::string& name, double* wait_ms,
+                                             double* encode_ms) const {
+  const auto t0 = Clock::now();
+  std::lock_guard<std::mutex> l(mu_);  // also bounds decoded-pixel memory to one image
+  const auto t1 = Clock::now();
+  if (wait_ms) *wait_ms = Ms(t0, t1);
+  ASSIGN_OR_RETURN(vision::Image img, vision::DecodeImage(bytes, name));
+  ASSIGN_OR_RETURN(vision::Preprocessed p, enc_->Preprocess(img, opts_.budget));
+  img = vision::Image{};
+  PromptSegment seg;
+  RETURN_IF_ERROR(enc_->Encode(p, &seg.embd, *pool_));
+  seg.n_rows = p.n_tokens;
+  seg.non_causal = opts_.non_causal;
+  if (encode_ms) *encode_ms = Ms(t1, Clock::now());
+  return seg;
+}
+
+std::string ExpandImageSlots(const std::string& content, ChatFormat fmt) {
+  // The same text `gemrun run --image` (cli/images.cc PlaceImages) puts around an image.
+  const std::string begin = fmt == ChatFormat::kGemma3 ? "\n\n<start_of_image>" : "\n\n<|image>";
+  const std::string end = fmt == ChatFormat::kGemma3 ? "<end_of_image>\n\n" : "<image|>\n\n";
+  std::string out;
+  size_t pos = 0;
+  for (size_t at; (at = content.find(kImageSlot, pos)) != std::string::npos; pos = at + kImageSlot.size())
+    out += content.substr(pos, at - pos) + begin + std::string(kImageSlot) + end;
+  return out + content.substr(pos);
+}
+
+Status LayoutImagePrompt(const Tokenizer& tok, const ChatTemplate& tmpl, std::span<const ChatMessage> messages,
+                         std::span<const int64_t> image_rows, std::vector<PromptSegment>* out) {
+  std::vector<ChatMessage> msgs(messages.begin(), messages.end());
+  for (ChatMessage& m : msgs) m.content = ExpandImageSlots(m.content, tmpl.format());
+  ASSIGN_OR_RETURN(std::string text, tmpl.Render(msgs));
+  out->clear();
+  size_t pos = 0, k = 0;
+  for (;;) {
+    const size_t at = text.find(kImageSlot, pos);
+    PromptSegment seg;
+    seg.ids = tok.Encode(text.substr(pos, at == std::string::npos ? std::string::npos : at - pos),
+                         EncodeOptions{.add_special = pos == 0, .parse_special = true});
+    if (!seg.ids.empty()) out->push_back(std::move(seg));
+    if (at == std::string::npos) break;
+    if (k >= image_rows.size()) return InvalidArgumentError("the prompt holds more image slots than images");
+    PromptSegment img;
+    img.n_rows = image_rows[k++];
+    out->push_back(std::move(img));
+    pos = at + kImageSlot.size();
+  }
+  if (k != image_rows.size())
+    return InvalidArgumentError("the prompt holds " + std::to_string(k) + " image slots for " +
+                                std::to_string(image_rows.size()) + " images");
+  return OkStatus();
+}
+
+}  // namespace gemrun::server

@@ -1,0 +1,66 @@
+// Images in server prompts: the projector as a service shared by HTTP threads (token counts
+// from image headers, decode + preprocess + encode on its own thread pool, one image at a time)
+// and the prompt layout: each kImageSlot becomes the family's image tokens around the image's
+// embedding rows, exactly as `gemrun run --image` lays them out.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "tokenizer/chat_template.h"
+#include "vision/vision.h"
+
+namespace gemrun::server {
+
+struct ImageEncoderOptions {
+  vision::TokenBudget budget;  // gemma4v tokens per image (0: the projector's defaults)
+  bool non_causal = true;      // attention within an image (the family default unless overridden)
+  int threads = 0;             // the encoder's own pool (0: all cores)
+};
+
+class ImageEncoder {
+ public:
+  // Checks the budget against the projector; InvalidArgument when it is unusable.
+  static StatusOr<std::unique_ptr<ImageEncoder>> Create(std::unique_ptr<vision::VisionEncoder> enc,
+                                                        const ImageEncoderOptions& opts);
+
+  // Most rows one image can produce under the budget (what one forward batch must hold).
+  int64_t max_tokens() const { return max_tokens_; }
+  bool non_causal() const { return opts_.non_causal; }
+
+  // Rows `bytes` will take, from the header alone (structure checked, no pixels decoded).
+  // DataLoss / InvalidArgument / Unimplemented for a corrupt, oversized or unsupported image.
+  StatusOr<int64_t> CountTokens(std::span<const uint8_t> bytes, const std::string& name) const;
+
+  // Decodes, preprocesses and encodes one image into an image segment ([n_rows][n_embd]).
+  // Thread-safe: calls run one at a time (each uses the whole pool); `wait_ms` (optional) gets
+  // the time spent waiting for the encoder, `encode_ms` the time spent encoding.
+  StatusOr<PromptSegment> Encode(std::span<const uint8_t> bytes, const std::string& name, double* wait_ms,
+                                 double* encode_ms) const;
+
+ private:
+  ImageEncoder() = default;
+
+  std::unique_ptr<vision::VisionEncoder> enc_;
+  ImageEncoderOptions opts_;
+  int64_t max_tokens_ = 0;
+  std::unique_ptr<ThreadPool> pool_;
+  mutable std::mutex mu_;  // one encode at a time on pool_
+};
+
+// The family's text around one image: "\n\n<start_of_image>" SLOT "<end_of_image>\n\n" (Gemma 3),
+// "\n\n<|image>" SLOT "<image|>\n\n" (Gemma 4); the chat template trims message ends.
+std::string ExpandImageSlots(const std::string& content, ChatFormat fmt);
+
+// Renders `messages` (contents holding kImageSlot) and splits the text at the slots: text
+// segments are tokenized (BOS once, first; special tokens parsed), image slot k becomes a
+// segment of image_rows[k] rows with no data yet. InvalidArgument when the number of slots
+// differs from image_rows.size() or the conversation breaks the template's rules.
+Status LayoutImagePrompt(const Tokenizer& tok, const ChatTemplate& tmpl, std::span<const ChatMessage> messages,
+                         std::span<const int64_t> image_rows, std::vector<PromptSegment>* out);
+
+}  // namespace gemrun::server
