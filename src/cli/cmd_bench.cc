@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/gen_flags.h"
 #include "kernels/isa.h"
 #include "model/model.h"
 
@@ -85,7 +86,7 @@ int CmdBench(int argc, char** argv) {
   std::string kv_type = "f16";
   int64_t ctx = 0;
   app.add_option("-c,--ctx-size", ctx, "KV cache size to allocate (default: enough for -p/-n); reported as kv_cache_bytes");
-  app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32)")->check(CLI::IsMember({"f32", "f16"}));
+  app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32, q8_0)")->check(CLI::IsMember(kKvTypeNames));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -103,7 +104,7 @@ int CmdBench(int argc, char** argv) {
 
   if (ctx == 0) ctx = std::max<int64_t>(p + 1, n + 1);
   if (ctx < std::max(p, n)) return ReportError("bench", InvalidArgumentError("--ctx-size must hold -p and -n tokens"));
-  auto st = m.NewState(ctx, std::max<int64_t>(p, 1), kv_type == "f16" ? DType::kF16 : DType::kF32);
+  auto st = m.NewState(ctx, std::max<int64_t>(p, 1), KvTypeFromName(kv_type));
   if (!st.ok()) return ReportError("bench", st.status());
   std::vector<float> logits(static_cast<size_t>(c.n_vocab));
   std::vector<double> pp_runs, tg_runs;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/gen_flags.h"
 #include "model/model.h"
 #include "vision/vision.h"
 
@@ -147,8 +148,8 @@ int CmdLogits(int argc, char** argv) {
   app.add_option("--batch", batch, "tokens per forward call (default: all at once; 1 = one-token decode)");
   app.add_option("-t,--threads", threads, "threads (default: all cores)");
   std::string kv_type = "f32";
-  app.add_option("--kv-type", kv_type, "KV cache type: f32 (default here, exact parity) or f16")
-      ->check(CLI::IsMember({"f32", "f16"}));
+  app.add_option("--kv-type", kv_type, "KV cache type: f32 (default here, exact parity), f16 or q8_0")
+      ->check(CLI::IsMember(kKvTypeNames));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -159,7 +160,7 @@ int CmdLogits(int argc, char** argv) {
     if (popt.budget.min_tokens < 0 || popt.budget.max_tokens < 0)
       return ReportError("logits", InvalidArgumentError("--image-min-tokens/--image-max-tokens must be >= 1"));
     popt.batch = batch;
-    popt.kv_type = kv_type == "f16" ? DType::kF16 : DType::kF32;
+    popt.kv_type = KvTypeFromName(kv_type);
     auto model = LoadModel(model_path);
     if (!model.ok()) return ReportError("logits", model.status());
     ThreadPool pool(threads);
@@ -181,7 +182,7 @@ int CmdLogits(int argc, char** argv) {
   auto model = LoadModel(model_path);
   if (!model.ok()) return ReportError("logits", model.status());
   const ModelConfig& c = (*model)->config();
-  auto st = (*model)->NewState(n, batch, kv_type == "f16" ? DType::kF16 : DType::kF32);
+  auto st = (*model)->NewState(n, batch, KvTypeFromName(kv_type));
   if (!st.ok()) return ReportError("logits", st.status());
   ThreadPool pool(threads);
   std::vector<float> logits(static_cast<size_t>(n * c.n_vocab));

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/gen_flags.h"
 #include "cli/images.h"
 #include "server/http_server.h"
 #include "server/scheduler.h"
@@ -115,7 +116,7 @@ int CmdServe(int argc, char** argv) {
       ->check(CLI::Range(1, 3600));
   app.add_option("--write-timeout", so.write_timeout_s, "seconds a socket write may stall")->check(CLI::Range(1, 3600));
   app.add_option("-t,--threads", threads, "compute threads (default: all cores)");
-  app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32)")->check(CLI::IsMember({"f32", "f16"}));
+  app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32, q8_0)")->check(CLI::IsMember(kKvTypeNames));
   app.add_option("--alias", alias, "model name in /v1/models and responses (default: file name)");
   app.add_flag("--log-prompts", so.log_prompts, "include prompts in the request log (off: never logged)");
   ImageOptions io;
@@ -148,7 +149,7 @@ int CmdServe(int argc, char** argv) {
   if (!IsLoopback(so.host) && so.api_key.empty())
     std::fprintf(stderr, "gemrun serve: WARNING: listening on %s without --api-key: anyone who can reach this "
                          "address can use the model\n", so.host.c_str());
-  sched.kv_type = kv_type == "f32" ? DType::kF32 : DType::kF16;
+  sched.kv_type = KvTypeFromName(kv_type);
   so.http_threads = static_cast<int>(sched.n_slots + sched.max_queue + 32);
 
   // Signals: SIGPIPE would kill us on a closed socket; SIGINT/SIGTERM are taken by sigwait below,

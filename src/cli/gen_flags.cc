@@ -8,7 +8,8 @@ void GenFlags::Register(CLI::App& app) {
   app.add_option("-c,--ctx-size", engine.n_ctx, "context size in tokens (default: the model's, at most 8192)");
   app.add_option("-t,--threads", engine.threads, "threads (default: all cores)");
   app.add_option("-b,--batch-size", engine.max_batch, "prompt tokens per forward pass")->check(CLI::Range(1, 1 << 16));
-  app.add_option("--kv-type", kv_type, "KV cache type: f16 (default) or f32")->check(CLI::IsMember({"f16", "f32"}));
+  app.add_option("--kv-type", kv_type, "KV cache type: f16 (default), f32, or q8_0 (K in q8_0: less memory)")
+      ->check(CLI::IsMember(kKvTypeNames));
   auto& s = gen.sampling;
   app.add_option("-n,--max-tokens", gen.max_tokens, "maximum tokens to generate (default: until the context is full)");
   app.add_option("--temp,--temperature", s.temperature, "sampling temperature; 0 = greedy (default 0.8)");
@@ -25,7 +26,7 @@ void GenFlags::Register(CLI::App& app) {
 }
 
 Status GenFlags::Finish() {
-  engine.kv_type = kv_type == "f32" ? DType::kF32 : DType::kF16;
+  engine.kv_type = KvTypeFromName(kv_type);
   for (const std::string& b : logit_bias) {
     const size_t eq = b.find('=');
     char* end = nullptr;

@@ -9,6 +9,12 @@
 
 namespace gemrun::cli {
 
+// --kv-type values: "f16" (llama.cpp's default), "f32", "q8_0" (K in Q8_0, V in F16).
+inline const std::vector<std::string> kKvTypeNames = {"f16", "f32", "q8_0"};
+inline DType KvTypeFromName(const std::string& s) {
+  return s == "f32" ? DType::kF32 : s == "q8_0" ? DType::kQ8_0 : DType::kF16;
+}
+
 struct GenFlags {
   std::string model;
   EngineOptions engine;

@@ -9,21 +9,29 @@
 
 #include "base/fp16.h"
 #include "base/status.h"
+#include "kernels/isa.h"
 
 namespace gemrun::kernels {
 
 void StoreKv(const KvLayout& l, uint8_t* k, uint8_t* v, const float* kx, const float* vx,
              int64_t pos0, int64_t T) {
-  const int64_t w = int64_t{l.n_head_kv} * l.head_dim, cap = l.capacity;
+  const int64_t w = int64_t{l.n_head_kv} * l.head_dim, cap = l.capacity, krow = l.KRowBytes();
   for (int64_t t = 0; t < T; ++t) {
     const int64_t slot = (pos0 + t) % cap;
-    if (l.type == DType::kF32) {
-      std::memcpy(k + slot * w * 4, kx + t * w, sizeof(float) * w);
+    switch (l.KType()) {
+      case DType::kF32: std::memcpy(k + slot * krow, kx + t * w, sizeof(float) * w); break;
+      case DType::kQ8_0:
+        ActiveKernels().quantize_act[static_cast<uint32_t>(DType::kQ8_0)](kx + t * w, k + slot * krow, w);
+        break;
+      default: {
+        uint16_t* kh = reinterpret_cast<uint16_t*>(k + slot * krow);
+        for (int64_t i = 0; i < w; ++i) kh[i] = Fp32ToFp16(kx[t * w + i]);
+      }
+    }
+    if (l.VType() == DType::kF32) {
       float* vt = reinterpret_cast<float*>(v);
       for (int64_t i = 0; i < w; ++i) vt[i * cap + slot] = vx[t * w + i];
     } else {
-      uint16_t* kh = reinterpret_cast<uint16_t*>(k) + slot * w;
-      for (int64_t i = 0; i < w; ++i) kh[i] = Fp32ToFp16(kx[t * w + i]);
       uint16_t* vt = reinterpret_cast<uint16_t*>(v);
       for (int64_t i = 0; i < w; ++i) vt[i * cap + slot] = Fp32ToFp16(vx[t * w + i]);
     }
@@ -62,7 +70,8 @@ void AttentionKv(const KvLayout& l, const AttentionArgs& a, const float* q, int6
                  int64_t pos0, const uint8_t* k, const uint8_t* v, float* out,
                  AttentionScratch& sc, ThreadPool& pool) {
   const int D = l.head_dim, Hk = l.n_head_kv, group = a.n_head / Hk;
-  const int64_t kvw = int64_t{Hk} * D, es = l.ElemBytes(), cap = l.capacity;
+  const int64_t kvw = int64_t{Hk} * D, ves = l.VElemBytes(), cap = l.capacity;
+  const int64_t krow = l.KRowBytes(), khead = RowBytes(l.KType(), D);
   const int64_t last_key = pos0 + T - 1;
   // Keys any query of the batch can see: [first, last_key].
   const int64_t first = a.window > 0 ? std::max<int64_t>(0, pos0 - a.window + 1) : 0;
@@ -98,12 +107,12 @@ void AttentionKv(const KvLayout& l, const AttentionArgs& a, const float* q, int6
         std::memcpy(sc.q.data() + t * group * D, q + ((t0 + t) * a.n_head + g * group) * D, sizeof(float) * group * D);
       for (int r = 0; r < n_runs; ++r) {
         TensorView kv{};
-        kv.type = l.type;
+        kv.type = l.KType();
         kv.ne[0] = D;
         kv.ne[1] = runs[r].len;
-        kv.nb[0] = es;
-        kv.nb[1] = kvw * es;
-        kv.data = k + (runs[r].slot * kvw + int64_t{g} * D) * es;
+        kv.nb[0] = Traits(l.KType()).type_size;
+        kv.nb[1] = krow;
+        kv.data = k + runs[r].slot * krow + g * khead;
         MatMul(kv, sc.q.data(), rows, D, sc.scores.data() + runs[r].off, n_vis, pool, sc.mm);
       }
       pool.ParallelFor(rows, [&](int64_t r0, int64_t r1, int) {
@@ -114,12 +123,12 @@ void AttentionKv(const KvLayout& l, const AttentionArgs& a, const float* q, int6
       });
       for (int r = 0; r < n_runs; ++r) {
         TensorView vt{};
-        vt.type = l.type;
+        vt.type = l.VType();
         vt.ne[0] = runs[r].len;
         vt.ne[1] = D;
-        vt.nb[0] = es;
-        vt.nb[1] = cap * es;
-        vt.data = v + (int64_t{g} * D * cap + runs[r].slot) * es;
+        vt.nb[0] = ves;
+        vt.nb[1] = cap * ves;
+        vt.data = v + (int64_t{g} * D * cap + runs[r].slot) * ves;
         float* dst = r == 0 ? sc.out.data() : sc.out2.data();
         MatMul(vt, sc.scores.data() + runs[r].off, rows, n_vis, dst, D, pool, sc.mm);
       }

@@ -13,17 +13,23 @@
 
 namespace gemrun::kernels {
 
-// One layer's cache: K [capacity][n_head_kv * D] and V transposed [n_head_kv][D][capacity],
-// both of `type` (F32 or F16). Position p lives in slot p % capacity: global layers have
-// capacity = n_ctx; sliding-window layers only need window + batch slots (a ring).
+// One layer's cache: K [capacity][n_head_kv * D] and V transposed [n_head_kv][D][capacity].
+// `type` F32 or F16: both K and V; Q8_0: K in Q8_0 rows (blocks never straddle heads: D is a
+// multiple of 32) and V in F16, as llama.cpp's q8_0 K cache without flash attention. Position
+// p lives in slot p % capacity: global layers have capacity = n_ctx; sliding-window layers only
+// need window + batch slots (a ring).
 struct KvLayout {
   DType type = DType::kF32;
   int n_head_kv = 0;
   int head_dim = 0;
   int64_t capacity = 0;
 
-  int64_t ElemBytes() const { return type == DType::kF16 ? 2 : 4; }
-  int64_t Bytes() const { return 2 * capacity * n_head_kv * head_dim * ElemBytes(); }
+  DType KType() const { return type; }
+  DType VType() const { return type == DType::kQ8_0 ? DType::kF16 : type; }
+  int64_t KRowBytes() const { return RowBytes(KType(), int64_t{n_head_kv} * head_dim); }
+  int64_t VElemBytes() const { return VType() == DType::kF16 ? 2 : 4; }
+  int64_t KBytes() const { return capacity * KRowBytes(); }
+  int64_t VBytes() const { return capacity * n_head_kv * head_dim * VElemBytes(); }
 };
 
 // Writes T new rows kx/vx ([T][n_head_kv * D] f32) at positions pos0.. into the cache.

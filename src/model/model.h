@@ -83,6 +83,7 @@ class Model {
   const GgufFile& file() const { return *file_; }
 
   // A KV cache for n_ctx positions in `kv_type` (F16: half the memory, llama.cpp's default;
+  // Q8_0: K in Q8_0 and V in F16, about a quarter less again;
   // F32: golden parity), taking batches of up to max_batch tokens.
   StatusOr<std::unique_ptr<KvCache>> NewKvCache(int64_t n_ctx, DType kv_type = DType::kF16,
                                                 int64_t max_batch = 512) const;

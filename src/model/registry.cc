@@ -113,8 +113,13 @@ bool KvCache::Rewind(int64_t n) {
 
 StatusOr<std::unique_ptr<KvCache>> Model::NewKvCache(int64_t n_ctx, DType kv_type, int64_t max_batch) const {
   const ModelConfig& c = config_;
-  if (kv_type != DType::kF16 && kv_type != DType::kF32)
-    return InvalidArgumentError("KV cache type must be f16 or f32, got " + DTypeName(kv_type));
+  if (kv_type != DType::kF16 && kv_type != DType::kF32 && kv_type != DType::kQ8_0)
+    return InvalidArgumentError("KV cache type must be f16, f32 or q8_0, got " + DTypeName(kv_type));
+  if (kv_type == DType::kQ8_0)
+    for (const LayerConfig& l : c.layers)
+      if (l.head_dim % 32 != 0)
+        return InvalidArgumentError("a q8_0 KV cache needs head sizes that are multiples of 32, this model has " +
+                                    std::to_string(l.head_dim));
   if (n_ctx <= 0) return InvalidArgumentError("context size must be positive, got " + std::to_string(n_ctx));
   if (max_batch <= 0) return InvalidArgumentError("batch size must be positive, got " + std::to_string(max_batch));
   auto kv = std::make_unique<KvCache>();
@@ -132,9 +137,8 @@ StatusOr<std::unique_ptr<KvCache>> Model::NewKvCache(int64_t n_ctx, DType kv_typ
     kv->layout[il] = kernels::KvLayout{kv_type, l.n_head_kv, l.head_dim, use_ring ? ring : n_ctx};
     if (use_ring) kv->max_rewind = std::min(kv->max_rewind, ring - c.window);
     if (!c.owns_kv(il)) continue;
-    const int64_t bytes = kv->layout[il].Bytes() / 2;
-    kv->k[il].resize(bytes);
-    kv->v[il].resize(bytes);
+    kv->k[il].resize(kv->layout[il].KBytes());
+    kv->v[il].resize(kv->layout[il].VBytes());
   }
   return kv;
 }

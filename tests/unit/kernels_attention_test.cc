@@ -1,6 +1,6 @@
 // AttentionKv against a naive f64 softmax attention over the same keys: causal prefill long
 // enough for several query chunks, sliding windows over a wrapped ring cache, a batch that
-// sees itself (non-causal, as image tokens do), decode steps, GQA, F32 and F16 caches.
+// sees itself (non-causal, as image tokens do), decode steps, GQA, F32, F16 and Q8_0-K caches.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 
 #include "base/fp16.h"
 #include "kernels/attention.h"
+#include "quant/quant.h"
 #include "threading/thread_pool.h"
 
 namespace gemrun::kernels {
@@ -24,6 +25,21 @@ struct Case {
 
 float Round(DType t, float v) { return t == DType::kF16 ? Fp16ToFp32(Fp32ToFp16(v)) : v; }
 
+// Rows of n values as a cache of type t stores (and a query against it is converted) them.
+std::vector<float> AsStored(DType t, const std::vector<float>& x, int64_t n) {
+  std::vector<float> y(x.size());
+  std::vector<uint8_t> q(static_cast<size_t>(RowBytes(DType::kQ8_0, n)));
+  for (size_t r = 0; r < x.size() / n; ++r) {
+    if (t == DType::kQ8_0) {
+      QuantizeActRowRef(DType::kQ8_0, x.data() + r * n, q.data(), n);
+      DequantizeRowRef(DType::kQ8_0, q.data(), y.data() + r * n, n);
+    } else {
+      for (int64_t i = 0; i < n; ++i) y[r * n + i] = Round(t, x[r * n + i]);
+    }
+  }
+  return y;
+}
+
 void Check(const Case& c, ThreadPool& pool) {
   const int64_t n_pos = c.pos0 + c.T, kvw = int64_t{c.n_head_kv} * c.D, qw = int64_t{c.n_head} * c.D;
   const int64_t cap = c.window > 0 ? c.window + c.T + 3 : n_pos;  // a ring that wraps for long runs
@@ -35,7 +51,7 @@ void Check(const Case& c, ThreadPool& pool) {
   for (auto& v : q) v = 0.3f * dist(rng);
 
   KvLayout l{c.type, c.n_head_kv, c.D, cap};
-  std::vector<uint8_t> k(static_cast<size_t>(cap * kvw * l.ElemBytes())), v(k.size());
+  std::vector<uint8_t> k(static_cast<size_t>(l.KBytes())), v(static_cast<size_t>(l.VBytes()));
   for (int64_t p = 0; p < n_pos; p += 7)  // store in uneven batches, as decoding and prefill do
     StoreKv(l, k.data(), v.data(), kx.data() + p * kvw, vx.data() + p * kvw, p, std::min<int64_t>(7, n_pos - p));
 
@@ -45,6 +61,8 @@ void Check(const Case& c, ThreadPool& pool) {
               sc, pool);
 
   const int group = c.n_head / c.n_head_kv;
+  const std::vector<float> ks = AsStored(l.KType(), kx, kvw), vs = AsStored(l.VType(), vx, kvw);
+  const std::vector<float> qs = AsStored(l.KType(), q, c.D);
   for (int64_t t = 0; t < c.T; ++t) {
     const int64_t pq = c.pos0 + t, last = c.causal ? pq : n_pos - 1;
     for (int h = 0; h < c.n_head; ++h) {
@@ -56,7 +74,7 @@ void Check(const Case& c, ThreadPool& pool) {
         if (c.window > 0 && pq - pk >= c.window) continue;
         double d = 0;
         for (int i = 0; i < c.D; ++i)
-          d += static_cast<double>(Round(c.type, qh[i])) * Round(c.type, kx[pk * kvw + g * c.D + i]);
+          d += static_cast<double>(qs[qh - q.data() + i]) * ks[pk * kvw + g * c.D + i];
         s.push_back(d);
         keys.push_back(pk);
       }
@@ -65,9 +83,9 @@ void Check(const Case& c, ThreadPool& pool) {
       for (double& e : s) sum += (e = std::exp(e - mx));
       for (int i = 0; i < c.D; ++i) {
         double o = 0;
-        for (size_t j = 0; j < keys.size(); ++j) o += s[j] / sum * Round(c.type, vx[keys[j] * kvw + g * c.D + i]);
+        for (size_t j = 0; j < keys.size(); ++j) o += s[j] / sum * vs[keys[j] * kvw + g * c.D + i];
         const float got = out[t * qw + h * c.D + i];
-        ASSERT_NEAR(got, o, c.type == DType::kF16 ? 2e-2 : 1e-4)
+        ASSERT_NEAR(got, o, c.type == DType::kF32 ? 1e-4 : 2e-2)
             << "t=" << t << " h=" << h << " i=" << i << " window=" << c.window << " pos0=" << c.pos0 << " T=" << c.T
             << " causal=" << c.causal << " type=" << static_cast<int>(c.type);
       }
@@ -89,6 +107,10 @@ TEST(AttentionTest, MatchesNaiveSoftmaxAttention) {
       {DType::kF16, 4, 1, 64, 0, 5, 130, true},
       {DType::kF16, 4, 1, 64, 48, 130, 70, true},
       {DType::kF16, 4, 1, 64, 48, 130, 70, false},
+      {DType::kQ8_0, 4, 1, 64, 0, 5, 130, true},    // q8_0 K, f16 V
+      {DType::kQ8_0, 4, 2, 64, 48, 130, 70, true},
+      {DType::kQ8_0, 4, 1, 64, 48, 130, 70, false},
+      {DType::kQ8_0, 8, 2, 32, 0, 77, 1, true},
   };
   for (const Case& c : cases) Check(c, pool);
 }
