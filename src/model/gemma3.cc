@@ -110,7 +110,9 @@ StatusOr<std::unique_ptr<Model>> Gemma3::Load(std::unique_ptr<GgufFile> f) {
   ASSIGN_OR_RETURN(m->config_, LoadGemma3Config(*f));
   ModelConfig& c = m->config_;
   WeightBinder b(*f, &m->packed_);
-  RETURN_IF_ERROR(b.Matrix("token_embd.weight", c.n_embd, -1, &m->tok_embd_));
+  // Kept in file layout even when it is also the LM head: packing its 262k rows would cost
+  // more load time (time to first token) than the one-row-per-token LM head product gains.
+  RETURN_IF_ERROR(b.LookupTable("token_embd.weight", c.n_embd, -1, &m->tok_embd_));
   c.n_vocab = m->tok_embd_.ne[1];
   RETURN_IF_ERROR(b.Matrix("output.weight", c.n_embd, c.n_vocab, &m->output_, /*required=*/false));
   if (!m->output_.data) m->output_ = m->tok_embd_;  // tied LM head

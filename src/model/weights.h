@@ -22,8 +22,8 @@ class WeightBinder {
   // a wrong shape or an unsupported type is an error naming the tensor.
   Status Matrix(const std::string& name, int64_t ne0, int64_t ne1, TensorView* out,
                 bool required = true, int64_t ne2 = 1);
-  // The same for a table that is only ever read row by row (GetRow), never multiplied:
-  // it stays in the file layout.
+  // The same, always in the file layout: for tables read row by row (GetRow), and for
+  // matrices whose repacking would cost more load time than it saves.
   Status LookupTable(const std::string& name, int64_t ne0, int64_t ne1, TensorView* out);
   // Binds a 1-D tensor of n elements (any supported type), dequantized to f32.
   Status Vector(const std::string& name, int64_t n, std::vector<float>* out, bool required = true);
