@@ -177,6 +177,7 @@ int CmdServe(int argc, char** argv) {
   eo.n_ctx = sched.n_ctx;
   eo.max_batch = sched.max_batch;
   eo.kv_type = sched.kv_type;
+  eo.repack_lm_head = sched.n_slots > 1;  // batched decode: the LM head dominates a step
   auto engine = Engine::Load(model_path, eo);
   if (!engine.ok()) {
     http.Stop();

@@ -15,7 +15,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_path, co
   const auto t0 = Clock::now();
   auto e = std::make_unique<Engine>();
   e->opts_ = opts;
-  ASSIGN_OR_RETURN(e->model_, LoadModel(model_path));
+  ASSIGN_OR_RETURN(e->model_, LoadModel(model_path, LoadOptions{.repack_lm_head = opts.repack_lm_head}));
   ASSIGN_OR_RETURN(e->tokenizer_, Tokenizer::FromGguf(e->model_->file()));
   const ModelConfig& c = e->model_->config();
   if (e->tokenizer_->vocab().size() > c.n_vocab)

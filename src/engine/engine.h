@@ -21,6 +21,7 @@ struct EngineOptions {
   int64_t n_ctx = 0;         // 0: the model's training context, capped at kDefaultMaxCtx
   int64_t max_batch = 512;   // prompt tokens per forward pass
   DType kv_type = DType::kF16;
+  bool repack_lm_head = false;  // see LoadOptions (model/model.h)
   static constexpr int64_t kDefaultMaxCtx = 8192;
 };
 

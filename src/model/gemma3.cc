@@ -85,7 +85,7 @@ StatusOr<ModelConfig> LoadGemma3Config(const GgufFile& f) {
 
 class Gemma3 final : public Model {
  public:
-  static StatusOr<std::unique_ptr<Model>> Load(std::unique_ptr<GgufFile> f);
+  static StatusOr<std::unique_ptr<Model>> Load(std::unique_ptr<GgufFile> f, const LoadOptions& opts);
 
   std::unique_ptr<Workspace> NewWorkspace(int64_t max_rows) const override {
     auto ws = std::make_unique<Workspace>();
@@ -105,14 +105,19 @@ class Gemma3 final : public Model {
   std::vector<Layer> layers_;
 };
 
-StatusOr<std::unique_ptr<Model>> Gemma3::Load(std::unique_ptr<GgufFile> f) {
+StatusOr<std::unique_ptr<Model>> Gemma3::Load(std::unique_ptr<GgufFile> f, const LoadOptions& opts) {
   auto m = std::make_unique<Gemma3>();
   ASSIGN_OR_RETURN(m->config_, LoadGemma3Config(*f));
   ModelConfig& c = m->config_;
   WeightBinder b(*f, &m->packed_);
-  // Kept in file layout even when it is also the LM head: packing its 262k rows would cost
-  // more load time (time to first token) than the one-row-per-token LM head product gains.
-  RETURN_IF_ERROR(b.LookupTable("token_embd.weight", c.n_embd, -1, &m->tok_embd_));
+  // The embedding table stays in file layout (unless asked, LoadOptions) even when it is
+  // also the LM head: packing its 262k rows costs more load time than one LM head row per
+  // generated token gains.
+  if (opts.repack_lm_head) {
+    RETURN_IF_ERROR(b.Matrix("token_embd.weight", c.n_embd, -1, &m->tok_embd_));
+  } else {
+    RETURN_IF_ERROR(b.LookupTable("token_embd.weight", c.n_embd, -1, &m->tok_embd_));
+  }
   c.n_vocab = m->tok_embd_.ne[1];
   RETURN_IF_ERROR(b.Matrix("output.weight", c.n_embd, c.n_vocab, &m->output_, /*required=*/false));
   if (!m->output_.data) m->output_ = m->tok_embd_;  // tied LM head
@@ -150,6 +155,8 @@ Status Gemma3::Forward(std::span<const SeqBatch> seqs, Workspace& ws, float* log
 
 }  // namespace
 
-StatusOr<std::unique_ptr<Model>> LoadGemma3(std::unique_ptr<GgufFile> f) { return Gemma3::Load(std::move(f)); }
+StatusOr<std::unique_ptr<Model>> LoadGemma3(std::unique_ptr<GgufFile> f, const LoadOptions& opts) {
+  return Gemma3::Load(std::move(f), opts);
+}
 
 }  // namespace gemrun

@@ -131,7 +131,7 @@ struct Gemma4Workspace : Workspace {
 
 class Gemma4 final : public Model {
  public:
-  static StatusOr<std::unique_ptr<Model>> Load(std::unique_ptr<GgufFile> f);
+  static StatusOr<std::unique_ptr<Model>> Load(std::unique_ptr<GgufFile> f, const LoadOptions& opts);
   std::unique_ptr<Workspace> NewWorkspace(int64_t max_rows) const override;
   using Model::Forward;
   Status Forward(std::span<const SeqBatch> seqs, Workspace& ws, float* logits, ThreadPool& pool) const override;
@@ -157,13 +157,20 @@ class Gemma4 final : public Model {
   std::vector<Layer> layers_;
 };
 
-StatusOr<std::unique_ptr<Model>> Gemma4::Load(std::unique_ptr<GgufFile> f) {
+StatusOr<std::unique_ptr<Model>> Gemma4::Load(std::unique_ptr<GgufFile> f, const LoadOptions& opts) {
   auto m = std::make_unique<Gemma4>();
   ASSIGN_OR_RETURN(m->config_, LoadGemma4Config(*f));
   ModelConfig& c = m->config_;
   WeightBinder b(*f, &m->packed_);
   const int64_t E = c.n_embd, P = c.n_embd_per_layer, L = c.n_layer;
-  RETURN_IF_ERROR(b.LookupTable("token_embd.weight", E, -1, &m->tok_embd_));  // see gemma3.cc
+  // The embedding table stays in file layout (unless asked, LoadOptions) even when it is
+  // also the LM head: packing its 262k rows costs more load time than one LM head row per
+  // generated token gains.
+  if (opts.repack_lm_head) {
+    RETURN_IF_ERROR(b.Matrix("token_embd.weight", E, -1, &m->tok_embd_));
+  } else {
+    RETURN_IF_ERROR(b.LookupTable("token_embd.weight", E, -1, &m->tok_embd_));
+  }
   c.n_vocab = m->tok_embd_.ne[1];
   RETURN_IF_ERROR(b.Vector("output_norm.weight", E, &m->output_norm_));
   int max_rot_full = 0;
@@ -376,6 +383,8 @@ Status Gemma4::Forward(std::span<const SeqBatch> seqs, Workspace& base, float* l
 
 }  // namespace
 
-StatusOr<std::unique_ptr<Model>> LoadGemma4(std::unique_ptr<GgufFile> f) { return Gemma4::Load(std::move(f)); }
+StatusOr<std::unique_ptr<Model>> LoadGemma4(std::unique_ptr<GgufFile> f, const LoadOptions& opts) {
+  return Gemma4::Load(std::move(f), opts);
+}
 
 }  // namespace gemrun

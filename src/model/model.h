@@ -120,9 +120,16 @@ class Model {
   ModelConfig config_;
 };
 
+struct LoadOptions {
+  // Also repack the token embedding table when it doubles as the LM head. Off by default:
+  // it costs load time (time to first token); worth it when many sequences decode together
+  // (the server), where the LM head dominates a step.
+  bool repack_lm_head = false;
+};
+
 // Opens a GGUF file and builds the model for its architecture. Unknown architectures,
 // missing or mis-shaped tensors and unsupported types are errors naming the culprit.
-StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path);
+StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path, const LoadOptions& opts = {});
 
 // Checks a call before it touches any state: ids in range, room in each context, rows
 // within the workspace, no cache used twice.

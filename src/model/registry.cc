@@ -8,24 +8,24 @@
 
 namespace gemrun {
 
-StatusOr<std::unique_ptr<Model>> LoadGemma3(std::unique_ptr<GgufFile> f);
-StatusOr<std::unique_ptr<Model>> LoadGemma4(std::unique_ptr<GgufFile> f);
+StatusOr<std::unique_ptr<Model>> LoadGemma3(std::unique_ptr<GgufFile> f, const LoadOptions& opts);
+StatusOr<std::unique_ptr<Model>> LoadGemma4(std::unique_ptr<GgufFile> f, const LoadOptions& opts);
 
 namespace {
 struct ArchEntry {
   const char* name;
-  StatusOr<std::unique_ptr<Model>> (*load)(std::unique_ptr<GgufFile>);
+  StatusOr<std::unique_ptr<Model>> (*load)(std::unique_ptr<GgufFile>, const LoadOptions&);
 };
 constexpr ArchEntry kArchs[] = {{"gemma3", LoadGemma3}, {"gemma4", LoadGemma4}};
 }  // namespace
 
-StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path) {
+StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path, const LoadOptions& opts) {
   ASSIGN_OR_RETURN(auto f, GgufFile::Open(path));
   auto arch = f->GetString("general.architecture");
   if (!arch.ok()) return arch.status();
   std::string supported;
   for (const auto& a : kArchs) {
-    if (*arch == a.name) return a.load(std::move(f));
+    if (*arch == a.name) return a.load(std::move(f), opts);
     supported += std::string(supported.empty() ? "" : ", ") + a.name;
   }
   if (*arch == "clip")
