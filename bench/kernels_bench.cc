@@ -1,5 +1,6 @@
 // Micro-benchmarks of MatMul at real Gemma projection shapes: decode (T=1, memory bound,
-// reported as weight GB/s) and prefill (T=64/512, reported as GFLOP/s), 1 and 2 threads,
+// reported as weight GB/s), batched decode (T=8) and prefill (T=64/512, reported as GFLOP/s),
+// 1 and 2 threads, Q4_0/Q8_0 also in the row-interleaved layout (packed:1),
 // on the active ISA (GEMRUN_ISA=scalar|avx2|avx512 to compare). Decode rotates through weight
 // copies larger than the L3 so that it measures DRAM streaming, as in a real model.
 //
@@ -18,6 +19,7 @@
 #include "base/fp16.h"
 #include "kernels/isa.h"
 #include "kernels/kernels.h"
+#include "kernels/repack.h"
 #include "tensor/dtype.h"
 #include "threading/thread_pool.h"
 
@@ -91,16 +93,23 @@ Weight MakeWeight(DType t, int64_t K, int64_t N) {
 }
 
 // Decode streams weights from DRAM in a real model (GBs of weights, 32 MB of L3 here), so
-// T = 1 rotates through enough copies to exceed 128 MB; prefill uses one copy.
-const std::vector<Weight>& GetWeights(DType t, int64_t K, int64_t N, bool cold) {
-  static std::map<std::tuple<int, int64_t, int64_t, bool>, std::vector<Weight>> cache;
-  const auto key = std::make_tuple(static_cast<int>(t), K, N, cold);
+// T = 1 rotates through enough copies to exceed 128 MB; prefill uses one copy. `packed`:
+// the row-interleaved copy the model loader makes on AVX-512 (kernels/repack.h).
+const std::vector<Weight>& GetWeights(DType t, int64_t K, int64_t N, bool cold, bool packed) {
+  static std::map<std::tuple<int, int64_t, int64_t, bool, bool>, std::vector<Weight>> cache;
+  static kernels::PackedWeights* store = nullptr;
+  const auto key = std::make_tuple(static_cast<int>(t), K, N, cold, packed);
   if (auto it = cache.find(key); it != cache.end()) return it->second;
   cache.clear();  // keep one set alive at a time
+  delete store;
+  store = new kernels::PackedWeights();
   auto& ws = cache[key];
   const int64_t bytes = RowBytes(t, K) * N;
   const int64_t copies = cold ? std::max<int64_t>(2, (int64_t{128} << 20) / bytes + 1) : 1;
-  for (int64_t c = 0; c < copies; ++c) ws.push_back(MakeWeight(t, K, N));
+  for (int64_t c = 0; c < copies; ++c) {
+    ws.push_back(MakeWeight(t, K, N));
+    if (packed) store->Pack(&ws.back().view, 2, /*release_source=*/false);
+  }
   return ws;
 }
 
@@ -114,7 +123,12 @@ ThreadPool& Pool(int threads) {
 void BM_MatMul(benchmark::State& state, DType t) {
   const int64_t K = state.range(0), N = state.range(1), T = state.range(2);
   const int threads = static_cast<int>(state.range(3));
-  const std::vector<Weight>& ws = GetWeights(t, K, N, /*cold=*/T == 1);
+  const bool packed = state.range(4) != 0;
+  if (packed && !kernels::CanPackRows16(MakeWeight(t, 64, 16).view)) {
+    state.SkipWithError("no row-interleaved kernel for this type on this CPU");
+    return;
+  }
+  const std::vector<Weight>& ws = GetWeights(t, K, N, /*cold=*/T == 1, packed);
   std::vector<float> x(T * K), y(T * N);
   for (auto& v : x) v = Uniform();
   ThreadPool& pool = Pool(threads);
@@ -129,7 +143,7 @@ void BM_MatMul(benchmark::State& state, DType t) {
   state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * K * N * T / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(ActiveKernels().name);
+  state.SetLabel(std::string(ActiveKernels().name) + (packed ? " rows16" : ""));
 }
 
 void Register() {
@@ -138,13 +152,16 @@ void Register() {
                          DType::kBF16, DType::kQ5_0, DType::kQ5_K, DType::kF32};
   for (DType t : types) {
     auto* b = benchmark::RegisterBenchmark(("MatMul/" + DTypeName(t)).c_str(), BM_MatMul, t);
-    b->ArgNames({"K", "N", "T", "thr"})->Unit(benchmark::kMillisecond)->UseRealTime();
+    b->ArgNames({"K", "N", "T", "thr", "packed"})->Unit(benchmark::kMillisecond)->UseRealTime();
+    const bool packable = t == DType::kQ4_0 || t == DType::kQ8_0;
     for (const auto& s : shapes)
-      for (int64_t T : {1, 64, 512})
-        for (int64_t thr : {1, 2}) {
-          if (T == 512 && s[0] == 3840) continue;  // ~60 GFLOP per call: too slow to repeat
-          b->Args({s[0], s[1], T, thr});
-        }
+      for (int64_t T : {1, 8, 64, 512})
+        for (int64_t thr : {1, 2})
+          for (int64_t packed : {0, 1}) {
+            if (T == 512 && s[0] == 3840) continue;  // ~60 GFLOP per call: too slow to repeat
+            if (packed && !packable) continue;
+            b->Args({s[0], s[1], T, thr, packed});
+          }
   }
 }
 
