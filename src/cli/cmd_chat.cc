@@ -126,7 +126,7 @@ StatusOr<std::vector<PromptSegment>> ConversationPrompt(const Engine& e, const C
   }
   ASSIGN_OR_RETURN(std::string text, tmpl.Render(msgs, ChatOptions{.enable_thinking = think}));
   std::vector<PromptSegment> out;
-  RETURN_IF_ERROR(BuildSegments(e, text, std::move(imgs), &out));
+  RETURN_IF_ERROR(SplitAtImageSlots(e.tokenizer(), text, std::move(imgs), &out));
   return out;
 }
 

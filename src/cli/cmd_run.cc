@@ -148,7 +148,7 @@ int CmdRun(int argc, char** argv) {
     msgs.push_back({"user", PlaceImages(user, rows.size(), tmpl->format())});
     auto text = tmpl->Render(msgs, ChatOptions{.enable_thinking = think});
     if (!text.ok()) return ReportError("run", text.status());
-    if (Status st = BuildSegments(e, *text, std::move(rows), &segments); !st.ok()) return ReportError("run", st);
+    if (Status st = SplitAtImageSlots(e.tokenizer(), *text, std::move(rows), &segments); !st.ok()) return ReportError("run", st);
     f.gen.extra_eog = tmpl->StopTokens(e.tokenizer().vocab());
   } else {
     segments.push_back(PromptSegment{.ids = ids});

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/image_prompt.h"
 #include "tokenizer/chat_template.h"
 #include "vision/vision.h"
 
@@ -24,10 +25,8 @@ StatusOr<std::unique_ptr<vision::VisionEncoder>> LoadImageEncoder(const Engine& 
 // Decodes, preprocesses and encodes one image file into an image segment.
 StatusOr<PromptSegment> EncodeImage(const Engine& e, const vision::VisionEncoder& enc, const ImageOptions& o,
                                     const std::string& path);
-// Where images go in the user text: each "<image>" takes the next image; the rest come first.
+// Where images go in the user text: each "<image>" takes the next image's ImageSlotText; the
+// rest come first. The rendered chat text is then split with SplitAtImageSlots.
 std::string PlaceImages(const std::string& user, size_t n_images, ChatFormat fmt);
-// Splits rendered chat text at the image slots into text and image segments (BOS once, first).
-Status BuildSegments(const Engine& e, const std::string& text, std::vector<PromptSegment> images,
-                     std::vector<PromptSegment>* out);
 
 }  // namespace gemrun::cli

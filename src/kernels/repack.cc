@@ -126,9 +126,9 @@ bool PackedWeights::Pack(TensorView* w, int threads, bool release_source) {
   const int64_t rows = w->ne[1], row_bytes = w->nb[1];
   const size_t bytes = static_cast<size_t>(rows * row_bytes);
   const size_t len = (bytes + PageSize() - 1) & ~(PageSize() - 1);
-  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   // Small pages: transparent huge pages fault faster on average, but a fault that has to
   // compact memory first can stall for most of a second, which a load cannot afford.
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return false;  // keep the file layout: slower, never wrong
   auto* dst = static_cast<uint8_t*>(p);
   const int64_t groups = rows / kRows16;

@@ -36,6 +36,11 @@ Status BindFfn(WeightBinder& b, const ModelConfig& c, int il, int64_t n_ff, FfnW
   return OkStatus();
 }
 
+Status BindTokenEmbedding(WeightBinder& b, int64_t n_embd, const LoadOptions& opts, TensorView* out) {
+  if (opts.repack_lm_head) return b.Matrix("token_embd.weight", n_embd, -1, out);
+  return b.LookupTable("token_embd.weight", n_embd, -1, out);
+}
+
 void InitWorkspace(const ModelConfig& c, int64_t max_rows, Workspace& ws) {
   const int64_t B = max_rows, E = c.n_embd;
   const int64_t qw = int64_t{c.n_head} * c.max_head_dim(), kvw = c.max_kv_width();

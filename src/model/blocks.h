@@ -24,6 +24,10 @@ struct FfnWeights {
 Status BindAttention(WeightBinder& b, const ModelConfig& c, int il, bool v_optional, AttentionWeights* w);
 // Binds the GeGLU MLP with the given tensor names' prefix (e.g. "blk.3.ffn_") and width F.
 Status BindFfn(WeightBinder& b, const ModelConfig& c, int il, int64_t n_ff, FfnWeights* w);
+// Binds token_embd.weight ([n_embd, n_vocab]). It stays in file layout unless
+// opts.repack_lm_head: even as the tied LM head, packing its 262k rows costs more load time
+// than one LM head row per generated token gains.
+Status BindTokenEmbedding(WeightBinder& b, int64_t n_embd, const LoadOptions& opts, TensorView* out);
 
 struct AttentionOptions {
   bool v_norm = false;  // Gemma 4: V RMS-normalised without weight

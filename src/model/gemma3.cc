@@ -110,14 +110,7 @@ StatusOr<std::unique_ptr<Model>> Gemma3::Load(std::unique_ptr<GgufFile> f, const
   ASSIGN_OR_RETURN(m->config_, LoadGemma3Config(*f));
   ModelConfig& c = m->config_;
   WeightBinder b(*f, &m->packed_);
-  // The embedding table stays in file layout (unless asked, LoadOptions) even when it is
-  // also the LM head: packing its 262k rows costs more load time than one LM head row per
-  // generated token gains.
-  if (opts.repack_lm_head) {
-    RETURN_IF_ERROR(b.Matrix("token_embd.weight", c.n_embd, -1, &m->tok_embd_));
-  } else {
-    RETURN_IF_ERROR(b.LookupTable("token_embd.weight", c.n_embd, -1, &m->tok_embd_));
-  }
+  RETURN_IF_ERROR(BindTokenEmbedding(b, c.n_embd, opts, &m->tok_embd_));
   c.n_vocab = m->tok_embd_.ne[1];
   RETURN_IF_ERROR(b.Matrix("output.weight", c.n_embd, c.n_vocab, &m->output_, /*required=*/false));
   if (!m->output_.data) m->output_ = m->tok_embd_;  // tied LM head

@@ -163,14 +163,7 @@ StatusOr<std::unique_ptr<Model>> Gemma4::Load(std::unique_ptr<GgufFile> f, const
   ModelConfig& c = m->config_;
   WeightBinder b(*f, &m->packed_);
   const int64_t E = c.n_embd, P = c.n_embd_per_layer, L = c.n_layer;
-  // The embedding table stays in file layout (unless asked, LoadOptions) even when it is
-  // also the LM head: packing its 262k rows costs more load time than one LM head row per
-  // generated token gains.
-  if (opts.repack_lm_head) {
-    RETURN_IF_ERROR(b.Matrix("token_embd.weight", E, -1, &m->tok_embd_));
-  } else {
-    RETURN_IF_ERROR(b.LookupTable("token_embd.weight", E, -1, &m->tok_embd_));
-  }
+  RETURN_IF_ERROR(BindTokenEmbedding(b, E, opts, &m->tok_embd_));
   c.n_vocab = m->tok_embd_.ne[1];
   RETURN_IF_ERROR(b.Vector("output_norm.weight", E, &m->output_norm_));
   int max_rot_full = 0;

@@ -2,7 +2,6 @@
 #include "model/weights.h"
 
 #include <thread>
-#include <utility>
 
 #include "quant/quant.h"
 
@@ -19,6 +18,15 @@ std::string ShapeStr(const int64_t* ne, int n) {
 
 Status WeightBinder::Matrix(const std::string& name, int64_t ne0, int64_t ne1, TensorView* out,
                             bool required, int64_t ne2) {
+  return Bind(name, ne0, ne1, out, required, ne2, /*pack=*/true);
+}
+
+Status WeightBinder::LookupTable(const std::string& name, int64_t ne0, int64_t ne1, TensorView* out) {
+  return Bind(name, ne0, ne1, out, /*required=*/true, /*ne2=*/1, /*pack=*/false);
+}
+
+Status WeightBinder::Bind(const std::string& name, int64_t ne0, int64_t ne1, TensorView* out, bool required,
+                          int64_t ne2, bool pack) {
   const GgufTensorInfo* t = f_.FindTensor(name);
   if (!t) {
     if (!required) return OkStatus();
@@ -36,20 +44,13 @@ Status WeightBinder::Matrix(const std::string& name, int64_t ne0, int64_t ne1, T
                               " (" + std::to_string(static_cast<uint32_t>(t->type)) +
                               "), which gemrun does not support");
   *out = f_.View(*t);
-  if (packed_) packed_->Pack(out, static_cast<int>(std::thread::hardware_concurrency()), f_.mapped());
+  if (pack && packed_) packed_->Pack(out, static_cast<int>(std::thread::hardware_concurrency()), f_.mapped());
   return OkStatus();
-}
-
-Status WeightBinder::LookupTable(const std::string& name, int64_t ne0, int64_t ne1, TensorView* out) {
-  kernels::PackedWeights* packed = std::exchange(packed_, nullptr);
-  const Status s = Matrix(name, ne0, ne1, out);
-  packed_ = packed;
-  return s;
 }
 
 Status WeightBinder::Vector(const std::string& name, int64_t n, std::vector<float>* out, bool required) {
   TensorView v;
-  RETURN_IF_ERROR(Matrix(name, n, 1, &v, required));
+  RETURN_IF_ERROR(Bind(name, n, 1, &v, required, /*ne2=*/1, /*pack=*/false));
   if (!v.data) return OkStatus();
   out->resize(static_cast<size_t>(n));
   DequantizeRowRef(v.type, v.data, out->data(), n);

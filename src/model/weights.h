@@ -30,8 +30,11 @@ class WeightBinder {
   bool Has(const std::string& name) const { return f_.FindTensor(name) != nullptr; }
 
  private:
+  Status Bind(const std::string& name, int64_t ne0, int64_t ne1, TensorView* out, bool required, int64_t ne2,
+              bool pack);
+
   const GgufFile& f_;
-  kernels::PackedWeights* packed_;
+  kernels::PackedWeights* packed_;  // nullptr: keep every matrix in the file layout
 };
 
 }  // namespace gemrun

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/generation.h"
+#include "engine/image_prompt.h"
 #include "tokenizer/chat_template.h"
 
 namespace gemrun::server {
@@ -43,9 +44,9 @@ Json OpenAIErrorJson(const ApiError& e);
 // {"error": message}
 Json OllamaErrorJson(const ApiError& e);
 
-// Marks an image's place in ChatMessage::content after parsing; the handler swaps it for the
-// family's image tokens. Request text that contains it is refused, so a client cannot forge one.
-constexpr std::string_view kImageSlot = "\x1fgemrun-image\x1f";
+// kImageSlot (engine/image_prompt.h) marks an image's place in ChatMessage::content after
+// parsing; the handler swaps it for the family's image tokens. Request text that contains it
+// is refused, so a client cannot forge one.
 
 // One image of a request, in prompt order. Exactly one of `bytes` / `file` is set.
 struct ImageInput {

@@ -43,12 +43,16 @@ std::optional<ApiError> ReadBody(const httplib::Request& req, const httplib::Con
   return std::nullopt;
 }
 
+// What the server's flags allow for images.
+ImagePolicy PolicyOf(const GenerateContext& ctx) {
+  return ImagePolicy{.enabled = ctx.backend->images != nullptr,
+                     .max_images = ctx.opts->max_images,
+                     .files_dir = ctx.opts->image_files_dir};
+}
+
 std::optional<ApiError> Parse(Endpoint ep, const Json& j, const GenerateContext& ctx, ApiRequest* out) {
   const Backend& b = *ctx.backend;
-  const RequestLimits lim{.n_vocab = b.engine->model().config().n_vocab,
-                          .images = ImagePolicy{.enabled = b.images != nullptr,
-                                                .max_images = ctx.opts->max_images,
-                                                .files_dir = ctx.opts->image_files_dir}};
+  const RequestLimits lim{.n_vocab = b.engine->model().config().n_vocab, .images = PolicyOf(ctx)};
   const int64_t n_ctx = b.scheduler->options().n_ctx;
   switch (ep) {
     case Endpoint::kChatCompletions: return ParseChatCompletionRequest(j, lim, out);
@@ -107,7 +111,7 @@ std::optional<ApiError> BuildImagePrompt(const GenerateContext& ctx, ApiRequest&
   const Backend& b = *ctx.backend;
   if (!b.images) return CheckImageAllowed(ImagePolicy{}, 0, r.images[0].param);
   if (!b.chat_template) return ApiError::BadRequest("this model has no known chat template; images need one", "messages");
-  const ImagePolicy policy{.enabled = true, .max_images = ctx.opts->max_images, .files_dir = ctx.opts->image_files_dir};
+  const ImagePolicy policy = PolicyOf(ctx);
   std::vector<int64_t> rows;
   for (ImageInput& in : r.images) {
     if (!in.file.empty())

@@ -63,13 +63,11 @@ StatusOr<PromptSegment> ImageEncoder::Encode(std::span<const uint8_t> bytes, con
 }
 
 std::string ExpandImageSlots(const std::string& content, ChatFormat fmt) {
-  // The same text `gemrun run --image` (cli/images.cc PlaceImages) puts around an image.
-  const std::string begin = fmt == ChatFormat::kGemma3 ? "\n\n<start_of_image>" : "\n\n<|image>";
-  const std::string end = fmt == ChatFormat::kGemma3 ? "<end_of_image>\n\n" : "<image|>\n\n";
+  const std::string slot = ImageSlotText(fmt);
   std::string out;
   size_t pos = 0;
   for (size_t at; (at = content.find(kImageSlot, pos)) != std::string::npos; pos = at + kImageSlot.size())
-    out += content.substr(pos, at - pos) + begin + std::string(kImageSlot) + end;
+    out += content.substr(pos, at - pos) + slot;
   return out + content.substr(pos);
 }
 
@@ -78,25 +76,10 @@ Status LayoutImagePrompt(const Tokenizer& tok, const ChatTemplate& tmpl, std::sp
   std::vector<ChatMessage> msgs(messages.begin(), messages.end());
   for (ChatMessage& m : msgs) m.content = ExpandImageSlots(m.content, tmpl.format());
   ASSIGN_OR_RETURN(std::string text, tmpl.Render(msgs));
+  std::vector<PromptSegment> images(image_rows.size());
+  for (size_t k = 0; k < images.size(); ++k) images[k].n_rows = image_rows[k];
   out->clear();
-  size_t pos = 0, k = 0;
-  for (;;) {
-    const size_t at = text.find(kImageSlot, pos);
-    PromptSegment seg;
-    seg.ids = tok.Encode(text.substr(pos, at == std::string::npos ? std::string::npos : at - pos),
-                         EncodeOptions{.add_special = pos == 0, .parse_special = true});
-    if (!seg.ids.empty()) out->push_back(std::move(seg));
-    if (at == std::string::npos) break;
-    if (k >= image_rows.size()) return InvalidArgumentError("the prompt holds more image slots than images");
-    PromptSegment img;
-    img.n_rows = image_rows[k++];
-    out->push_back(std::move(img));
-    pos = at + kImageSlot.size();
-  }
-  if (k != image_rows.size())
-    return InvalidArgumentError("the prompt holds " + std::to_string(k) + " image slots for " +
-                                std::to_string(image_rows.size()) + " images");
-  return OkStatus();
+  return SplitAtImageSlots(tok, text, std::move(images), out);
 }
 
 }  // namespace gemrun::server

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/image_prompt.h"
 #include "tokenizer/chat_template.h"
 #include "vision/vision.h"
 
@@ -52,8 +53,7 @@ class ImageEncoder {
   mutable std::mutex mu_;  // one encode at a time on pool_
 };
 
-// The family's text around one image: "\n\n<start_of_image>" SLOT "<end_of_image>\n\n" (Gemma 3),
-// "\n\n<|image>" SLOT "<image|>\n\n" (Gemma 4); the chat template trims message ends.
+// Replaces each kImageSlot in a message with the family's ImageSlotText.
 std::string ExpandImageSlots(const std::string& content, ChatFormat fmt);
 
 // Renders `messages` (contents holding kImageSlot) and splits the text at the slots: text

@@ -7,6 +7,7 @@
 #include "server/api.h"
 #include "server/ollama.h"
 #include "server/openai.h"
+#include "server_test_util.h"
 
 namespace gemrun::server {
 namespace {
@@ -228,16 +229,7 @@ TEST(ServerFuzz, MutatedBodiesNeverCrash) {
   int parsed = 0;
   for (int iter = 0; iter < 20000; ++iter) {
     std::string b = seeds[iter % seeds.size()];
-    const int edits = 1 + static_cast<int>(rng() % 4);
-    for (int e = 0; e < edits && !b.empty(); ++e) {
-      const size_t at = rng() % b.size();
-      switch (rng() % 4) {
-        case 0: b[at] = kBytes[rng() % (sizeof kBytes - 1)]; break;
-        case 1: b.insert(at, 1, kBytes[rng() % (sizeof kBytes - 1)]); break;
-        case 2: b.erase(at, 1 + rng() % 8); break;
-        default: b.resize(at); break;
-      }
-    }
+    MutateBody(b, rng, std::string_view(kBytes, sizeof kBytes - 1));
     Json j;
     if (ParseJsonBody(b, &j)) continue;
     ++parsed;

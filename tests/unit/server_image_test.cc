@@ -12,6 +12,7 @@
 #include "server/image_prompt.h"
 #include "server/ollama.h"
 #include "server/openai.h"
+#include "server_test_util.h"
 
 namespace gemrun::server {
 namespace {
@@ -379,15 +380,7 @@ TEST(ServerImages, MutatedImageBodiesNeverCrash) {
   int parsed = 0;
   for (int iter = 0; iter < 20000; ++iter) {
     std::string b = seeds[iter % seeds.size()];
-    for (int e = 0, n = 1 + static_cast<int>(rng() % 4); e < n && !b.empty(); ++e) {
-      const size_t at = rng() % b.size();
-      switch (rng() % 4) {
-        case 0: b[at] = kBytes[rng() % (sizeof kBytes - 1)]; break;
-        case 1: b.insert(at, 1, kBytes[rng() % (sizeof kBytes - 1)]); break;
-        case 2: b.erase(at, 1 + rng() % 8); break;
-        default: b.resize(at); break;
-      }
-    }
+    MutateBody(b, rng, std::string_view(kBytes, sizeof kBytes - 1));
     Json j;
     if (ParseJsonBody(b, &j)) continue;
     ++parsed;

@@ -1,0 +1,32 @@
+// Images in chat text, shared by the CLI (run, chat) and the server: the family's text around
+// an image (with a private slot marker where its rows go) and the split of rendered chat text
+// at those slots into prompt segments.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/engine.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace gemrun {
+
+// Where an image's rows go in chat text. Control characters: no tokenizer piece and no
+// ordinary text produces it (the server refuses requests that contain it).
+constexpr std::string_view kImageSlot = "\x1fgemrun-image\x1f";
+
+// The family's text for one image: "\n\n<start_of_image>" kImageSlot "<end_of_image>\n\n"
+// (Gemma 3), "\n\n<|image>" kImageSlot "<image|>\n\n" (Gemma 4); HF processors put the blank
+// lines around them and the chat template trims message ends.
+std::string ImageSlotText(ChatFormat fmt);
+
+// Splits rendered chat text at the kImageSlot markers: text pieces are tokenized (BOS once,
+// first; special tokens parsed), slot k becomes images[k]. InvalidArgument when the number of
+// slots differs from images.size().
+Status SplitAtImageSlots(const Tokenizer& tok, std::string_view text, std::vector<PromptSegment> images,
+                         std::vector<PromptSegment>* out);
+
+}  // namespace gemrun
