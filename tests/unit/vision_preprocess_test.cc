@@ -29,7 +29,9 @@ std::map<std::string, std::unique_ptr<VisionEncoder>> LoadPairProjectors(const R
 
 TEST(VisionPreprocess, CanvasesMatchLlamaCpp) {
   int checked = 0;
+  bool shared = false;  // the full set beside the project (CI); a lone clone has the bundled 6
   for (const Root& root : VisionRoots()) {
+    shared = shared || root.label == "shared";
     auto encs = LoadPairProjectors(root);
     std::set<std::string> seen;
     for (const auto& g : root.manifest["goldens"]) {
@@ -61,7 +63,7 @@ TEST(VisionPreprocess, CanvasesMatchLlamaCpp) {
       }
     }
   }
-  EXPECT_GE(checked, 10);
+  EXPECT_GE(checked, shared ? 10 : 6);
 }
 
 TEST(VisionPreprocess, SmartResizeSizes) {
