@@ -6,6 +6,8 @@ Three small valid files (< 50 KB each), deterministic:
   g4-tiny-q8_0.gguf   gemma4 text model from mkgguf (per-layer arrays, bool array, merges)
   all-types.gguf      every metadata value type and array element type, alignment 64, tensors of
                       many GGML types and ranks (1-D to 4-D, one empty)
+  probe-key.gguf      holds the key the harness probes as absent ("fuzz.absent"), so that the
+                      harness's own guard is exercised from the first run
 
 Usage: make_corpus.py [--mkgguf PATH/TO/mkgguf.py]   (default: <repo>/../shared/tools/mkgguf.py)
 Needs Python 3 and numpy (run with /usr/bin/python3).
@@ -67,6 +69,13 @@ def all_types(m, path):
         m.GGUF_ALIGN = 32
 
 
+def probe_key(m, path):
+    w = m.GGUFWriter()
+    w.str("general.architecture", "gemma3")
+    w.scalar("fuzz.absent", m.T_I32, 3)
+    w.write(path)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mkgguf", default=os.path.join(REPO, "..", "shared", "tools", "mkgguf.py"))
@@ -77,7 +86,9 @@ def main():
                     "--swa-period", "2", "--dtype", "q4_0", "--out", os.path.join(OUT, "g3-tiny-q4_0.gguf")], check=True)
     subprocess.run([py, args.mkgguf, "--arch", "gemma4", *TINY, "--n-ff", "32,64", "--vocab", "synthetic-g4:400",
                     "--swa-pattern", "SF", "--dtype", "q8_0", "--out", os.path.join(OUT, "g4-tiny-q8_0.gguf")], check=True)
-    all_types(load_mkgguf(args.mkgguf), os.path.join(OUT, "all-types.gguf"))
+    mkgguf = load_mkgguf(args.mkgguf)
+    all_types(mkgguf, os.path.join(OUT, "all-types.gguf"))
+    probe_key(mkgguf, os.path.join(OUT, "probe-key.gguf"))
     for f in sorted(os.listdir(OUT)):
         size = os.path.getsize(os.path.join(OUT, f))
         assert size < 50_000, f"{f} is {size} bytes; seeds must stay small"
