@@ -1,6 +1,6 @@
 // Micro-benchmarks of MatMul at real Gemma projection shapes: decode (T=1, memory bound,
 // reported as weight GB/s), batched decode (T=8) and prefill (T=64/512, reported as GFLOP/s),
-// 1 and 2 threads, Q4_0/Q8_0 also in the row-interleaved layout (packed:1),
+// 1 and 2 threads, Q4_0/Q8_0/Q4_K also in the row-interleaved layout (packed:1),
 // on the active ISA (GEMRUN_ISA=scalar|avx2|avx512 to compare). Decode rotates through weight
 // copies larger than the L3 so that it measures DRAM streaming, as in a real model.
 //
@@ -124,7 +124,7 @@ void BM_MatMul(benchmark::State& state, DType t) {
   const int64_t K = state.range(0), N = state.range(1), T = state.range(2);
   const int threads = static_cast<int>(state.range(3));
   const bool packed = state.range(4) != 0;
-  if (packed && !kernels::CanPackRows16(MakeWeight(t, 64, 16).view)) {
+  if (packed && !kernels::CanPackRows16(MakeWeight(t, 256, 16).view)) {
     state.SkipWithError("no row-interleaved kernel for this type on this CPU");
     return;
   }
@@ -153,7 +153,7 @@ void Register() {
   for (DType t : types) {
     auto* b = benchmark::RegisterBenchmark(("MatMul/" + DTypeName(t)).c_str(), BM_MatMul, t);
     b->ArgNames({"K", "N", "T", "thr", "packed"})->Unit(benchmark::kMillisecond)->UseRealTime();
-    const bool packable = t == DType::kQ4_0 || t == DType::kQ8_0;
+    const bool packable = t == DType::kQ4_0 || t == DType::kQ8_0 || t == DType::kQ4_K;
     for (const auto& s : shapes)
       for (int64_t T : {1, 8, 64, 512})
         for (int64_t thr : {1, 2})

@@ -70,7 +70,7 @@ void AttentionKv(const KvLayout& l, const AttentionArgs& a, const float* q, int6
                  int64_t pos0, const uint8_t* k, const uint8_t* v, float* out,
                  AttentionScratch& sc, ThreadPool& pool) {
   const int D = l.head_dim, Hk = l.n_head_kv, group = a.n_head / Hk;
-  const int64_t kvw = int64_t{Hk} * D, ves = l.VElemBytes(), cap = l.capacity;
+  const int64_t ves = l.VElemBytes(), cap = l.capacity;
   const int64_t krow = l.KRowBytes(), khead = RowBytes(l.KType(), D);
   const int64_t last_key = pos0 + T - 1;
   // Keys any query of the batch can see: [first, last_key].

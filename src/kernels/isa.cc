@@ -36,9 +36,9 @@ void Complete(IsaKernels& k, const IsaKernels& lower) {
   for (uint32_t i = 0; i < kDTypeCount; ++i) {
     if (!k.quantize_act[i]) k.quantize_act[i] = lower.quantize_act[i];
     if (!k.dot_tile[i]) k.dot_tile[i] = lower.dot_tile[i];
+    if (!k.block_sums[i]) k.block_sums[i] = lower.block_sums[i];
   }
   if (!k.gelu_mul) k.gelu_mul = lower.gelu_mul;
-  if (!k.q8_0_sums) k.q8_0_sums = lower.q8_0_sums;
 }
 
 const IsaKernels* Table(Isa isa) {

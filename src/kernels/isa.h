@@ -27,13 +27,21 @@ using GeluMulFn = void (*)(const float* gate, const float* up, float* y, int64_t
 
 // Row-interleaved weights (WeightLayout::kRows16, see kernels/repack.h): out[c * ldo + r] =
 // dot(weight row r, activation row c) for r < n_rows (a multiple of 16, starting at a row
-// group), c < T. Activations are Q8_0 rows `a_stride` apart with per-block f32 scales `ad`
-// and code sums `asum` ([T][K / 32] each). The tile blocks rows and columns for the caches.
+// group), c < T. Activations are rows of the weight type's vec_dot format (Q8_0 or Q8_K)
+// `a_stride` apart, with the per-block scales `ad` and sums `asum` that the format's
+// BlockSumsFn writes (row c's at ad + c * BlockSumsScales(K), asum + c * BlockSumsInts(K)).
+// The tile blocks rows and columns for the caches.
 using Rows16TileFn = void (*)(int64_t K, const uint8_t* w, int64_t n_rows, const uint8_t* a,
                               int64_t a_stride, const float* ad, const int32_t* asum, int64_t T,
                               float* out, int64_t ldo);
-// Per-block f32 scales and sums of the codes of a Q8_0 row of nb blocks.
-using Q8_0SumsFn = void (*)(const uint8_t* row, int64_t nb, float* d, int32_t* sum);
+// Per-block metadata of an activation row of nb blocks:
+//   Q8_0: d[b] = the f32 scale, sum[b] = the sum of the 32 codes;
+//   Q8_K: d[b] = the scale, sum[4b + i] = the sums of 32-code sub-blocks 2i (low int16) and
+//         2i + 1 (high int16), as vpdpwssd wants them.
+using BlockSumsFn = void (*)(const uint8_t* row, int64_t nb, float* d, int32_t* sum);
+// Entries per activation row of K values: ad (one per block) and asum.
+constexpr int64_t BlockSumsScales(DType act, int64_t K) { return act == DType::kQ8_K ? K / 256 : K / 32; }
+constexpr int64_t BlockSumsInts(DType act, int64_t K) { return act == DType::kQ8_K ? K / 64 : K / 32; }
 
 struct IsaKernels {
   Isa isa;
@@ -44,7 +52,7 @@ struct IsaKernels {
   // Tiles for kRows16 weights. Never filled from a lower ISA: weights are packed only when
   // the active ISA has a tile for their type.
   Rows16TileFn rows16_tile[kDTypeCount];
-  Q8_0SumsFn q8_0_sums = nullptr;           // nullptr: not provided at this ISA
+  BlockSumsFn block_sums[kDTypeCount];      // by activation format (Q8_0, Q8_K)
 };
 
 // The kernels for `isa`, with every nullptr entry filled from the next lower ISA (and

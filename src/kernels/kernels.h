@@ -15,7 +15,7 @@ namespace gemrun::kernels {
 // in the steady-state decode loop).
 struct MatMulScratch {
   Buffer<uint8_t> act;  // [T][RowBytes(vec_dot, K)], untouched until used
-  Buffer<float> act_d;      // kRows16 weights: per-block activation scales [T][K / 32]
+  Buffer<float> act_d;      // kRows16 weights: per-block activation scales (BlockSumsFn)
   Buffer<int32_t> act_sum;  // and code sums
 };
 

@@ -28,27 +28,30 @@ int64_t RowBlock(int64_t row_bytes) {
   return std::clamp<int64_t>(rows / kTileRows * kTileRows, 16, 1024);
 }
 
-// kRows16 weights: Q8_0 activations plus per-block scales and sums, then one tile call per
-// thread over its row groups and all T columns (the tile does its own cache blocking).
+// kRows16 weights: activations in the vec_dot format plus per-block scales and sums, then one
+// tile call per thread over its row groups and all T columns (the tile does its own cache
+// blocking).
 void MatMulRows16(const TensorView& w, const float* x, int64_t T, int64_t ldx, float* y, int64_t ldy,
                   ThreadPool& pool, MatMulScratch& scratch) {
-  const int64_t K = w.ne[0], N = w.ne[1], nb = K / 32;
+  const int64_t K = w.ne[0], N = w.ne[1];
   const IsaKernels& ks = ActiveKernels();
+  const DType vd = Traits(w.type).vec_dot;
   const Rows16TileFn tile = ks.rows16_tile[static_cast<uint32_t>(w.type)];
-  GEMRUN_CHECK(tile != nullptr && Traits(w.type).vec_dot == DType::kQ8_0);
-  const int64_t a_stride = RowBytes(DType::kQ8_0, K);
-  const size_t need = static_cast<size_t>(a_stride * T), n_meta = static_cast<size_t>(nb * T);
+  const BlockSumsFn sums = ks.block_sums[static_cast<uint32_t>(vd)];
+  GEMRUN_CHECK(tile != nullptr && sums != nullptr);
+  const int64_t a_stride = RowBytes(vd, K), n_d = BlockSumsScales(vd, K), n_s = BlockSumsInts(vd, K);
+  const size_t need = static_cast<size_t>(a_stride * T);
   if (scratch.act.size() < need) scratch.act.resize(need);
-  if (scratch.act_d.size() < n_meta) scratch.act_d.resize(n_meta);
-  if (scratch.act_sum.size() < n_meta) scratch.act_sum.resize(n_meta);
+  if (scratch.act_d.size() < static_cast<size_t>(n_d * T)) scratch.act_d.resize(static_cast<size_t>(n_d * T));
+  if (scratch.act_sum.size() < static_cast<size_t>(n_s * T)) scratch.act_sum.resize(static_cast<size_t>(n_s * T));
   uint8_t* acts = scratch.act.data();
   float* ad = scratch.act_d.data();
   int32_t* asum = scratch.act_sum.data();
-  const QuantizeActFn q = ks.quantize_act[static_cast<uint32_t>(DType::kQ8_0)];
+  const QuantizeActFn q = ks.quantize_act[static_cast<uint32_t>(vd)];
   pool.ParallelFor(T, [&](int64_t t0, int64_t t1, int) {
     for (int64_t t = t0; t < t1; ++t) {
       q(x + t * ldx, acts + t * a_stride, K);
-      ks.q8_0_sums(acts + t * a_stride, nb, ad + t * nb, asum + t * nb);
+      sums(acts + t * a_stride, n_d, ad + t * n_d, asum + t * n_s);
     }
   });
   const int64_t group_bytes = kRows16 * w.nb[1];

@@ -12,6 +12,7 @@
 
 #include "base/status.h"
 #include "kernels/isa.h"
+#include "quant/quant_internal.h"
 
 namespace gemrun::kernels {
 namespace {
@@ -42,10 +43,12 @@ bool RepackEnabled() {
 bool CanPackRows16(const TensorView& w) {
   if (!RepackEnabled() || w.layout != WeightLayout::kRows || !w.data) return false;
   if (w.ne[2] != 1 || w.ne[3] != 1 || w.ne[1] % kRows16 != 0) return false;
-  if (!ActiveKernels().rows16_tile[static_cast<uint32_t>(w.type)] || !ActiveKernels().q8_0_sums) return false;
+  if (!ActiveKernels().rows16_tile[static_cast<uint32_t>(w.type)]) return false;
+  if (!ActiveKernels().block_sums[static_cast<uint32_t>(Traits(w.type).vec_dot)]) return false;
   switch (w.type) {
     case DType::kQ4_0:
     case DType::kQ8_0: return w.ne[0] % 64 == 0 && w.nb[1] == RowBytes(w.type, w.ne[0]);
+    case DType::kQ4_K: return w.nb[1] == RowBytes(w.type, w.ne[0]);
     default: return false;
   }
 }
@@ -107,13 +110,82 @@ void UnpackRow(const Format& f, const uint8_t* packed, int64_t row_bytes, int64_
   }
 }
 
+// Q4_K (144-byte super-blocks: d, dmin, 12 bytes of 6-bit scales and mins, 128 of nibbles);
+// the packed super-block of 16 rows is laid out in repack.h.
+constexpr int64_t kQ4KBlock = 144, kQ4KGroupBlock = kRows16 * kQ4KBlock;  // 2304
+
+// Byte offsets of row r's 4-bit halves and 2-bit high parts inside the 192-byte scale area:
+// scale j (and j + 4) at L0 byte 16 (j % 4) + r; min 2i + e (and 2i + 4 + e) at L1 byte
+// 32 i + 2 r + e; H holds the high 2 bits of the four values of each byte position.
+constexpr int64_t kL0 = 64, kL1 = 128, kH = 192, kCodes = 256;
+
+void PackQ4KBlock(const uint8_t* blk, int r, uint8_t* out) {
+  std::memcpy(out + 2 * r, blk, 2);
+  std::memcpy(out + 32 + 2 * r, blk + 2, 2);
+  uint8_t sc[8], m[8];
+  for (int j = 0; j < 8; ++j) quant_internal::GetScaleMinK4(j, blk + 4, &sc[j], &m[j]);
+  for (int j = 0; j < 4; ++j) {
+    const int64_t x = 16 * j + r;
+    out[kL0 + x] = static_cast<uint8_t>((sc[j] & 15) | (sc[j + 4] & 15) << 4);
+    out[kH + x] = static_cast<uint8_t>(out[kH + x] | sc[j] >> 4 | (sc[j + 4] >> 4) << 2);
+  }
+  for (int i = 0; i < 2; ++i)
+    for (int e = 0; e < 2; ++e) {
+      const int64_t x = 32 * i + 2 * r + e;
+      const uint8_t lo = m[2 * i + e], hi = m[2 * i + 4 + e];
+      out[kL1 + x] = static_cast<uint8_t>((lo & 15) | (hi & 15) << 4);
+      out[kH + x] = static_cast<uint8_t>(out[kH + x] | (lo >> 4) << 4 | (hi >> 4) << 6);
+    }
+  for (int v = 0; v < 32; ++v) std::memcpy(out + kCodes + 64 * v + 4 * r, blk + 16 + 4 * v, 4);
+}
+
+void UnpackQ4KBlock(const uint8_t* in, int r, uint8_t* blk) {
+  std::memcpy(blk, in + 2 * r, 2);
+  std::memcpy(blk + 2, in + 32 + 2 * r, 2);
+  uint8_t sc[8], m[8];
+  for (int j = 0; j < 4; ++j) {
+    const int64_t x = 16 * j + r;
+    sc[j] = static_cast<uint8_t>((in[kL0 + x] & 15) | (in[kH + x] & 3) << 4);
+    sc[j + 4] = static_cast<uint8_t>(in[kL0 + x] >> 4 | (in[kH + x] >> 2 & 3) << 4);
+  }
+  for (int i = 0; i < 2; ++i)
+    for (int e = 0; e < 2; ++e) {
+      const int64_t x = 32 * i + 2 * r + e;
+      m[2 * i + e] = static_cast<uint8_t>((in[kL1 + x] & 15) | (in[kH + x] >> 4 & 3) << 4);
+      m[2 * i + 4 + e] = static_cast<uint8_t>(in[kL1 + x] >> 4 | (in[kH + x] >> 6) << 4);
+    }
+  quant_internal::PackScaleMinK4(sc, m, blk + 4);
+  for (int v = 0; v < 32; ++v) std::memcpy(blk + 16 + 4 * v, in + kCodes + 64 * v + 4 * r, 4);
+}
+
+void PackQ4K(const uint8_t* src, int64_t row_bytes, int64_t row_begin, int64_t row_end, uint8_t* dst) {
+  const int64_t nsb = row_bytes / kQ4KBlock;
+  for (int64_t g = row_begin / kRows16; g < row_end / kRows16; ++g) {
+    uint8_t* out = dst + g * kRows16 * row_bytes;
+    std::memset(out, 0, static_cast<size_t>(kRows16 * row_bytes));  // H is assembled with |=
+    for (int r = 0; r < kRows16; ++r) {
+      const uint8_t* row = src + (g * kRows16 + r) * row_bytes;
+      for (int64_t s = 0; s < nsb; ++s) PackQ4KBlock(row + s * kQ4KBlock, r, out + s * kQ4KGroupBlock);
+    }
+  }
+}
+
+void UnpackQ4K(const uint8_t* packed, int64_t row_bytes, int64_t i, uint8_t* dst) {
+  const int64_t nsb = row_bytes / kQ4KBlock;
+  const uint8_t* group = packed + i / kRows16 * kRows16 * row_bytes;
+  for (int64_t s = 0; s < nsb; ++s)
+    UnpackQ4KBlock(group + s * kQ4KGroupBlock, static_cast<int>(i % kRows16), dst + s * kQ4KBlock);
+}
+
 }  // namespace
 
 void PackRows16(DType t, const uint8_t* src, int64_t row_bytes, int64_t row_begin, int64_t row_end, uint8_t* dst) {
+  if (t == DType::kQ4_K) return PackQ4K(src, row_bytes, row_begin, row_end, dst);
   PackRows16(FormatOf(t), src, row_bytes, row_begin, row_end, dst);
 }
 
 void UnpackRow16(DType t, const uint8_t* packed, int64_t row_bytes, int64_t i, uint8_t* dst) {
+  if (t == DType::kQ4_K) return UnpackQ4K(packed, row_bytes, i, dst);
   UnpackRow(FormatOf(t), packed, row_bytes, i, dst);
 }
 

@@ -18,6 +18,17 @@
 //
 // Q8_0 (34-byte blocks: f16 scale + 32 signed codes) is the same with 8 code vectors of 64 B
 // per block (pairs of 1088 bytes), the codes stored as q ^ 0x80 (= q + 128, unsigned).
+//
+// Q4_K (144-byte super-blocks of 256 values) packs super-block s of the 16 rows into the
+// same 2304 bytes at s * 2304 within the group:
+//   [32 B]  d of the 16 rows (f16), [32 B] dmin
+//   [192 B] the 6-bit scales and mins, rearranged so a few byte ops give (lanes = rows)
+//           the scales of sub-blocks 0-3 and 4-7 as bytes [j][r], and the mins as int16
+//           pairs [i][r][min 2i, min 2i + 1] (low 4 bits in two 64-byte halves, the high
+//           2 bits of all four values of a byte position in a third)
+//   [2048 B] the nibbles: vector v (0..31) holds bytes 4v..4v+3 of row r's nibbles at 4r;
+//           its low nibbles are values 64 (v / 8) + 4 (v % 8).., of sub-block 2 (v / 8), its
+//           high nibbles the same positions of sub-block 2 (v / 8) + 1
 #pragma once
 
 #include <cstddef>

@@ -1,7 +1,7 @@
 // Row-interleaved (kRows16) weights: the layout round-trips, every compiled kRows16 tile
 // matches the scalar dot on the original rows for any number of activation rows and several
-// cache blocks, the Q8_0 block sums match their scalar twin exactly, and MatMul / GetRow on
-// a packed matrix give what they give on the original.
+// cache blocks, the activation block sums match their scalar twin exactly (and the codes),
+// and MatMul / GetRow on a packed matrix give what they give on the original.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -30,19 +30,27 @@ struct Aligned {
   uint8_t* get() const { return p.get(); }
 };
 
-const DType kPackable[] = {DType::kQ4_0, DType::kQ8_0};
+const DType kPackable[] = {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K};
 
-// N rows of K values of a 32-block type with a leading f16 scale: random codes (every byte
-// value, -128 included for Q8_0), small positive and negative scales.
+// Row lengths that the type's layout holds: 32-value blocks need an even count; Q4_K any
+// number of 256-value super-blocks (1152 = 4.5 of them is replaced).
+int64_t Fit(DType t, int64_t K) { return t == DType::kQ4_K ? (K + 255) / 256 * 256 : K; }
+
+// N rows of K values of a type whose blocks start with f16 scales (d, and dmin for Q4_K):
+// random codes and 6-bit scales (every byte value, -128 included for Q8_0), small positive
+// and negative d.
 Bytes RandomWeight(DType t, int64_t K, int64_t N, uint32_t seed) {
   std::mt19937 rng(seed);
-  const int64_t nb = K / 32, bs = Traits(t).type_size;
+  const int64_t nb = K / Traits(t).block_size, bs = Traits(t).type_size;
+  const int n_scales = t == DType::kQ4_K ? 2 : 1;
   Bytes w(static_cast<size_t>(N * nb * bs));
   for (int64_t b = 0; b < N * nb; ++b) {
     uint8_t* blk = w.data() + b * bs;
-    const uint16_t d = Fp32ToFp16((static_cast<float>(rng() % 2000) - 1000.0f) * 1e-5f);
-    std::memcpy(blk, &d, 2);
-    for (int64_t i = 2; i < bs; ++i) blk[i] = static_cast<uint8_t>(rng());
+    for (int i = 0; i < n_scales; ++i) {
+      const uint16_t d = Fp32ToFp16((static_cast<float>(rng() % 2000) - 1000.0f) * 1e-5f);
+      std::memcpy(blk + 2 * i, &d, 2);
+    }
+    for (int64_t i = 2 * n_scales; i < bs; ++i) blk[i] = static_cast<uint8_t>(rng());
   }
   return w;
 }
@@ -65,7 +73,7 @@ std::vector<Isa> IsasWithRows16(DType t) {
 
 TEST(RepackTest, LayoutsRoundTrip) {
   for (DType t : kPackable) {
-    const int64_t K = 1152, N = 48, rb = RowBytes(t, K);
+    const int64_t K = Fit(t, 1152), N = 48, rb = RowBytes(t, K);
     const Bytes w = RandomWeight(t, K, N, 1);
     Aligned packed(w.size());
     PackRows16(t, w.data(), rb, 0, N, packed.get());
@@ -85,29 +93,62 @@ TEST(RepackTest, Q8_0SumsMatchScalar) {
   QuantizeActRowRef(DType::kQ8_0, x.data(), q.data(), K);
   std::vector<float> d0(nb), d1(nb);
   std::vector<int32_t> s0(nb), s1(nb);
-  RefKernels().q8_0_sums(q.data(), nb, d0.data(), s0.data());
+  const uint32_t q8 = static_cast<uint32_t>(DType::kQ8_0);
+  RefKernels().block_sums[q8](q.data(), nb, d0.data(), s0.data());
+  for (int64_t b = 0; b < nb; ++b) {
+    int32_t s = 0;
+    for (int i = 0; i < 32; ++i) s += static_cast<int8_t>(q[static_cast<size_t>(b * 34 + 2 + i)]);
+    ASSERT_EQ(s0[b], s) << "block " << b;
+  }
   for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
     if (!IsaAvailable(isa)) continue;
-    KernelsFor(isa).q8_0_sums(q.data(), nb, d1.data(), s1.data());
+    KernelsFor(isa).block_sums[q8](q.data(), nb, d1.data(), s1.data());
     EXPECT_EQ(d0, d1) << IsaName(isa);
     EXPECT_EQ(s0, s1) << IsaName(isa);
   }
 }
 
-// Tile vs the scalar Q4_0 dot on the unpacked rows, including rows the tile must not touch.
+// Q8_K: the scale, and per 32-code sub-block the sum of its codes, in int16 pairs.
+TEST(RepackTest, Q8_KSumsAreTheSubBlockSums) {
+  const int64_t K = 1024, nsb = K / 256, rb = RowBytes(DType::kQ8_K, K);
+  const std::vector<float> x = RandomActs(K, 4);
+  Bytes q(static_cast<size_t>(rb));
+  QuantizeActRowRef(DType::kQ8_K, x.data(), q.data(), K);
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaAvailable(isa)) continue;
+    std::vector<float> d(nsb);
+    std::vector<int32_t> s(nsb * 4);
+    KernelsFor(isa).block_sums[static_cast<uint32_t>(DType::kQ8_K)](q.data(), nsb, d.data(), s.data());
+    for (int64_t b = 0; b < nsb; ++b) {
+      const uint8_t* blk = q.data() + b * (rb / nsb);
+      float want_d;
+      std::memcpy(&want_d, blk, 4);
+      EXPECT_EQ(d[b], want_d);
+      for (int j = 0; j < 8; ++j) {
+        int32_t sum = 0;
+        for (int i = 0; i < 32; ++i) sum += static_cast<int8_t>(blk[4 + 32 * j + i]);
+        const auto half = static_cast<int16_t>(static_cast<uint32_t>(s[b * 4 + j / 2]) >> (16 * (j % 2)));
+        ASSERT_EQ(half, sum) << IsaName(isa) << " super-block " << b << " sub-block " << j;
+      }
+    }
+  }
+}
+
+// Tile vs the scalar dot on the unpacked rows, including rows the tile must not touch.
 void CheckTile(Isa isa, DType wt, int64_t K, int64_t N, int64_t T, uint32_t seed) {
-  const int64_t nb = K / 32, rb = RowBytes(wt, K), ldo = N + 5;
+  const DType vd = Traits(wt).vec_dot;
+  const int64_t rb = RowBytes(wt, K), ldo = N + 5, nd = BlockSumsScales(vd, K), ns = BlockSumsInts(vd, K);
   const Bytes w = RandomWeight(wt, K, N, seed);
   Aligned packed(w.size());
   PackRows16(wt, w.data(), rb, 0, N, packed.get());
-  const int64_t as = RowBytes(DType::kQ8_0, K);
+  const int64_t as = RowBytes(vd, K);
   Bytes a(static_cast<size_t>(as * T));
-  std::vector<float> ad(nb * T);
-  std::vector<int32_t> asum(nb * T);
+  std::vector<float> ad(nd * T);
+  std::vector<int32_t> asum(ns * T);
   for (int64_t t = 0; t < T; ++t) {
     const std::vector<float> x = RandomActs(K, seed * 7 + static_cast<uint32_t>(t));
-    QuantizeActRowRef(DType::kQ8_0, x.data(), a.data() + t * as, K);
-    RefKernels().q8_0_sums(a.data() + t * as, nb, ad.data() + t * nb, asum.data() + t * nb);
+    QuantizeActRowRef(vd, x.data(), a.data() + t * as, K);
+    RefKernels().block_sums[static_cast<uint32_t>(vd)](a.data() + t * as, nd, ad.data() + t * nd, asum.data() + t * ns);
   }
   std::vector<float> got(static_cast<size_t>(T * ldo), -7.0f);
   KernelsFor(isa).rows16_tile[static_cast<uint32_t>(wt)](K, packed.get(), N, a.data(), as, ad.data(),
@@ -128,13 +169,15 @@ void CheckTile(Isa isa, DType wt, int64_t K, int64_t N, int64_t T, uint32_t seed
 TEST(RepackTest, Rows16TilesMatchScalarDot) {
   for (DType wt : kPackable)
     for (Isa isa : IsasWithRows16(wt))
-      for (int64_t K : {64, 128, 1152, 4096})
-        for (int64_t T : {1, 2, 3, 5, 15, 16, 17, 33})
+      for (int64_t K0 : {64, 128, 1152, 4096})
+        for (int64_t T : {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 33}) {
+          const int64_t K = Fit(wt, K0);
           CheckTile(isa, wt, K, K == 4096 ? 160 : 48, T, static_cast<uint32_t>(K + T));
+        }
 }
 
 void CheckPackedMatMul(DType t) {
-  const int64_t K = 1152, N = 96;
+  const int64_t K = Fit(t, 1152), N = 96;
   Bytes w = RandomWeight(t, K, N, 9);
   TensorView v;
   v.type = t;

@@ -259,7 +259,7 @@ void GeluMulAvx512(const float* gate, const float* up, float* y, int64_t n, cons
 }
 
 IsaKernels Avx512Kernels() {
-  IsaKernels k{Isa::kAvx512, "avx512", {}, {}, nullptr, {}, nullptr};
+  IsaKernels k{Isa::kAvx512, "avx512", {}, {}, nullptr, {}, {}};
   SetQuant(k, DType::kF32, QuantizeF32);
   SetQuant(k, DType::kF16, QuantizeF16);
   SetQuant(k, DType::kBF16, QuantizeBF16);

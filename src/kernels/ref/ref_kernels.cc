@@ -1,7 +1,10 @@
 // Scalar reference kernel table: the twin every SIMD kernel is tested against.
 #include "kernels/ref/ref_kernels.h"
 
+#include <cstring>
+
 #include "base/fp16.h"
+#include "quant/blocks.h"
 #include "quant/quant.h"
 
 namespace gemrun::kernels {
@@ -42,8 +45,21 @@ void Q8_0SumsRef(const uint8_t* row, int64_t nb, float* d, int32_t* sum) {
   }
 }
 
+void Q8_KSumsRef(const uint8_t* row, int64_t nb, float* d, int32_t* sum) {
+  for (int64_t b = 0; b < nb; ++b, row += sizeof(BlockQ8_K)) {
+    BlockQ8_K blk;
+    std::memcpy(&blk, row, sizeof(blk));
+    d[b] = blk.d;
+    for (int i = 0; i < 4; ++i) {
+      const int lo = blk.bsums[4 * i] + blk.bsums[4 * i + 1], hi = blk.bsums[4 * i + 2] + blk.bsums[4 * i + 3];
+      sum[4 * b + i] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(lo)) |
+                                            (static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16));
+    }
+  }
+}
+
 IsaKernels MakeRef() {
-  IsaKernels k{Isa::kScalar, "scalar", {}, {}, nullptr, {}, nullptr};
+  IsaKernels k{Isa::kScalar, "scalar", {}, {}, nullptr, {}, {}};
   auto q = [&k](DType f, QuantizeActFn fn) { k.quantize_act[static_cast<uint32_t>(f)] = fn; };
   q(DType::kF32, QuantizeActRef<DType::kF32>);
   q(DType::kF16, QuantizeActRef<DType::kF16>);
@@ -68,7 +84,8 @@ IsaKernels MakeRef() {
   d(DType::kIQ4_NL, DotTileRef<DType::kIQ4_NL>);
   d(DType::kIQ4_XS, DotTileRef<DType::kIQ4_XS>);
   k.gelu_mul = GeluMulRef;
-  k.q8_0_sums = Q8_0SumsRef;
+  k.block_sums[static_cast<uint32_t>(DType::kQ8_0)] = Q8_0SumsRef;
+  k.block_sums[static_cast<uint32_t>(DType::kQ8_K)] = Q8_KSumsRef;
   return k;
 }
 
