@@ -71,22 +71,27 @@ uint64_t BytesPerToken(const Model& m) {
 int CmdBench(int argc, char** argv) {
   CLI::App app{"Measure prompt processing (pp) and generation (tg) throughput, like llama-bench.\n\n"
                "examples:\n  gemrun bench -m gemma-3-1b-it-Q4_0.gguf -t 2\n"
-               "  gemrun bench -m model.gguf -p 512 -n 128 -r 3 --json",
+               "  gemrun bench -m model.gguf -p 512 -n 128 -r 3 --json\n"
+               "  gemrun bench -m model.gguf -p 512 -n 32 -d 8192   # both measured after 8192 cached tokens",
                "gemrun bench"};
   std::string model_path;
   int threads = 0, reps = 3;
-  int64_t p = 512, n = 128;
+  int64_t p = 512, n = 128, depth = 0;
   bool json = false;
   app.add_option("-m,--model", model_path, "GGUF model")->required();
   app.add_option("-t,--threads", threads, "threads (default: all cores)");
   app.add_option("-p,--n-prompt", p, "prompt tokens for pp (0 = skip)")->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   app.add_option("-n,--n-gen", n, "generated tokens for tg (0 = skip)")->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   app.add_option("-r,--repetitions", reps, "runs per test; the median is reported")->check(CLI::Range(1, 1000));
+  app.add_option("-d,--n-depth", depth, "tokens already in the cache before each pp and tg run (as llama-bench -d)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   app.add_flag("--json", json, "one JSON object on stdout");
   std::string kv_type = "f16";
   int64_t ctx = 0;
   app.add_option("-c,--ctx-size", ctx, "KV cache size to allocate (default: enough for -p/-n); reported as kv_cache_bytes");
   app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32, q8_0)")->check(CLI::IsMember(kKvTypeNames));
+  std::string flash_attn = "auto";
+  app.add_option("--flash-attn", flash_attn, kFlashAttnHelp)->check(CLI::IsMember(kFlashAttnNames));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -99,25 +104,36 @@ int CmdBench(int argc, char** argv) {
   const Model& m = **model;
   const ModelConfig& c = m.config();
   ThreadPool pool(threads);
-  std::vector<int32_t> ids(static_cast<size_t>(std::max(p, n)));
+  std::vector<int32_t> ids(static_cast<size_t>(std::max({p, n, depth})));
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 7919 + 13) % c.n_vocab);
 
-  if (ctx == 0) ctx = std::max<int64_t>(p + 1, n + 1);
-  if (ctx < std::max(p, n)) return ReportError("bench", InvalidArgumentError("--ctx-size must hold -p and -n tokens"));
-  auto st = m.NewState(ctx, std::max<int64_t>(p, 1), KvTypeFromName(kv_type));
+  if (ctx == 0) ctx = depth + std::max<int64_t>(p + 1, n + 1);
+  if (ctx < depth + std::max(p, n))
+    return ReportError("bench", InvalidArgumentError("--ctx-size must hold -d plus the -p and -n tokens"));
+  const int64_t max_batch = std::max<int64_t>({p, std::min<int64_t>(depth, 512), 1});
+  auto st = m.NewState(ctx, max_batch, KvTypeFromName(kv_type));
   if (!st.ok()) return ReportError("bench", st.status());
+  (*st)->ws->flash_attn = FlashAttnFromName(flash_attn);
   std::vector<float> logits(static_cast<size_t>(c.n_vocab));
   std::vector<double> pp_runs, tg_runs;
+  // Empties the cache and fills it with `depth` tokens (not timed).
+  auto fill = [&]() -> Status {
+    (*st)->kv->n_past = 0;
+    for (int64_t i = 0; i < depth; i += max_batch)
+      RETURN_IF_ERROR(m.Forward(std::span<const int32_t>(ids.data() + i, std::min(max_batch, depth - i)), **st,
+                                LogitsMode::kLast, logits.data(), pool));
+    return OkStatus();
+  };
   for (int r = 0; r <= reps; ++r) {  // run 0 warms up (page faults, caches)
     if (p > 0) {
-      (*st)->kv->n_past = 0;
+      if (Status s = fill(); !s.ok()) return ReportError("bench", s);
       const auto t0 = Clock::now();
       Status s = m.Forward(std::span<const int32_t>(ids.data(), p), **st, LogitsMode::kLast, logits.data(), pool);
       if (!s.ok()) return ReportError("bench", s);
       if (r) pp_runs.push_back(p / Seconds(t0, Clock::now()));
     }
     if (n > 0) {
-      (*st)->kv->n_past = 0;
+      if (Status s = fill(); !s.ok()) return ReportError("bench", s);
       const auto t0 = Clock::now();
       for (int64_t i = 0; i < n; ++i) {
         Status s = m.Forward(std::span<const int32_t>(ids.data() + i, 1), **st, LogitsMode::kLast, logits.data(), pool);
@@ -138,10 +154,11 @@ int CmdBench(int argc, char** argv) {
   const char* isa = kernels::ActiveKernels().name;
   if (json) {
     nlohmann::json out = {{"model", model_path}, {"arch", c.arch_name}, {"threads", pool.size()}, {"isa", isa},
-                          {"n_prompt", p}, {"n_gen", n}, {"repetitions", reps},
+                          {"n_prompt", p}, {"n_gen", n}, {"n_depth", depth}, {"repetitions", reps},
                           {"pp_tokens_per_s", pp}, {"tg_tokens_per_s", tg}, {"load_s", load_s},
                           {"model_bytes", m.file().file_size()}, {"weight_bytes_per_token", bpt},
                           {"n_ctx", ctx}, {"kv_cache_bytes", kv_bytes}, {"peak_rss_bytes", peak_rss},
+                          {"flash_attn", (*st)->ws->flash_attn},
                           {"read_bandwidth_gb_per_s", bw}, {"tg_bandwidth_efficiency", eff}};
     std::printf("%s\n", out.dump().c_str());
   } else {
@@ -149,6 +166,7 @@ int CmdBench(int argc, char** argv) {
                 m.file().file_size() / 1e9, pool.size(), isa, load_s);
     std::printf("memory: weights %.1f MB mapped, KV cache %.1f MB (%lld positions), peak RSS %.1f MB\n",
                 m.file().file_size() / 1e6, kv_bytes / 1e6, (long long)ctx, peak_rss / 1e6);
+    if (depth > 0) std::printf("after %lld cached tokens:\n", (long long)depth);
     if (p > 0) std::printf("pp%-6lld %10.2f tok/s\n", (long long)p, pp);
     if (n > 0) std::printf("tg%-6lld %10.2f tok/s   (%.2f GB/s of weights; read bandwidth %.2f GB/s; efficiency %.2f)\n",
                            (long long)n, tg, bpt * tg / 1e9, bw, eff);

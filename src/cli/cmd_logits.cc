@@ -66,6 +66,7 @@ struct PromptOptions {
   vision::TokenBudget budget;
   int64_t batch = 0;
   DType kv_type = DType::kF32;
+  bool flash_attn = false;
 };
 
 // Evaluates --prompt-json: text segments in chunks of opt.batch (0 = whole segment), each image
@@ -93,6 +94,7 @@ Status RunPrompt(const Model& model, const std::string& json_path, const PromptO
     max_batch = std::max(max_batch, seg.image.empty() && opt.batch > 0 ? std::min(opt.batch, seg.size()) : seg.size());
   }
   ASSIGN_OR_RETURN(auto st, model.NewState(n, max_batch, opt.kv_type));
+  st->ws->flash_attn = opt.flash_attn;
   logits->assign(static_cast<size_t>(n * c.n_vocab), 0.0f);
   int64_t pos = 0;
   for (const Segment& seg : segs) {
@@ -150,6 +152,9 @@ int CmdLogits(int argc, char** argv) {
   std::string kv_type = "f32";
   app.add_option("--kv-type", kv_type, "KV cache type: f32 (default here, exact parity), f16 or q8_0")
       ->check(CLI::IsMember(kKvTypeNames));
+  std::string flash_attn = "off";
+  app.add_option("--flash-attn", flash_attn, "attention kernel: off (default here: llama.cpp's reference "
+                 "arithmetic), on (fused, flash-style) or auto")->check(CLI::IsMember(kFlashAttnNames));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -161,6 +166,7 @@ int CmdLogits(int argc, char** argv) {
       return ReportError("logits", InvalidArgumentError("--image-min-tokens/--image-max-tokens must be >= 1"));
     popt.batch = batch;
     popt.kv_type = KvTypeFromName(kv_type);
+    popt.flash_attn = FlashAttnFromName(flash_attn);
     auto model = LoadModel(model_path);
     if (!model.ok()) return ReportError("logits", model.status());
     ThreadPool pool(threads);
@@ -184,6 +190,7 @@ int CmdLogits(int argc, char** argv) {
   const ModelConfig& c = (*model)->config();
   auto st = (*model)->NewState(n, batch, KvTypeFromName(kv_type));
   if (!st.ok()) return ReportError("logits", st.status());
+  (*st)->ws->flash_attn = FlashAttnFromName(flash_attn);
   ThreadPool pool(threads);
   std::vector<float> logits(static_cast<size_t>(n * c.n_vocab));
   for (int64_t i = 0; i < n; i += batch) {

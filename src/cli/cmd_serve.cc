@@ -90,7 +90,7 @@ int CmdServe(int argc, char** argv) {
                "examples:\n  gemrun serve -m gemma-3-1b-it-Q4_0.gguf\n"
                "  gemrun serve -m model.gguf --host 0.0.0.0 --port 8080 --parallel 8 --api-key-file /etc/gemrun/key",
                "gemrun serve"};
-  std::string model_path, alias, key_file, kv_type = "f16";
+  std::string model_path, alias, key_file, kv_type = "f16", flash_attn = "auto";
   server::ServerOptions so;
   server::SchedulerOptions sched;
   int threads = 0;
@@ -117,6 +117,7 @@ int CmdServe(int argc, char** argv) {
   app.add_option("--write-timeout", so.write_timeout_s, "seconds a socket write may stall")->check(CLI::Range(1, 3600));
   app.add_option("-t,--threads", threads, "compute threads (default: all cores)");
   app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32, q8_0)")->check(CLI::IsMember(kKvTypeNames));
+  app.add_option("--flash-attn", flash_attn, kFlashAttnHelp)->check(CLI::IsMember(kFlashAttnNames));
   app.add_option("--alias", alias, "model name in /v1/models and responses (default: file name)");
   app.add_flag("--log-prompts", so.log_prompts, "include prompts in the request log (off: never logged)");
   ImageOptions io;
@@ -150,6 +151,7 @@ int CmdServe(int argc, char** argv) {
     std::fprintf(stderr, "gemrun serve: WARNING: listening on %s without --api-key: anyone who can reach this "
                          "address can use the model\n", so.host.c_str());
   sched.kv_type = KvTypeFromName(kv_type);
+  sched.flash_attn = FlashAttnFromName(flash_attn);
   so.http_threads = static_cast<int>(sched.n_slots + sched.max_queue + 32);
 
   // Signals: SIGPIPE would kill us on a closed socket; SIGINT/SIGTERM are taken by sigwait below,
@@ -177,6 +179,7 @@ int CmdServe(int argc, char** argv) {
   eo.n_ctx = sched.n_ctx;
   eo.max_batch = sched.max_batch;
   eo.kv_type = sched.kv_type;
+  eo.flash_attn = sched.flash_attn;
   eo.repack_lm_head = sched.n_slots > 1;  // batched decode: the LM head dominates a step
   auto engine = Engine::Load(model_path, eo);
   if (!engine.ok()) {

@@ -15,14 +15,24 @@ inline DType KvTypeFromName(const std::string& s) {
   return s == "f32" ? DType::kF32 : s == "q8_0" ? DType::kQ8_0 : DType::kF16;
 }
 
+// --flash-attn (alias -fa) values, as llama.cpp's: "on", "off", or "auto" (= FlashAttnAutoDefault).
+inline const std::vector<std::string> kFlashAttnNames = {"on", "off", "auto"};
+// What "auto" picks: the unfused kernel, which measured faster on the CPUs we tried (the fused
+// one pays for reading the transposed V cache in blocks).
+inline constexpr bool kFlashAttnAuto = false;
+inline bool FlashAttnFromName(const std::string& s) { return s == "auto" ? kFlashAttnAuto : s == "on"; }
+inline constexpr const char* kFlashAttnHelp =
+    "attention kernel: on (fused, flash-style), off (scores, softmax, then V), auto (default: off)";
+
 struct GenFlags {
   std::string model;
   EngineOptions engine;
   std::string kv_type = "f16";
+  std::string flash_attn = "auto";
   GenerateParams gen;
   std::vector<std::string> logit_bias;  // "ID=BIAS"
 
-  // Registers -m, -c, -t, -b, --kv-type and the sampling flags on `app`.
+  // Registers -m, -c, -t, -b, --kv-type, -fa and the sampling flags on `app`.
   void Register(CLI::App& app);
   // Turns the parsed strings into options; usage errors as InvalidArgument.
   Status Finish();

@@ -68,6 +68,13 @@ void PrintUsage() {
       "environment: GEMRUN_ISA=scalar|avx2|avx512 forces a lower SIMD path\n");
 }
 
+// llama.cpp's multi-letter short flags, which CLI11 cannot declare, as our long names.
+void RewriteLlamaShortFlags(int argc, char** argv) {
+  static char kFlashAttn[] = "--flash-attn";
+  for (int i = 2; i < argc; ++i)
+    if (!std::strcmp(argv[i], "-fa")) argv[i] = kFlashAttn;
+}
+
 }  // namespace
 }  // namespace gemrun::cli
 
@@ -78,6 +85,7 @@ int main(int argc, char** argv) {
     PrintUsage();
     return argc < 2 ? kExitUsage : kExitOk;
   }
+  RewriteLlamaShortFlags(argc, argv);
   for (const auto& c : kCommands)
     if (!std::strcmp(argv[1], c.name)) return c.fn(argc - 1, argv + 1);
   std::fprintf(stderr, "gemrun: unknown command '%s' (see gemrun --help)\n", argv[1]);

@@ -33,7 +33,9 @@ StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_path, co
 
 StatusOr<std::unique_ptr<Session>> Engine::NewSession() const {
   ASSIGN_OR_RETURN(auto kv, model_->NewKvCache(opts_.n_ctx, opts_.kv_type, opts_.max_batch));
-  return std::make_unique<Session>(*this, std::move(kv), model_->NewWorkspace(opts_.max_batch));
+  auto ws = model_->NewWorkspace(opts_.max_batch);
+  ws->flash_attn = opts_.flash_attn;
+  return std::make_unique<Session>(*this, std::move(kv), std::move(ws));
 }
 
 Session::Session(const Engine& e, std::unique_ptr<KvCache> kv, std::unique_ptr<Workspace> ws)

@@ -22,6 +22,7 @@ struct EngineOptions {
   int64_t max_batch = 512;   // prompt tokens per forward pass
   DType kv_type = DType::kF16;
   bool repack_lm_head = false;  // see LoadOptions (model/model.h)
+  bool flash_attn = false;      // the fused attention kernel (Workspace::flash_attn)
   static constexpr int64_t kDefaultMaxCtx = 8192;
 };
 

@@ -69,6 +69,7 @@ void SoftmaxRow(float* s, int64_t first, int64_t n, int64_t pq, int64_t last_vis
 void AttentionKv(const KvLayout& l, const AttentionArgs& a, const float* q, int64_t T,
                  int64_t pos0, const uint8_t* k, const uint8_t* v, float* out,
                  AttentionScratch& sc, ThreadPool& pool) {
+  if (a.flash) return FlashAttentionKv(l, a, q, T, pos0, k, v, out, sc, pool);
   const int D = l.head_dim, Hk = l.n_head_kv, group = a.n_head / Hk;
   const int64_t ves = l.VElemBytes(), cap = l.capacity;
   const int64_t krow = l.KRowBytes(), khead = RowBytes(l.KType(), D);

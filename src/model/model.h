@@ -47,6 +47,7 @@ struct Workspace {
   Buffer<float> rope_cs[2];   // [max_rows][n_rot] cos/sin per row: sliding, global
   kernels::AttentionScratch attn_scratch;
   kernels::MatMulScratch mm;
+  bool flash_attn = false;  // the fused attention kernel (kernels::FlashAttentionKv)
 };
 
 // Single-sequence convenience: a cache plus a workspace for batches of up to max_batch.

@@ -80,6 +80,7 @@ Status Scheduler::Init() {
     kv_bytes_ += s.kv->Bytes();
   }
   ws_ = m.NewWorkspace(max_rows_ + opts_.n_slots);
+  ws_->flash_attn = opts_.flash_attn;
   logits_.assign(static_cast<size_t>(opts_.n_slots * n_vocab), 0.0f);
   // Warm-up: one token through every layer touches the weights and the workspace.
   const int32_t bos = engine_.tokenizer().vocab().bos() >= 0 ? engine_.tokenizer().vocab().bos() : 0;

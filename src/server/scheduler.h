@@ -33,6 +33,7 @@ struct SchedulerOptions {
   int64_t max_batch = 256;   // prompt tokens per step over all prefilling slots
   int64_t max_queue = 64;    // requests waiting for a slot before 429
   DType kv_type = DType::kF16;
+  bool flash_attn = false;     // the fused attention kernel
   int64_t max_image_rows = 0;  // largest image a job may hold (rows in one batch); 0: no images
 };
 

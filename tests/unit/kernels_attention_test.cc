@@ -1,6 +1,8 @@
-// AttentionKv against a naive f64 softmax attention over the same keys: causal prefill long
-// enough for several query chunks, sliding windows over a wrapped ring cache, a batch that
-// sees itself (non-causal, as image tokens do), decode steps, GQA, F32, F16 and Q8_0-K caches.
+// AttentionKv, both the scores + softmax + PV path and the fused (flash) one, against a naive
+// f64 softmax attention over the same keys: causal prefill long enough for several query
+// chunks, sliding windows over a wrapped ring cache, a batch that sees itself (non-causal, as
+// image tokens do), decode steps (the fused kernel splits their keys over the threads), GQA,
+// F32, F16 and Q8_0-K caches, 1 to 3 threads.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -40,7 +42,7 @@ std::vector<float> AsStored(DType t, const std::vector<float>& x, int64_t n) {
   return y;
 }
 
-void Check(const Case& c, ThreadPool& pool) {
+void Check(const Case& c, bool flash, ThreadPool& pool) {
   const int64_t n_pos = c.pos0 + c.T, kvw = int64_t{c.n_head_kv} * c.D, qw = int64_t{c.n_head} * c.D;
   const int64_t cap = c.window > 0 ? c.window + c.T + 3 : n_pos;  // a ring that wraps for long runs
   std::mt19937 rng(static_cast<uint32_t>(c.pos0 * 31 + c.T));
@@ -57,8 +59,8 @@ void Check(const Case& c, ThreadPool& pool) {
 
   std::vector<float> out(c.T * qw, -1.0f);
   AttentionScratch sc;
-  AttentionKv(l, AttentionArgs{c.n_head, c.window, c.causal}, q.data(), c.T, c.pos0, k.data(), v.data(), out.data(),
-              sc, pool);
+  AttentionKv(l, AttentionArgs{c.n_head, c.window, c.causal, flash}, q.data(), c.T, c.pos0, k.data(), v.data(),
+              out.data(), sc, pool);
 
   const int group = c.n_head / c.n_head_kv;
   const std::vector<float> ks = AsStored(l.KType(), kx, kvw), vs = AsStored(l.VType(), vx, kvw);
@@ -87,32 +89,44 @@ void Check(const Case& c, ThreadPool& pool) {
         const float got = out[t * qw + h * c.D + i];
         ASSERT_NEAR(got, o, c.type == DType::kF32 ? 1e-4 : 2e-2)
             << "t=" << t << " h=" << h << " i=" << i << " window=" << c.window << " pos0=" << c.pos0 << " T=" << c.T
-            << " causal=" << c.causal << " type=" << static_cast<int>(c.type);
+            << " causal=" << c.causal << " type=" << static_cast<int>(c.type) << " flash=" << flash
+            << " threads=" << pool.size();
       }
     }
   }
 }
 
+const Case kCases[] = {
+  {DType::kF32, 4, 1, 32, 0, 0, 150, true},     // causal prefill over several query chunks
+  {DType::kF32, 4, 2, 32, 0, 37, 100, true},    // after a cached prefix
+  {DType::kF32, 4, 1, 32, 40, 0, 150, true},    // sliding window inside the batch
+  {DType::kF32, 4, 1, 32, 40, 200, 90, true},   // window over a wrapped ring
+  {DType::kF32, 4, 1, 32, 40, 200, 90, false},  // the batch sees itself (image tokens)
+  {DType::kF32, 4, 1, 32, 0, 20, 70, false},
+  {DType::kF32, 4, 4, 16, 40, 300, 1, true},    // decode steps
+  {DType::kF32, 8, 2, 16, 0, 77, 1, true},
+  {DType::kF16, 4, 1, 64, 0, 5, 130, true},
+  {DType::kF16, 4, 1, 64, 48, 130, 70, true},
+  {DType::kF16, 4, 1, 64, 48, 130, 70, false},
+  {DType::kQ8_0, 4, 1, 64, 0, 5, 130, true},    // q8_0 K, f16 V
+  {DType::kQ8_0, 4, 2, 64, 48, 130, 70, true},
+  {DType::kQ8_0, 4, 1, 64, 48, 130, 70, false},
+  {DType::kQ8_0, 8, 2, 32, 0, 77, 1, true},
+  {DType::kF32, 4, 1, 32, 0, 700, 1, true},     // long decode: several key blocks per split
+  {DType::kF16, 2, 1, 64, 300, 900, 2, true},   // a window whose key blocks cross the ring's wrap
+  {DType::kF16, 8, 4, 32, 0, 0, 300, true},     // more query blocks than threads, 4 heads
+};
+
 TEST(AttentionTest, MatchesNaiveSoftmaxAttention) {
   ThreadPool pool(2);
-  const Case cases[] = {
-      {DType::kF32, 4, 1, 32, 0, 0, 150, true},     // causal prefill over several query chunks
-      {DType::kF32, 4, 2, 32, 0, 37, 100, true},    // after a cached prefix
-      {DType::kF32, 4, 1, 32, 40, 0, 150, true},    // sliding window inside the batch
-      {DType::kF32, 4, 1, 32, 40, 200, 90, true},   // window over a wrapped ring
-      {DType::kF32, 4, 1, 32, 40, 200, 90, false},  // the batch sees itself (image tokens)
-      {DType::kF32, 4, 1, 32, 0, 20, 70, false},
-      {DType::kF32, 4, 4, 16, 40, 300, 1, true},    // decode steps
-      {DType::kF32, 8, 2, 16, 0, 77, 1, true},
-      {DType::kF16, 4, 1, 64, 0, 5, 130, true},
-      {DType::kF16, 4, 1, 64, 48, 130, 70, true},
-      {DType::kF16, 4, 1, 64, 48, 130, 70, false},
-      {DType::kQ8_0, 4, 1, 64, 0, 5, 130, true},    // q8_0 K, f16 V
-      {DType::kQ8_0, 4, 2, 64, 48, 130, 70, true},
-      {DType::kQ8_0, 4, 1, 64, 48, 130, 70, false},
-      {DType::kQ8_0, 8, 2, 32, 0, 77, 1, true},
-  };
-  for (const Case& c : cases) Check(c, pool);
+  for (const Case& c : kCases) Check(c, /*flash=*/false, pool);
+}
+
+TEST(AttentionTest, FusedMatchesNaiveSoftmaxAttention) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (const Case& c : kCases) Check(c, /*flash=*/true, pool);
+  }
 }
 
 }  // namespace

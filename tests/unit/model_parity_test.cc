@@ -73,7 +73,8 @@ void CompareRows(const float* a, const float* g, int64_t n, int64_t V, double ma
 }
 
 // Runs one model file at one batch size through the whole manifest check.
-void CheckModel(const fs::path& root, const json& man, const json& m, int64_t batch, DType kv_type = DType::kF32) {
+void CheckModel(const fs::path& root, const json& man, const json& m, int64_t batch, DType kv_type = DType::kF32,
+                bool flash = false) {
   const json& cls = man["recommended_checks"]["classes"][m["check_class"].get<std::string>()];
   const bool moe = m["is_moe"].get<bool>();
   const double max_norm_lim = moe && cls.contains("max_norm_moe") ? cls["max_norm_moe"].get<double>() : cls["max_norm"].get<double>();
@@ -94,6 +95,7 @@ void CheckModel(const fs::path& root, const json& man, const json& m, int64_t ba
     const int64_t N = static_cast<int64_t>(ids.size()), B = batch > 0 ? batch : N;
     auto st = (*model)->NewState(N, B, kv_type);
     ASSERT_TRUE(st.ok());
+    (*st)->ws->flash_attn = flash;
     std::vector<float> a(N * V);
     for (int64_t i = 0; i < N; i += B) {
       const int64_t k = std::min(B, N - i);
@@ -157,14 +159,14 @@ void CheckModel(const fs::path& root, const json& man, const json& m, int64_t ba
               (long long)batch, t.worst, kl, top1);
 }
 
-void CheckSet(const fs::path& root, const std::string& only, DType kv_type = DType::kF32) {
+void CheckSet(const fs::path& root, const std::string& only, DType kv_type = DType::kF32, bool flash = false) {
   std::ifstream f(root / "manifest.json");
   ASSERT_TRUE(f) << "missing " << (root / "manifest.json");
   const json man = json::parse(f);
   int ran = 0;
   for (const json& m : man["models"]) {
     if (m["name"].get<std::string>().find(only) == std::string::npos) continue;
-    for (int64_t b : {0, 1, 7}) CheckModel(root, man, m, b, kv_type);
+    for (int64_t b : {0, 1, 7}) CheckModel(root, man, m, b, kv_type, flash);
     ++ran;
   }
   EXPECT_GT(ran, 0);
@@ -195,6 +197,12 @@ TEST(ModelParity, BundledWithF16Cache) { CheckSet(fs::path(GEMRUN_TEST_DATA) / "
 // 0.88 for g4-tiny-q4_k_m, an expert flip for the MoE file; kernels_attention_test checks the
 // cache's arithmetic itself.)
 TEST(ModelParity, BundledWithQ8_0KCache) { CheckSet(fs::path(GEMRUN_TEST_DATA) / "testdata", "g3-tiny", DType::kQ8_0); }
+// The fused attention kernel (--flash-attn on) passes every bundled file's checks, with the
+// F32 cache of the goldens and with the F16 default.
+TEST(ModelParity, BundledWithFlashAttention) {
+  CheckSet(fs::path(GEMRUN_TEST_DATA) / "testdata", "", DType::kF32, /*flash=*/true);
+  CheckSet(fs::path(GEMRUN_TEST_DATA) / "testdata", "tiny", DType::kF16, /*flash=*/true);
+}
 
 TEST(ModelLoad, MissingFileIsNotFound) {
   auto m = LoadModel("/nonexistent/model.gguf");
