@@ -132,6 +132,8 @@ int CmdServe(int argc, char** argv) {
       ->check(CLI::Range(size_t{1}, size_t{256}));
   app.add_option("--allow-image-files", image_dir, "let requests name local image files (file:///... or /path) "
                  "under this directory (default: data: URLs only)")->needs("--mmproj");
+  app.add_flag("--allow-image-urls", so.allow_image_urls, "fetch http(s) image URLs named in requests (lets any "
+               "client make this server connect where its network reaches; default: off)")->needs("--mmproj");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -218,9 +220,10 @@ int CmdServe(int argc, char** argv) {
                id.c_str(), sched.n_slots, static_cast<long long>(sched.n_ctx), scheduler.kv_bytes() / 1048576.0,
                (*engine)->pool().size());
   if (images)
-    std::fprintf(stderr, "gemrun serve: images: projector %s, up to %lld tokens each, %zu per request%s%s\n",
+    std::fprintf(stderr, "gemrun serve: images: projector %s, up to %lld tokens each, %zu per request%s%s%s\n",
                  io.mmproj.c_str(), static_cast<long long>(images->max_tokens()), so.max_images,
-                 so.image_files_dir.empty() ? "" : ", local files under ", so.image_files_dir.c_str());
+                 so.image_files_dir.empty() ? "" : ", local files under ", so.image_files_dir.c_str(),
+                 so.allow_image_urls ? ", http(s) URLs fetched" : "");
 
   int sig = 0;
   sigwait(&stop_signals, &sig);

@@ -53,6 +53,7 @@ struct ImageInput {
   std::string param;  // field path for errors, e.g. "messages[0].content[1].image_url.url"
   std::string bytes;  // encoded image (PNG/JPEG) from a data: URL or base64 string
   std::string file;   // a local path, allowed by --allow-image-files, read by the handler
+  std::string url;    // an http(s) URL, allowed by --allow-image-urls, fetched by the handler
 };
 
 // What a generation endpoint asks for, after validation.

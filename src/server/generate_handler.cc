@@ -47,7 +47,8 @@ std::optional<ApiError> ReadBody(const httplib::Request& req, const httplib::Con
 ImagePolicy PolicyOf(const GenerateContext& ctx) {
   return ImagePolicy{.enabled = ctx.backend->images != nullptr,
                      .max_images = ctx.opts->max_images,
-                     .files_dir = ctx.opts->image_files_dir};
+                     .files_dir = ctx.opts->image_files_dir,
+                     .allow_urls = ctx.opts->allow_image_urls};
 }
 
 std::optional<ApiError> Parse(Endpoint ep, const Json& j, const GenerateContext& ctx, ApiRequest* out) {
@@ -116,6 +117,8 @@ std::optional<ApiError> BuildImagePrompt(const GenerateContext& ctx, ApiRequest&
   for (ImageInput& in : r.images) {
     if (!in.file.empty())
       if (auto e = ReadImageFile(in, policy, &in.bytes)) return e;
+    if (!in.url.empty())
+      if (auto e = FetchImageUrl(in, policy, &in.bytes)) return e;
     auto n = b.images->CountTokens(Bytes(in.bytes), in.param);
     if (!n.ok()) return ImageError(n.status(), in.param);
     if (*n > b.images->max_tokens())

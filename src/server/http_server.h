@@ -32,6 +32,7 @@ struct ServerOptions {
   bool log_prompts = false;
   size_t max_images = 8;             // per request
   std::string image_files_dir;       // realpath of --allow-image-files ("": no local files)
+  bool allow_image_urls = false;     // --allow-image-urls: fetch http(s) image URLs
 };
 
 // What the routes need once the model is up.

@@ -49,6 +49,8 @@ bool PercentDecode(std::string_view in, std::string* out) {
   return true;
 }
 
+constexpr size_t kMaxUrlBytes = 8192;
+
 ApiError BadUrl(const std::string& param, const std::string& why) {
   return ApiError::BadRequest("'" + param + "' " + why, param, "invalid_image_url");
 }
@@ -127,9 +129,17 @@ std::optional<ApiError> ParseImageUrl(std::string_view url, const std::string& p
   if (StartsWithNoCase(url, "data:")) return ParseDataUrl(url, param, out);
   if (StartsWithNoCase(url, "file:") || (!url.empty() && url.front() == '/'))
     return ParseFileUrl(url, param, policy, out);
-  if (StartsWithNoCase(url, "http://") || StartsWithNoCase(url, "https://"))
-    return BadUrl(param, "is a remote URL; this server does not fetch images (--allow-image-urls is not available: "
-                         "gemrun is built without an HTTP client); send the image as a data: URL");
+  if (StartsWithNoCase(url, "http://") || StartsWithNoCase(url, "https://")) {
+    if (!policy.allow_urls)
+      return BadUrl(param, "is a remote URL, which this server does not fetch; send the image as a data: URL, or "
+                           "start the server with --allow-image-urls");
+    if (url.size() > kMaxUrlBytes) return BadUrl(param, "is longer than " + std::to_string(kMaxUrlBytes) + " bytes");
+    for (const char c : url)
+      if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F)
+        return BadUrl(param, "holds a space or control character (percent-encode it)");
+    out->url = std::string(url);
+    return std::nullopt;
+  }
   return BadUrl(param, "must be a data: URL (data:image/png;base64,...)");
 }
 

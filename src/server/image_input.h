@@ -1,7 +1,7 @@
 // Image sources in requests: base64 (Ollama `images`), data: URLs and, when the operator allows
-// them, local files (OpenAI `image_url.url`). Pure parsing plus one bounded file read; errors are
-// 400s naming the field. Remote http(s) URLs are refused: the server is built without an HTTP
-// client, and fetching them would let any client make the server connect anywhere.
+// them, local files and http(s) URLs (OpenAI `image_url.url`). Parsing, one bounded file read
+// and one bounded download; errors are 400s naming the field. URLs are off by default: fetching
+// them lets any client make the server connect anywhere its network reaches.
 #pragma once
 
 #include <cstddef>
@@ -18,6 +18,8 @@ struct ImagePolicy {
   bool enabled = false;    // a projector is loaded (--mmproj)
   size_t max_images = 8;   // per request (--max-images-per-request)
   std::string files_dir;   // realpath of --allow-image-files ("" : no local files)
+  bool allow_urls = false; // --allow-image-urls
+  long url_timeout_ms = 20000;  // a whole download, redirects included
 };
 
 // Standard base64 (RFC 4648 alphabet, '=' padding optional, ASCII whitespace skipped).
@@ -25,8 +27,9 @@ struct ImagePolicy {
 std::optional<ApiError> DecodeBase64(std::string_view in, const std::string& param, std::string* out);
 
 // An OpenAI image_url.url: "data:image/<any>;base64,<data>" is decoded into out->bytes; a
-// "file:///abs/path" or "/abs/path" becomes out->file when the policy allows local files;
-// anything else is a 400 naming `param` (and the flag that would allow it, if any).
+// "file:///abs/path" or "/abs/path" becomes out->file when the policy allows local files, an
+// "http(s)://..." URL out->url when it allows URLs; anything else is a 400 naming `param` (and
+// the flag that would allow it, if any).
 std::optional<ApiError> ParseImageUrl(std::string_view url, const std::string& param, const ImagePolicy& policy,
                                       ImageInput* out);
 
@@ -41,5 +44,10 @@ std::optional<ApiError> CheckImageAllowed(const ImagePolicy& policy, size_t coun
 // inside policy.files_dir and be a regular file of at most vision::kMaxImageFileBytes. The
 // same 400 answers a missing file and one outside the directory, so clients cannot probe.
 std::optional<ApiError> ReadImageFile(const ImageInput& in, const ImagePolicy& policy, std::string* out);
+
+// Downloads in.url (policy.allow_urls): http and https only, redirects (at most 3) too, within
+// policy.url_timeout_ms, at most vision::kMaxImageFileBytes, and a 2xx answer; anything else is
+// a 400 naming in.param and the reason (connection error, HTTP status, size, timeout).
+std::optional<ApiError> FetchImageUrl(const ImageInput& in, const ImagePolicy& policy, std::string* out);
 
 }  // namespace gemrun::server

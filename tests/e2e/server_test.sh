@@ -172,7 +172,7 @@ run_json --image "$IMG" -p "$PROMPT" | python3 -c 'import json,sys; sys.stdout.w
 run_json --image "$IMG" --image "$IMG2" -p "Compare <image> with <image>." |
   python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin)["text"])' >"$WORK/expect2.txt" || fail "gemrun run, 2 images"
 SERVER_MODEL=$VM start_server "$WORK/vision.log" --mmproj "$VP" --parallel 2 --ctx-size 1024 --api-key "$KEY" \
-  --allow-image-files "$V/images"
+  --allow-image-files "$V/images" --allow-image-urls
 BASE=http://127.0.0.1:$PORT
 grep -q 'images: projector' "$WORK/vision.log" || fail "no projector line in the start-up log"
 node "$JS/client_test.mjs" "$BASE" "$KEY" --vision "$IMG" "$WORK/expect1.txt" "$PROMPT" || fail "openai client image tests"

@@ -2,11 +2,13 @@
 // streaming), usage numbers, stop sequences, seeds, logprobs, prefix reuse, and error cases.
 // Usage: node client_test.mjs BASE_URL API_KEY
 //        node client_test.mjs BASE_URL API_KEY --vision IMAGE EXPECTED_TEXT_FILE PROMPT
-// The second form (a server started with --mmproj) runs the image tests only: a data: URL image
-// part must give, greedily, EXPECTED (what `gemrun run --image IMAGE -p PROMPT` printed).
+// The second form (a server started with --mmproj and --allow-image-urls) runs the image tests
+// only: a data: URL image part, and the same image served over http from this process, must
+// give, greedily, EXPECTED (what `gemrun run --image IMAGE -p PROMPT` printed).
 import OpenAI from "openai";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
 
 const [base, key, mode, imagePath, expectedFile, visionPrompt] = process.argv.slice(2);
 const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: key, maxRetries: 0, timeout: 60_000 });
@@ -83,8 +85,26 @@ async function visionTests() {
                 (e) => assert.equal(e.param, "messages[0].content[0].image_url.url")));
   await test("vision: bad base64 is a 400", () =>
     expectError(() => ask("data:image/png;base64,%%%"), 400, (e) => assert.equal(e.code, "invalid_base64")));
-  await test("vision: remote URLs are refused, naming the flag", () =>
-    expectError(() => ask("https://example.com/cat.png"), 400, (e) => assert.match(e.message, /--allow-image-urls/)));
+  // The image over http from this process (the server was started with --allow-image-urls).
+  const web = createServer((req, res) => {
+    if (req.url === "/cat.png") res.writeHead(200, { "Content-Type": "image/png" }).end(png);
+    else if (req.url === "/moved") res.writeHead(302, { Location: "/cat.png" }).end();
+    else res.writeHead(404).end("no");
+  });
+  await new Promise((ok) => web.listen(0, "127.0.0.1", ok));
+  const webBase = `http://127.0.0.1:${web.address().port}`;
+  await test("vision: an http image URL (and a redirect to it) gives the same answer", async () => {
+    assert.equal((await ask(`${webBase}/cat.png`)).choices[0].message.content, expected);
+    assert.equal((await ask(`${webBase}/moved`)).choices[0].message.content, expected);
+  });
+  await test("vision: a URL answering 404 is a 400 naming the field and the status", () =>
+    expectError(() => ask(`${webBase}/missing.png`), 400, (e) => {
+      assert.equal(e.param, "messages[0].content[0].image_url.url");
+      assert.match(e.message, /HTTP 404/);
+    }));
+  await test("vision: an ftp URL is refused even with --allow-image-urls", () =>
+    expectError(() => ask("ftp://127.0.0.1/cat.png"), 400, (e) => assert.equal(e.param, "messages[0].content[0].image_url.url")));
+  web.close();
   await test("vision: a bad detail value is a 400", () =>
     expectError(() => client.chat.completions.create({ model, max_tokens: 2, messages: [{ role: "user", content: [
       { type: "image_url", image_url: { url: dataUrl, detail: "max" } }] }] }), 400,
