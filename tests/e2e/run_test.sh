@@ -65,4 +65,13 @@ msg=$("$GEMRUN" run -m "$V/models/g4v-f32.gguf" --mmproj "$V/models/g4v-mmproj-f
 set -e
 [ $rc -eq 2 ] || fail "non-image file: exit $rc ($msg)"
 echo "$msg" | grep -q "not a PNG or JPEG" || fail "non-image message: $msg"
+# 7. The fused attention kernel (-fa on, llama.cpp's spelling) gives the same greedy text with the
+# F32 cache; a bad value is a usage error.
+greedy() { "$GEMRUN" run -m "$M/g3-tiny-q4_0.gguf" -p "hello there" -n 12 --temp 0 --no-stdin --json --kv-type f32 "$@" 2>/dev/null |
+           python3 -c 'import json,sys; print(json.load(sys.stdin)["text"])'; }
+[ "$(greedy -fa on)" = "$(greedy --flash-attn off)" ] || fail "-fa on changed the greedy text"
+set +e
+"$GEMRUN" run -m "$M/g3-tiny-q4_0.gguf" -p x --no-stdin -fa maybe >/dev/null 2>&1; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "-fa maybe: exit $rc, want 1"
 echo "run e2e: ok"
