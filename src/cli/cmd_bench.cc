@@ -91,7 +91,7 @@ int CmdBench(int argc, char** argv) {
   app.add_option("-c,--ctx-size", ctx, "KV cache size to allocate (default: enough for -p/-n); reported as kv_cache_bytes");
   app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32, q8_0)")->check(CLI::IsMember(kKvTypeNames));
   std::string flash_attn = "auto";
-  app.add_option("--flash-attn", flash_attn, kFlashAttnHelp)->check(CLI::IsMember(kFlashAttnNames));
+  AddFlashAttnOption(app, &flash_attn);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -153,8 +153,8 @@ int CmdLogits(int argc, char** argv) {
   app.add_option("--kv-type", kv_type, "KV cache type: f32 (default here, exact parity), f16 or q8_0")
       ->check(CLI::IsMember(kKvTypeNames));
   std::string flash_attn = "off";
-  app.add_option("--flash-attn", flash_attn, "attention kernel: off (default here: llama.cpp's reference "
-                 "arithmetic), on (fused, flash-style) or auto")->check(CLI::IsMember(kFlashAttnNames));
+  AddFlashAttnOption(app, &flash_attn, "attention kernel: off (default here: llama.cpp's reference arithmetic), "
+                                        "on (fused, flash-style) or auto");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -117,7 +117,7 @@ int CmdServe(int argc, char** argv) {
   app.add_option("--write-timeout", so.write_timeout_s, "seconds a socket write may stall")->check(CLI::Range(1, 3600));
   app.add_option("-t,--threads", threads, "compute threads (default: all cores)");
   app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32, q8_0)")->check(CLI::IsMember(kKvTypeNames));
-  app.add_option("--flash-attn", flash_attn, kFlashAttnHelp)->check(CLI::IsMember(kFlashAttnNames));
+  AddFlashAttnOption(app, &flash_attn);
   app.add_option("--alias", alias, "model name in /v1/models and responses (default: file name)");
   app.add_flag("--log-prompts", so.log_prompts, "include prompts in the request log (off: never logged)");
   ImageOptions io;

@@ -10,7 +10,7 @@ void GenFlags::Register(CLI::App& app) {
   app.add_option("-b,--batch-size", engine.max_batch, "prompt tokens per forward pass")->check(CLI::Range(1, 1 << 16));
   app.add_option("--kv-type", kv_type, "KV cache type: f16 (default), f32, or q8_0 (K in q8_0: less memory)")
       ->check(CLI::IsMember(kKvTypeNames));
-  app.add_option("--flash-attn", flash_attn, kFlashAttnHelp)->check(CLI::IsMember(kFlashAttnNames));
+  AddFlashAttnOption(app, &flash_attn);
   auto& s = gen.sampling;
   app.add_option("-n,--max-tokens", gen.max_tokens, "maximum tokens to generate (default: until the context is full)");
   app.add_option("--temp,--temperature", s.temperature, "sampling temperature; 0 = greedy (default 0.8)");

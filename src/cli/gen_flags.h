@@ -15,7 +15,7 @@ inline DType KvTypeFromName(const std::string& s) {
   return s == "f32" ? DType::kF32 : s == "q8_0" ? DType::kQ8_0 : DType::kF16;
 }
 
-// --flash-attn (alias -fa) values, as llama.cpp's: "on", "off", or "auto" (= FlashAttnAutoDefault).
+// --flash-attn (alias -fa) values, as llama.cpp's: "on", "off", or "auto" (= kFlashAttnAuto).
 inline const std::vector<std::string> kFlashAttnNames = {"on", "off", "auto"};
 // What "auto" picks: the unfused kernel, which measured faster on the CPUs we tried (the fused
 // one pays for reading the transposed V cache in blocks).
@@ -23,6 +23,10 @@ inline constexpr bool kFlashAttnAuto = false;
 inline bool FlashAttnFromName(const std::string& s) { return s == "auto" ? kFlashAttnAuto : s == "on"; }
 inline constexpr const char* kFlashAttnHelp =
     "attention kernel: on (fused, flash-style), off (scores, softmax, then V), auto (default: off)";
+// Registers --flash-attn on `app`, storing the value's name in *value (FlashAttnFromName).
+inline CLI::Option* AddFlashAttnOption(CLI::App& app, std::string* value, const char* help = kFlashAttnHelp) {
+  return app.add_option("--flash-attn", *value, help)->check(CLI::IsMember(kFlashAttnNames));
+}
 
 struct GenFlags {
   std::string model;

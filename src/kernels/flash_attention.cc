@@ -5,9 +5,9 @@
 // online-softmax update (running max m, running sum l, the output rescaled when m grows),
 // then P·V for the block (the dot tile on the transposed V rows, copied together first)
 // added to the output. The scores of a block are 64 x 256 floats at most, so they stay in L2
-// however long the context is. Query blocks are the tokens of up to kQueryRows rows (token x head of the
-// group); with fewer (head, block) tasks than threads (decoding) the keys are split too and
-// the partial (m, l, O) of the splits are merged at the end. Tasks are taken from a shared
+// however long the context is. Query blocks are the tokens of up to kQueryRows rows (token x
+// head of the group); with fewer (head, block) tasks than threads (decoding) the keys are
+// split too and the partial (m, l, O) of the splits are merged at the end. Tasks are taken from a shared
 // counter, latest query block first, which balances causal prefill where later blocks see
 // more keys; results do not depend on which thread runs a task.
 #include <algorithm>
@@ -35,6 +35,18 @@ struct Plan {
   DType kd, vd;            // activation formats of the K and V dot products
   int64_t qa_row, pa_row;  // bytes of one converted query row / probability row
 };
+
+// Offset in q / out ([T][n_head][D]) of row r (token r / group, head r % group of KV head g)
+// of the query block starting at token t0.
+int64_t RowOffset(const Plan& p, const AttentionArgs& a, int64_t t0, int g, int64_t r) {
+  return ((t0 + r / p.group) * a.n_head + g * p.group + r % p.group) * p.D;
+}
+
+// Task i's query block and KV head: latest block first (most keys), then head, then split.
+void TaskOf(const Plan& p, int64_t i, int64_t* qb, int* g) {
+  *qb = p.n_qb - 1 - i / (int64_t{p.Hk} * p.n_split);
+  *g = static_cast<int>(i / p.n_split % p.Hk);
+}
 
 // Keys of query block qb: [lo, hi].
 void KeyRange(const Plan& p, const AttentionArgs& a, int64_t qb, int64_t* lo, int64_t* hi) {
@@ -85,7 +97,7 @@ void RunTask(const Plan& p, const AttentionArgs& a, const float* q, const uint8_
   // Queries in the K dot's format, rows ordered (token, head within the group).
   const QuantizeActFn to_k = ks.quantize_act[static_cast<uint32_t>(p.kd)];
   for (int64_t r = 0; r < R; ++r)
-    to_k(q + ((t0 + r / group) * a.n_head + g * group + r % group) * D, fs.qa.data() + r * p.qa_row, D);
+    to_k(q + RowOffset(p, a, t0, g, r), fs.qa.data() + r * p.qa_row, D);
   std::fill(fs.m.data(), fs.m.data() + R, kNegInf);
   std::fill(fs.l.data(), fs.l.data() + R, 0.0f);
   std::fill(fs.o.data(), fs.o.data() + R * D, 0.0f);
@@ -173,16 +185,15 @@ void FlashAttentionKv(const KvLayout& l, const AttentionArgs& a, const float* q,
     FlashScratch& fs = sc.flash[static_cast<size_t>(worker)];
     for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n_tasks;
          i = next.fetch_add(1, std::memory_order_relaxed)) {
-      // Task order: latest query block first (most keys), then head, then split.
-      const int64_t qb = p.n_qb - 1 - i / (int64_t{p.Hk} * p.n_split);
-      const int g = static_cast<int>(i / p.n_split % p.Hk);
-      const int64_t split = i % p.n_split;
-      RunTask(p, a, q, k, v, g, qb, split, fs);
+      int64_t qb;
+      int g;
+      TaskOf(p, i, &qb, &g);
+      RunTask(p, a, q, k, v, g, qb, i % p.n_split, fs);
       const int64_t t0 = qb * p.tq, rows = std::min(p.tq, T - t0) * p.group;
       if (p.n_split == 1) {
         for (int64_t r = 0; r < rows; ++r) {
           const float inv = fs.l[r] > 0.0f ? 1.0f / fs.l[r] : 0.0f;
-          float* dst = out + ((t0 + r / p.group) * a.n_head + g * p.group + r % p.group) * p.D;
+          float* dst = out + RowOffset(p, a, t0, g, r);
           for (int d = 0; d < p.D; ++d) dst[d] = fs.o[r * p.D + d] * inv;
         }
       } else {
@@ -197,13 +208,14 @@ void FlashAttentionKv(const KvLayout& l, const AttentionArgs& a, const float* q,
 
   // Merge the splits of each (head, block): rescale every partial to the common max.
   for (int64_t i0 = 0; i0 < n_tasks; i0 += p.n_split) {
-    const int64_t qb = p.n_qb - 1 - i0 / (int64_t{p.Hk} * p.n_split);
-    const int g = static_cast<int>(i0 / p.n_split % p.Hk);
+    int64_t qb;
+    int g;
+    TaskOf(p, i0, &qb, &g);
     const int64_t t0 = qb * p.tq, rows = std::min(p.tq, T - t0) * p.group;
     for (int64_t r = 0; r < rows; ++r) {
       float mx = kNegInf;
       for (int64_t s = 0; s < p.n_split; ++s) mx = std::max(mx, sc.partial[part * (i0 + s) + R * p.D + r]);
-      float* dst = out + ((t0 + r / p.group) * a.n_head + g * p.group + r % p.group) * p.D;
+      float* dst = out + RowOffset(p, a, t0, g, r);
       std::fill(dst, dst + p.D, 0.0f);
       float sum = 0.0f;
       for (int64_t s = 0; s < p.n_split; ++s) {

@@ -42,39 +42,47 @@ std::optional<ApiError> FetchImageUrl(const ImageInput& in, const ImagePolicy& p
   out->clear();
   Sink sink{out, static_cast<size_t>(vision::kMaxImageFileBytes)};
   char err[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(c, CURLOPT_URL, in.url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, policy.url_timeout_ms);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, std::min(policy.url_timeout_ms, 10000L));
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM: the server is threaded
-  curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(vision::kMaxImageFileBytes));
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "gemrun-serve");
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Write);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+  // Every option must take: a libcurl that ignored the protocol or size limits would fetch
+  // what the policy refuses.
+  CURLcode set = CURLE_OK;
+  auto opt = [&](CURLoption o, auto value) {
+    if (set == CURLE_OK) set = curl_easy_setopt(c, o, value);
+  };
+  opt(CURLOPT_URL, in.url.c_str());
+  opt(CURLOPT_PROTOCOLS_STR, "http,https");
+  opt(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  opt(CURLOPT_FOLLOWLOCATION, 1L);
+  opt(CURLOPT_MAXREDIRS, 3L);
+  opt(CURLOPT_TIMEOUT_MS, policy.url_timeout_ms);
+  opt(CURLOPT_CONNECTTIMEOUT_MS, std::min(policy.url_timeout_ms, 10000L));
+  opt(CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM: the server is threaded
+  opt(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(vision::kMaxImageFileBytes));
+  opt(CURLOPT_USERAGENT, "gemrun-serve");
+  opt(CURLOPT_WRITEFUNCTION, Write);
+  opt(CURLOPT_WRITEDATA, &sink);
+  opt(CURLOPT_ERRORBUFFER, err);
+  if (set != CURLE_OK) {
+    curl_easy_cleanup(c);
+    return ApiError::Of(500, "server_error",
+                        std::string("cannot configure the HTTP client: ") + curl_easy_strerror(set));
+  }
   const CURLcode rc = curl_easy_perform(c);
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_cleanup(c);
   const std::string limit = std::to_string(vision::kMaxImageFileBytes >> 20) + " MiB";
-  if (sink.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-    out->clear();
-    return ApiError::BadRequest("'" + in.param + "' is larger than " + limit + "; images are limited to " + limit,
-                                in.param, "image_too_large");
-  }
-  if (rc != CURLE_OK) {
-    out->clear();
-    return Refused(in, err[0] ? std::string(err) : std::string(curl_easy_strerror(rc)));
-  }
-  if (status < 200 || status > 299) {
-    out->clear();
-    return Refused(in, "the server answered HTTP " + std::to_string(status));
-  }
-  if (out->empty()) return Refused(in, "the answer is empty");
-  return std::nullopt;
+  std::optional<ApiError> e;
+  if (sink.too_large || rc == CURLE_FILESIZE_EXCEEDED)
+    e = ApiError::BadRequest("'" + in.param + "' is larger than " + limit + "; images are limited to " + limit,
+                             in.param, "image_too_large");
+  else if (rc != CURLE_OK)
+    e = Refused(in, err[0] ? std::string(err) : std::string(curl_easy_strerror(rc)));
+  else if (status < 200 || status > 299)
+    e = Refused(in, "the server answered HTTP " + std::to_string(status));
+  else if (out->empty())
+    e = Refused(in, "the answer is empty");
+  if (e) out->clear();
+  return e;
 }
 
 }  // namespace gemrun::server
