@@ -28,17 +28,17 @@ Image ResizeBilinear(const Image& src, int64_t out_w, int64_t out_h) {
   dst.height = out_h;
   dst.rgb.resize(static_cast<size_t>(out_w * out_h * 3));
   const int64_t w = src.width, h = src.height;
-  const float x_ratio = static_cast<float>(static_cast<int>(w - 1)) / static_cast<float>(out_w);
-  const float y_ratio = static_cast<float>(static_cast<int>(h - 1)) / static_cast<float>(out_h);
-  const int64_t x_max0 = std::max<int64_t>(w - 2, 0), y_max0 = std::max<int64_t>(h - 2, 0);
+  // Align corners: the first and last output pixels sample the first and last source pixels.
+  const float x_ratio = out_w > 1 ? static_cast<float>(w - 1) / static_cast<float>(out_w - 1) : 0.0f;
+  const float y_ratio = out_h > 1 ? static_cast<float>(h - 1) / static_cast<float>(out_h - 1) : 0.0f;
   for (int64_t y = 0; y < out_h; ++y) {
-    const float py = y_ratio * static_cast<float>(y);
-    const int64_t y0 = std::min<int64_t>(static_cast<int64_t>(py), y_max0);
+    const float py = static_cast<float>(y) * y_ratio;
+    const int64_t y0 = std::min<int64_t>(static_cast<int64_t>(py), h - 1);
     const int64_t y1 = std::min<int64_t>(y0 + 1, h - 1);
     const float fy = py - static_cast<float>(y0);
     for (int64_t x = 0; x < out_w; ++x) {
-      const float px = x_ratio * static_cast<float>(x);
-      const int64_t x0 = std::min<int64_t>(static_cast<int64_t>(px), x_max0);
+      const float px = static_cast<float>(x) * x_ratio;
+      const int64_t x0 = std::min<int64_t>(static_cast<int64_t>(px), w - 1);
       const int64_t x1 = std::min<int64_t>(x0 + 1, w - 1);
       const float fx = px - static_cast<float>(x0);
       const uint8_t* a = src.Pixel(x0, y0);
@@ -83,11 +83,12 @@ Size SmartResize(int64_t w, int64_t h, int64_t align, int64_t min_pixels, int64_
   int64_t hb = std::max(align, round_by(static_cast<float>(h)));
   int64_t wb = std::max(align, round_by(static_cast<float>(w)));
   if (hb * wb > max_pixels) {
-    const float beta = std::sqrt(static_cast<float>(h * w) / static_cast<float>(max_pixels));
+    // h * w multiplied in float, as llama.cpp does since 3f545becc (no int overflow).
+    const float beta = std::sqrt(static_cast<float>(h) * static_cast<float>(w) / static_cast<float>(max_pixels));
     hb = std::max(align, floor_by(static_cast<float>(h) / beta));
     wb = std::max(align, floor_by(static_cast<float>(w) / beta));
   } else if (hb * wb < min_pixels) {
-    const float beta = std::sqrt(static_cast<float>(min_pixels) / static_cast<float>(h * w));
+    const float beta = std::sqrt(static_cast<float>(min_pixels) / (static_cast<float>(h) * static_cast<float>(w)));
     hb = ceil_by(static_cast<float>(h) * beta);
     wb = ceil_by(static_cast<float>(w) * beta);
   }

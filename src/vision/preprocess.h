@@ -18,10 +18,10 @@ struct Size {
   bool operator==(const Size&) const = default;
 };
 
-// llama.cpp's bilinear rule in float32 without FMA contraction (spec §2.3): output pixel
-// (x, y) samples px = x * ((w-1)/w_out), py = y * ((h-1)/h_out), x0 = min(floor(px), w-2);
-// top/bottom lerps, then a vertical lerp truncated to uint8. Sources 1 pixel wide or high
-// (where llama.cpp asserts) replicate their single column/row. out_w, out_h >= 1.
+// llama.cpp's bilinear rule (3f545becc, align corners; gemma4-12b.md §3.3 step 4) in float32
+// without FMA contraction: output pixel (x, y) samples px = x * ((w-1)/(w_out-1)) (0 when
+// w_out == 1), py alike, x0 = min(floor(px), w-1), x1 = min(x0+1, w-1); top/bottom lerps, then
+// a vertical lerp truncated to uint8. 1-pixel sources replicate. out_w, out_h >= 1.
 Image ResizeBilinear(const Image& src, int64_t out_w, int64_t out_h);
 
 // Letterbox into a `target` canvas: scale s = min(W/w, H/h) (float), new size

@@ -32,28 +32,37 @@ StatusOr<VisionConfig> ParseConfig(const GgufFile& f) {
     c.type = ProjectorType::kGemma3;
   } else if (type == "gemma4v") {
     c.type = ProjectorType::kGemma4v;
+  } else if (type == "gemma4uv") {
+    c.type = ProjectorType::kGemma4uv;
   } else {
     return UnimplementedError(path + ": projector type '" + (type.empty() ? std::string("(missing)") : type) +
-                              "' is not supported (supported: gemma3, gemma4v)");
+                              "' is not supported (supported: gemma3, gemma4v, gemma4uv)");
   }
+  const bool tower = c.type != ProjectorType::kGemma4uv;  // gemma4uv: encoder-free, zero layers
   const std::string v = "clip.vision.";
   ASSIGN_OR_RETURN(c.image_size, f.GetIntOr(v + "image_size", 0));
   ASSIGN_OR_RETURN(c.patch_size, f.GetInt(v + "patch_size"));
   ASSIGN_OR_RETURN(c.n_embd, f.GetInt(v + "embedding_length"));
-  ASSIGN_OR_RETURN(c.n_ff, f.GetInt(v + "feed_forward_length"));
-  ASSIGN_OR_RETURN(c.n_layer, f.GetInt(v + "block_count"));
-  ASSIGN_OR_RETURN(int64_t n_head, f.GetInt(v + "attention.head_count"));
+  ASSIGN_OR_RETURN(c.n_ff, tower ? f.GetInt(v + "feed_forward_length") : f.GetIntOr(v + "feed_forward_length", 0));
+  ASSIGN_OR_RETURN(c.n_layer, tower ? f.GetInt(v + "block_count") : f.GetIntOr(v + "block_count", 0));
+  ASSIGN_OR_RETURN(int64_t n_head, tower ? f.GetInt(v + "attention.head_count") : f.GetIntOr(v + "attention.head_count", 0));
   ASSIGN_OR_RETURN(c.proj_dim, f.GetIntOr(v + "projection_dim", 0));
   ASSIGN_OR_RETURN(double eps, f.GetFloatOr(v + "attention.layer_norm_epsilon", 1e-6));
   c.eps = static_cast<float>(eps);
   if (c.patch_size < 1 || c.patch_size > 1024) return Implausible(path, v + "patch_size", c.patch_size, "1..1024");
   if (c.n_embd < 1 || c.n_embd > 65536) return Implausible(path, v + "embedding_length", c.n_embd, "1..65536");
-  if (c.n_ff < 1 || c.n_ff > (1 << 20)) return Implausible(path, v + "feed_forward_length", c.n_ff, "1..2^20");
-  if (c.n_layer < 1 || c.n_layer > 1024) return Implausible(path, v + "block_count", c.n_layer, "1..1024");
-  if (n_head < 1 || n_head > 1024 || c.n_embd % n_head != 0)
-    return Implausible(path, v + "attention.head_count", n_head, "must divide embedding_length " + std::to_string(c.n_embd));
-  c.n_head = static_cast<int>(n_head);
-  c.head_dim = static_cast<int>(c.n_embd / n_head);
+  if (tower) {
+    if (c.n_ff < 1 || c.n_ff > (1 << 20)) return Implausible(path, v + "feed_forward_length", c.n_ff, "1..2^20");
+    if (c.n_layer < 1 || c.n_layer > 1024) return Implausible(path, v + "block_count", c.n_layer, "1..1024");
+    if (n_head < 1 || n_head > 1024 || c.n_embd % n_head != 0)
+      return Implausible(path, v + "attention.head_count", n_head, "must divide embedding_length " + std::to_string(c.n_embd));
+    c.n_head = static_cast<int>(n_head);
+    c.head_dim = static_cast<int>(c.n_embd / n_head);
+  } else if (c.n_layer != 0 || n_head != 0) {
+    return InvalidArgumentError(path + ": a gemma4uv projector has no encoder layers, but " + v + "block_count = " +
+                                std::to_string(c.n_layer) + " and " + v + "attention.head_count = " +
+                                std::to_string(n_head) + "; the file is not a llama.cpp gemma4uv mmproj");
+  }
   if (!(c.eps > 0.0f && c.eps < 1.0f))
     return InvalidArgumentError(path + ": " + v + "attention.layer_norm_epsilon = " + std::to_string(eps) + " is implausible");
   for (const char* key : {"image_mean", "image_std"}) {
@@ -81,21 +90,38 @@ StatusOr<VisionConfig> ParseConfig(const GgufFile& f) {
                                   std::to_string(c.pool) + " x " + std::to_string(c.pool));
     c.pos_size = np * np;
   } else {
-    c.default_min_tokens = 252;  // llama.cpp's budget for gemma4v
+    // llama.cpp 3f545becc's budget for gemma4v and gemma4uv (was 252..280 before).
+    c.default_min_tokens = 40;
     c.default_max_tokens = 280;
+  }
+  if (c.type == ProjectorType::kGemma4uv) {
+    // llama.cpp: patch = patch_size * n_merge (16 * 3 = 48-pixel patches), then n_merge = 1:
+    // each patch is one token, no pooling.
+    if (c.patch_size * c.pool > 1024)
+      return Implausible(path, v + "patch_size", c.patch_size, "patch_size * scale_factor at most 1024");
+    c.patch_size *= c.pool;
+    c.pool = 1;
   }
   return c;
 }
 
 }  // namespace
 
-const char* ProjectorTypeName(ProjectorType t) { return t == ProjectorType::kGemma3 ? "gemma3" : "gemma4v"; }
+const char* ProjectorTypeName(ProjectorType t) {
+  switch (t) {
+    case ProjectorType::kGemma3: return "gemma3";
+    case ProjectorType::kGemma4v: return "gemma4v";
+    case ProjectorType::kGemma4uv: return "gemma4uv";
+  }
+  return "?";
+}
 
 StatusOr<std::unique_ptr<VisionEncoder>> VisionEncoder::Load(const std::string& path, const VisionActivation* act) {
   ASSIGN_OR_RETURN(std::unique_ptr<GgufFile> f, GgufFile::Open(path));
   ASSIGN_OR_RETURN(VisionConfig c, ParseConfig(*f));
   if (act) c.act = *act;
   if (c.type == ProjectorType::kGemma3) return internal::NewGemma3Encoder(std::move(f), c);
+  if (c.type == ProjectorType::kGemma4uv) return internal::NewGemma4uvEncoder(std::move(f), c);
   return internal::NewGemma4vEncoder(std::move(f), c);
 }
 
@@ -106,8 +132,9 @@ Status VisionEncoder::CheckTextModel(const ModelConfig& text) const {
                                 std::to_string(text.n_embd) + "; use the mmproj file made for this model");
   if (config_.type == ProjectorType::kGemma3 && text.arch != Arch::kGemma3)
     return InvalidArgumentError("projector " + file_->path() + " is a Gemma 3 (gemma3) projector, the text model is " + text.arch_name);
-  if (config_.type == ProjectorType::kGemma4v && text.arch != Arch::kGemma4)
-    return InvalidArgumentError("projector " + file_->path() + " is a Gemma 4 (gemma4v) projector, the text model is " + text.arch_name);
+  if (config_.type != ProjectorType::kGemma3 && text.arch != Arch::kGemma4)
+    return InvalidArgumentError("projector " + file_->path() + " is a Gemma 4 (" + ProjectorTypeName(config_.type) +
+                                ") projector, the text model is " + text.arch_name);
   return OkStatus();
 }
 

@@ -1,5 +1,5 @@
-// Vision projectors ("mmproj" GGUF files): Gemma 3 SigLIP (`gemma3`) and Gemma 4 variable
-// resolution (`gemma4v`). Load validates the file once into an immutable config and binds the
+// Vision projectors ("mmproj" GGUF files): Gemma 3 SigLIP (`gemma3`), Gemma 4 variable
+// resolution (`gemma4v`) and the encoder-free Gemma 4 12B projector (`gemma4uv`). Load validates the file once into an immutable config and binds the
 // weights; Preprocess turns decoded pixels into the encoder's canvas; Encode runs the tower and
 // projector and returns the rows that replace token embeddings at the image positions.
 #pragma once
@@ -19,7 +19,7 @@
 
 namespace gemrun::vision {
 
-enum class ProjectorType { kGemma3, kGemma4v };
+enum class ProjectorType { kGemma3, kGemma4v, kGemma4uv };
 const char* ProjectorTypeName(ProjectorType t);
 
 // MLP activation of the tower. llama.cpp picks it from `clip.use_gelu`: true -> tanh-GELU,
@@ -28,11 +28,11 @@ enum class VisionActivation { kGeluTanh, kGeluQuick };
 
 struct VisionConfig {
   ProjectorType type = ProjectorType::kGemma3;
-  int64_t image_size = 0;  // gemma3: square input side; gemma4v: unused
-  int64_t patch_size = 0;
+  int64_t image_size = 0;  // gemma3: square input side; gemma4v/gemma4uv: unused
+  int64_t patch_size = 0;  // pixels per patch side (gemma4uv: file value * scale_factor = 48)
   int64_t n_embd = 0;      // tower width Ev
-  int64_t n_ff = 0;        // tower MLP width Fv
-  int64_t n_layer = 0;
+  int64_t n_ff = 0;        // tower MLP width Fv (gemma4uv: 0)
+  int64_t n_layer = 0;     // (gemma4uv: 0)
   int n_head = 0;
   int head_dim = 0;        // Ev / n_head
   int64_t proj_dim = 0;    // output width E (the text model's n_embd)
@@ -41,10 +41,10 @@ struct VisionConfig {
   float std[3] = {1, 1, 1};
   VisionActivation act = VisionActivation::kGeluTanh;
   bool act_from_file = false;  // clip.use_gelu was present
-  int64_t pool = 0;            // average-pooling kernel (n_merge): gemma3 4, gemma4v 3
+  int64_t pool = 0;            // average-pooling kernel (n_merge): gemma3 4, gemma4v 3, gemma4uv 1
   float rope_theta = 100.0f;   // gemma4v 2-D RoPE base
   int64_t pos_size = 0;        // gemma3: position rows (= patches); gemma4v: table length S
-  int64_t default_min_tokens = 0, default_max_tokens = 0;  // gemma4v budget (252, 280)
+  int64_t default_min_tokens = 0, default_max_tokens = 0;  // gemma4v/gemma4uv budget (40, 280)
 };
 
 // User overrides of the image-token budget (0 = the projector's default). gemma3 ignores them.
