@@ -1,4 +1,4 @@
-// gemrun logits: evaluate ids (or a JSON prompt of id and image segments) from an empty cache
+// gemrun logits: evaluate ids (or a JSON prompt of id, image and audio segments) from an empty cache
 // in chunks and write every position's logits as float32 LE [n_positions x n_vocab]. Used by
 // acceptance checks: keep the interface.
 #include <CLI/CLI.hpp>
@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/gen_flags.h"
+#include "audio/projector.h"
 #include "model/model.h"
 #include "vision/vision.h"
 
@@ -16,13 +17,15 @@ namespace gemrun::cli {
 namespace {
 
 
-// One segment of --prompt-json: token ids, or an image (its rows filled in after encoding).
+// One segment of --prompt-json: token ids, or an image or audio clip (its rows filled in after
+// encoding).
 struct Segment {
   std::vector<int32_t> ids;
-  std::string image;
-  std::vector<float> rows;  // [n_rows][n_embd] image embeddings
+  std::string image, audio;
+  std::vector<float> rows;  // [n_rows][n_embd] media embeddings
   int64_t n_rows = 0;
-  int64_t size() const { return image.empty() ? static_cast<int64_t>(ids.size()) : n_rows; }
+  bool is_media() const { return !image.empty() || !audio.empty(); }
+  int64_t size() const { return is_media() ? n_rows : static_cast<int64_t>(ids.size()); }
 };
 
 Status ParsePromptJson(const std::string& path, std::vector<Segment>* segs) {
@@ -35,17 +38,19 @@ Status ParsePromptJson(const std::string& path, std::vector<Segment>* segs) {
     return InvalidArgumentError(path + ": invalid JSON: " + e.what());
   }
   if (!j.is_array() || j.empty())
-    return InvalidArgumentError(path + ": expected a non-empty JSON array of {\"ids\": [...]} / {\"image\": \"PATH\"} segments");
+    return InvalidArgumentError(path + ": expected a non-empty JSON array of {\"ids\": [...]} / {\"image\": \"PATH\"} / "
+                                "{\"audio\": \"PATH\"} segments");
   for (size_t i = 0; i < j.size(); ++i) {
     const nlohmann::json& e = j[i];
     const std::string where = path + ": segment " + std::to_string(i);
-    if (!e.is_object() || e.size() != 1 || !(e.contains("ids") || e.contains("image")))
-      return InvalidArgumentError(where + ": expected {\"ids\": [...]} or {\"image\": \"PATH\"}");
+    if (!e.is_object() || e.size() != 1 || !(e.contains("ids") || e.contains("image") || e.contains("audio")))
+      return InvalidArgumentError(where + ": expected {\"ids\": [...]}, {\"image\": \"PATH\"} or {\"audio\": \"PATH\"}");
     Segment seg;
-    if (e.contains("image")) {
-      if (!e["image"].is_string() || e["image"].get<std::string>().empty())
-        return InvalidArgumentError(where + ": \"image\" must be a file path");
-      seg.image = e["image"].get<std::string>();
+    if (e.contains("image") || e.contains("audio")) {
+      const char* kind = e.contains("image") ? "image" : "audio";
+      if (!e[kind].is_string() || e[kind].get<std::string>().empty())
+        return InvalidArgumentError(where + ": \"" + kind + "\" must be a file path");
+      (e.contains("image") ? seg.image : seg.audio) = e[kind].get<std::string>();
     } else {
       if (!e["ids"].is_array()) return InvalidArgumentError(where + ": \"ids\" must be an array of token ids");
       for (const auto& v : e["ids"]) {
@@ -70,14 +75,25 @@ struct PromptOptions {
 };
 
 // Evaluates --prompt-json: text segments in chunks of opt.batch (0 = whole segment), each image
-// as one batch of embedding rows (bidirectional within the image unless --image-attention causal).
+// as one batch of embedding rows (bidirectional within the image unless --image-attention causal),
+// each audio clip as one causal batch of embedding rows.
 Status RunPrompt(const Model& model, const std::string& json_path, const PromptOptions& opt, ThreadPool& pool,
                  std::vector<float>* logits, int64_t* n_pos) {
   const ModelConfig& c = model.config();
   std::vector<Segment> segs;
   RETURN_IF_ERROR(ParsePromptJson(json_path, &segs));
   std::unique_ptr<vision::VisionEncoder> enc;
+  std::unique_ptr<audio::AudioEncoder> aenc;
   for (Segment& seg : segs) {
+    if (!seg.audio.empty()) {
+      if (!aenc) {
+        if (opt.mmproj.empty()) return InvalidArgumentError("the prompt has an audio segment: pass the audio projector with --mmproj");
+        ASSIGN_OR_RETURN(aenc, audio::AudioEncoder::Load(opt.mmproj));
+        RETURN_IF_ERROR(aenc->CheckTextModel(c));
+      }
+      ASSIGN_OR_RETURN(seg.rows, audio::EmbedAudioFile(*aenc, seg.audio, pool, &seg.n_rows));
+      continue;
+    }
     if (seg.image.empty()) continue;
     if (!enc) {
       if (opt.mmproj.empty()) return InvalidArgumentError("the prompt has an image segment: pass the vision projector with --mmproj");
@@ -91,15 +107,15 @@ Status RunPrompt(const Model& model, const std::string& json_path, const PromptO
   int64_t n = 0, max_batch = 1;
   for (const Segment& seg : segs) {
     n += seg.size();
-    max_batch = std::max(max_batch, seg.image.empty() && opt.batch > 0 ? std::min(opt.batch, seg.size()) : seg.size());
+    max_batch = std::max(max_batch, !seg.is_media() && opt.batch > 0 ? std::min(opt.batch, seg.size()) : seg.size());
   }
   ASSIGN_OR_RETURN(auto st, model.NewState(n, max_batch, opt.kv_type));
   st->ws->flash_attn = opt.flash_attn;
   logits->assign(static_cast<size_t>(n * c.n_vocab), 0.0f);
   int64_t pos = 0;
   for (const Segment& seg : segs) {
-    if (!seg.image.empty()) {
-      const Batch b{.tokens = {}, .embd = seg.rows.data(), .n_embd_rows = seg.n_rows, .non_causal = bidir};
+    if (seg.is_media()) {  // audio positions are always causal (as llama.cpp decodes gemma4ua)
+      const Batch b{.tokens = {}, .embd = seg.rows.data(), .n_embd_rows = seg.n_rows, .non_causal = bidir && seg.audio.empty()};
       RETURN_IF_ERROR(model.Forward(b, *st, LogitsMode::kAll, logits->data() + pos * c.n_vocab, pool));
       pos += seg.n_rows;
       continue;
@@ -124,7 +140,8 @@ int CmdLogits(int argc, char** argv) {
                "examples:\n  gemrun logits -m model.gguf --ids 2,17,33 -o out.bin\n"
                "  gemrun logits -m model.gguf --ids 2,17,33 -o out.bin --batch 1   # pure decode path\n"
                "  gemrun logits -m model.gguf --mmproj mmproj.gguf --prompt-json p.json -o out.bin\n"
-               "      # p.json: [{\"ids\": [2, 255999]}, {\"image\": \"cat.png\"}, {\"ids\": [256000, 17]}]",
+               "      # p.json: [{\"ids\": [2, 255999]}, {\"image\": \"cat.png\"}, {\"ids\": [258882, 17]}]\n"
+               "      # audio (Gemma 4 12B): [{\"ids\": [2, 256000]}, {\"audio\": \"a.wav\"}, {\"ids\": [258883]}]",
                "gemrun logits"};
   std::string model_path, ids_str, out_path;
   int64_t batch = 0;
@@ -134,10 +151,11 @@ int CmdLogits(int argc, char** argv) {
   PromptOptions popt;
   auto* ids_opt = app.add_option("--ids", ids_str, "comma-separated token ids");
   auto* json_opt = app.add_option("--prompt-json", prompt_json,
-                                  "JSON array of segments {\"ids\": [..]} (used as given) or {\"image\": \"PATH\"} (one batch "
-                                  "of embedding rows per image, whatever --batch says)")
+                                  "JSON array of segments {\"ids\": [..]} (used as given), {\"image\": \"PATH\"} or "
+                                  "{\"audio\": \"PATH\"} (one batch of embedding rows per image or clip, whatever --batch "
+                                  "says; audio is always causal)")
                        ->excludes(ids_opt);
-  app.add_option("--mmproj", popt.mmproj, "vision projector GGUF for the image segments of --prompt-json")->needs(json_opt);
+  app.add_option("--mmproj", popt.mmproj, "projector GGUF for the image and audio segments of --prompt-json")->needs(json_opt);
   app.add_option("--image-attention", popt.attention,
                  "attention among an image's positions: bidirectional (llama.cpp) or causal; default: the model "
                  "family's (Gemma 3 and Gemma 4 without per-layer embeddings: bidirectional; Gemma 4 E2B/E4B: causal)")

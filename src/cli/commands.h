@@ -22,6 +22,7 @@ int ReportError(const char* cmd, const Status& s);
 Status ParseTokenIds(const char* flag, const std::string& s, std::vector<int32_t>* ids);
 
 int CmdEmbedImage(int argc, char** argv);
+int CmdEmbedAudio(int argc, char** argv);
 int CmdInspect(int argc, char** argv);
 int CmdLogits(int argc, char** argv);
 int CmdTokenize(int argc, char** argv);

@@ -49,6 +49,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"embed-image", CmdEmbedImage, "encode an image with a vision projector and write its embedding rows"},
+    {"embed-audio", CmdEmbedAudio, "encode an audio clip with an audio projector and write its embedding rows"},
     {"run", CmdRun, "generate an answer to one prompt (stdin and files welcome)"},
     {"chat", CmdChat, "interactive multi-turn chat"},
     {"inspect", CmdInspect, "print a GGUF file's metadata and tensor table"},
