@@ -37,7 +37,7 @@ TEST(VisionPreprocess, CanvasesMatchLlamaCpp) {
     for (const auto& g : root.manifest["goldens"]) {
       const std::string pair = g["pair"];
       if (!encs.count(pair)) continue;
-      for (const auto& im : g["images"]) {
+      for (const auto& im : ImagesOf(g)) {
         const std::string key = pair + "/" + im["image"].get<std::string>();
         if (!seen.insert(key).second) continue;
         SCOPED_TRACE(root.label + " " + key);
@@ -67,30 +67,51 @@ TEST(VisionPreprocess, CanvasesMatchLlamaCpp) {
 }
 
 TEST(VisionPreprocess, SmartResizeSizes) {
-  const int64_t a = 48, lo = 252 * a * a, hi = 280 * a * a;
-  EXPECT_EQ(SmartResize(224, 224, a, lo, hi), (Size{768, 768}));
-  EXPECT_EQ(SmartResize(640, 360, a, lo, hi), (Size{1056, 576}));
-  EXPECT_EQ(SmartResize(300, 800, a, lo, hi), (Size{480, 1248}));
-  EXPECT_EQ(SmartResize(128, 96, a, lo, hi), (Size{912, 672}));
-  EXPECT_EQ(SmartResize(512, 384, a, lo, hi), (Size{912, 672}));
-  EXPECT_EQ(SmartResize(97, 61, a, lo, hi), (Size{1008, 624}));
-  EXPECT_EQ(SmartResize(5, 3, a, lo, hi), (Size{1008, 624}));
-  // Big images shrink into the budget.
+  // llama.cpp 3f545becc's Gemma 4 budget, 40..280 tokens of 48 x 48 pixels: the fixture images
+  // (testdata/vision README) and the table of gemma4-12b.md §3.3.
+  const int64_t a = 48, lo = 40 * a * a, hi = 280 * a * a;
+  EXPECT_EQ(SmartResize(224, 224, a, lo, hi), (Size{336, 336}));
+  EXPECT_EQ(SmartResize(640, 360, a, lo, hi), (Size{624, 384}));
+  EXPECT_EQ(SmartResize(300, 800, a, lo, hi), (Size{288, 816}));
+  EXPECT_EQ(SmartResize(128, 96, a, lo, hi), (Size{384, 288}));
+  EXPECT_EQ(SmartResize(512, 384, a, lo, hi), (Size{528, 384}));
+  EXPECT_EQ(SmartResize(97, 61, a, lo, hi), (Size{384, 288}));
+  EXPECT_EQ(SmartResize(5, 3, a, lo, hi), (Size{432, 240}));
+  EXPECT_EQ(SmartResize(1024, 768, a, lo, hi), (Size{912, 672}));
+  EXPECT_EQ(SmartResize(1920, 1080, a, lo, hi), (Size{1056, 576}));
+  EXPECT_EQ(SmartResize(512, 512, a, lo, hi), (Size{528, 528}));
+  EXPECT_EQ(SmartResize(640, 480, a, lo, hi), (Size{624, 480}));
+  EXPECT_EQ(SmartResize(200, 150, a, lo, hi), (Size{384, 288}));
+  // Big images shrink into the budget; h * w is taken in float, so huge sides do not overflow.
   const Size big = SmartResize(4000, 3000, a, lo, hi);
   EXPECT_LE(big.width * big.height, hi);
   EXPECT_EQ(big.width % a, 0);
   EXPECT_EQ(big.height % a, 0);
+  const Size huge = SmartResize(70000, 70000, a, lo, hi);
+  EXPECT_EQ(huge, (Size{768, 768}));
 }
 
-TEST(VisionPreprocess, BilinearRule) {
+TEST(VisionPreprocess, BilinearRuleAlignsCorners) {
   Image src{.width = 2, .height = 2, .rgb = {0, 0, 0, 100, 100, 100, 200, 200, 200, 255, 255, 255}};
   const Image out = ResizeBilinear(src, 4, 4);
-  // px = x * (1/4): x0 = 0 everywhere, fx = x/4; same for y. Truncation, not rounding.
+  // Align corners: px = x * (1/3), so the corner pixels are the source corners exactly.
   EXPECT_EQ(out.Pixel(0, 0)[0], 0);
-  EXPECT_EQ(out.Pixel(1, 0)[0], 25);
-  EXPECT_EQ(out.Pixel(3, 0)[0], 75);
-  EXPECT_EQ(out.Pixel(0, 1)[0], 50);   // 0 + (200 - 0) * 0.25
-  EXPECT_EQ(out.Pixel(3, 3)[0], 199);  // top 75, bottom 200 + 55*0.75 = 241.25; 75 + 166.25*0.75
+  EXPECT_EQ(out.Pixel(3, 0)[0], 100);
+  EXPECT_EQ(out.Pixel(0, 3)[0], 200);
+  EXPECT_EQ(out.Pixel(3, 3)[0], 255);
+  EXPECT_EQ(out.Pixel(1, 0)[0], 33);   // 100 / 3, truncated (not rounded)
+  EXPECT_EQ(out.Pixel(2, 0)[0], 66);   // f32(2 * f32(1/3)) * 100 = 66.67
+  EXPECT_EQ(out.Pixel(0, 1)[0], 66);   // 200 / 3
+  EXPECT_EQ(out.Pixel(1, 1)[0], 95);   // top 33.33, bottom 218.33: 33.33 + 185 / 3
+  // Downscaling 5 -> 3 samples source columns 0, 2, 4 exactly (ratio 4/2 = 2).
+  Image row{.width = 5, .height = 1, .rgb = {}};
+  for (int i = 0; i < 5; ++i) row.rgb.insert(row.rgb.end(), {uint8_t(i * 10), uint8_t(i * 10), uint8_t(i * 10)});
+  const Image d = ResizeBilinear(row, 3, 1);
+  EXPECT_EQ(d.Pixel(0, 0)[0], 0);
+  EXPECT_EQ(d.Pixel(1, 0)[0], 20);
+  EXPECT_EQ(d.Pixel(2, 0)[0], 40);
+  // A one-pixel output samples the first source pixel.
+  EXPECT_EQ(ResizeBilinear(row, 1, 1).Pixel(0, 0)[0], 0);
   // A uniform image stays uniform at any size.
   Image flat{.width = 3, .height = 5, .rgb = std::vector<uint8_t>(45, 77)};
   const Image up = ResizeBilinear(flat, 31, 7);
@@ -134,14 +155,14 @@ TEST(VisionPreprocess, Gemma4TokenBudget) {
   Image img{.width = 640, .height = 360, .rgb = std::vector<uint8_t>(640 * 360 * 3, 128)};
   auto def = enc.Preprocess(img, {});
   ASSERT_TRUE(def.ok());
-  EXPECT_EQ(def->n_tokens, 264);
+  EXPECT_EQ(def->n_tokens, 104);  // 624 x 384: no upscaling to >= 252 tokens since 3f545becc
   auto small = enc.Preprocess(img, {.min_tokens = 40, .max_tokens = 70});
   ASSERT_TRUE(small.ok()) << small.status().message();
   EXPECT_LE(small->n_tokens, 70);
   EXPECT_GE(small->n_tokens, 40);
-  auto only_max = enc.Preprocess(img, {.max_tokens = 70});  // below the default minimum of 252
+  auto only_max = enc.Preprocess(img, {.max_tokens = 30});  // below the default minimum of 40
   ASSERT_TRUE(only_max.ok()) << only_max.status().message();
-  EXPECT_LE(only_max->n_tokens, 70);
+  EXPECT_LE(only_max->n_tokens, 30);
   auto only_min = enc.Preprocess(img, {.min_tokens = 400});  // above the default maximum of 280
   ASSERT_TRUE(only_min.ok()) << only_min.status().message();
   EXPECT_GE(only_min->n_tokens, 400);

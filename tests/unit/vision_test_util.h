@@ -37,6 +37,14 @@ inline std::vector<Root> VisionRoots() {
   return roots;
 }
 
+// Goldens with an audio clip (g4u `audio.*`, `mixed0`): their logits need the audio path; the
+// image tests use only their image embeddings.
+inline bool HasAudio(const json& golden) { return golden.contains("audio") && !golden["audio"].empty(); }
+inline const json& ImagesOf(const json& golden) {
+  static const json kNone = json::array();
+  return golden.contains("images") ? golden["images"] : kNone;
+}
+
 inline const json* FindModel(const json& man, const std::string& name) {
   for (const auto& m : man["models"])
     if (m["name"] == name) return &m;

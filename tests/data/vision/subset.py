@@ -4,20 +4,22 @@
 Usage: subset.py SHARED_VISION_DIR OUT_DIR
 
 Keeps the manifest's structure (tests read both this subset and the full shared set with the same
-code): the two F16 projectors, the g4v text model, every image, and the goldens listed in KEEP;
+code): the three F16 projectors, the g4v text model, every image, and the goldens listed in KEEP;
 goldens whose text model is not copied keep their embeddings only (their "modes" are dropped).
 The extra JPEGs in images/ (progressive, restart-marker and grayscale transcodes, made with
 libjpeg-turbo's jpegtran, lossless for the first two) are ours, not the shared set's.
 """
 import json, os, shutil, sys
 
-MODELS = ["g4v-f32", "g3v-mmproj-f16", "g4v-mmproj-f16"]
+MODELS = ["g4v-f32", "g3v-mmproj-f16", "g4v-mmproj-f16", "g4u-mmproj-f16"]
 KEEP = {  # (projector, prompt) -> keep the attention-mode goldens too
     ("g3v-mmproj-f16", "checker-640x360"): False,
     ("g3v-mmproj-f16", "scene-300x800-q90"): False,
     ("g3v-mmproj-f16", "tiny-5x3"): False,
     ("g4v-mmproj-f16", "multi0"): True,
     ("g4v-mmproj-f16", "tiny-5x3"): False,
+    ("g4u-mmproj-f16", "tiny-5x3"): False,
+    ("g4u-mmproj-f16", "checker-640x360"): False,
 }
 
 
