@@ -52,7 +52,7 @@ Scaling ScalingFor(int format, std::string* label) {
   const int major = format & SF_FORMAT_TYPEMASK, sub = format & SF_FORMAT_SUBMASK;
   SF_FORMAT_INFO fi{};
   fi.format = major;
-  const char* container = sf_command(nullptr, SFC_GET_FORMAT_MAJOR, &fi, sizeof(fi)) == 0 && fi.extension ? fi.extension : "audio";
+  const char* container = sf_command(nullptr, SFC_GET_FORMAT_INFO, &fi, sizeof(fi)) == 0 && fi.extension ? fi.extension : "audio";
   std::string c = container;
   for (char& ch : c) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   auto set = [&](const char* s, Scaling sc) { *label = c + " " + s; return sc; };
