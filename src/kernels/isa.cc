@@ -1,4 +1,4 @@
-// ISA detection and the per-ISA kernel tables, each completed from the one below it.
+// CPU feature detection and the per-ISA kernel tables, each entry chosen by what it needs.
 #include "kernels/isa.h"
 
 #include <cstdio>
@@ -6,59 +6,113 @@
 #include <cstring>
 #include <mutex>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/ref/ref_kernels.h"
 
 namespace gemrun::kernels {
 namespace {
 
-bool CpuHas(Isa isa) {
+// Same order as the CpuFeature bits.
+constexpr bool CpuFeatures::*kFields[kCpuFeatureCount] = {
+    &CpuFeatures::avx2,     &CpuFeatures::fma,        &CpuFeatures::f16c,       &CpuFeatures::avx_vnni,
+    &CpuFeatures::avx512f,  &CpuFeatures::avx512bw,   &CpuFeatures::avx512vl,   &CpuFeatures::avx512dq,
+    &CpuFeatures::avx512vnni, &CpuFeatures::avx512bf16, &CpuFeatures::avx512vbmi, &CpuFeatures::os_ymm,
+    &CpuFeatures::os_zmm};
+constexpr const char* kNames[kCpuFeatureCount] = {
+    "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512bw", "avx512vl", "avx512dq",
+    "avx512vnni", "avx512bf16", "avx512vbmi", "os_ymm", "os_zmm"};
+
+CpuFeatures Detect() {
+  CpuFeatures f;
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  switch (isa) {
-    case Isa::kScalar: return true;
-    case Isa::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-             __builtin_cpu_supports("f16c");
-    case Isa::kAvx512:
-      return CpuHas(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
-             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-             __builtin_cpu_supports("avx512vnni");
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(1, 0, &a, &b, &c, &d)) return f;
+  const bool osxsave = c & (1u << 27), avx = c & (1u << 28);
+  f.fma = c & (1u << 12);
+  f.f16c = c & (1u << 29);
+  if (osxsave && avx) {
+    uint32_t lo = 0, hi = 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    f.os_ymm = (lo & 0x6) == 0x6;            // SSE + AVX state
+    f.os_zmm = f.os_ymm && (lo & 0xE0) == 0xE0;  // opmask + ZMM_Hi256 + Hi16_ZMM state
   }
-  return false;
-#else
-  return isa == Isa::kScalar;
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+    f.avx2 = b & (1u << 5);
+    f.avx512f = b & (1u << 16);
+    f.avx512dq = b & (1u << 17);
+    f.avx512bw = b & (1u << 30);
+    f.avx512vl = b & (1u << 31);
+    f.avx512vbmi = c & (1u << 1);
+    f.avx512vnni = c & (1u << 11);
+    const unsigned max_sub = a;
+    if (max_sub >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) {
+      f.avx_vnni = a & (1u << 4);
+      f.avx512bf16 = a & (1u << 5);
+    }
+  }
 #endif
+  return f;
 }
 
-// Fills nullptr entries of `k` from `lower`.
-void Complete(IsaKernels& k, const IsaKernels& lower) {
-  for (uint32_t i = 0; i < kDTypeCount; ++i) {
-    if (!k.quantize_act[i]) k.quantize_act[i] = lower.quantize_act[i];
-    if (!k.dot_tile[i]) k.dot_tile[i] = lower.dot_tile[i];
-    if (!k.block_sums[i]) k.block_sums[i] = lower.block_sums[i];
-  }
-  if (!k.gelu_mul) k.gelu_mul = lower.gelu_mul;
-}
-
-const IsaKernels* Table(Isa isa) {
+// The raw tables the SIMD files provide (entries they do not implement are nullptr).
+const IsaKernels& Partial(Isa isa) {
   static IsaKernels avx2, avx512;
   static std::once_flag once;
   std::call_once(once, [] {
-    avx2 = Avx2Kernels();
-    Complete(avx2, RefKernels());
-    avx512 = Avx512Kernels();
-    Complete(avx512, avx2);
+    if (CpuKernelsCompiled(Isa::kAvx2)) avx2 = Avx2Kernels();
+    if (CpuKernelsCompiled(Isa::kAvx512)) avx512 = Avx512Kernels();
   });
-  switch (isa) {
-    case Isa::kScalar: return &RefKernels();
-    case Isa::kAvx2: return &avx2;
-    case Isa::kAvx512: return &avx512;
+  return isa == Isa::kAvx2 ? avx2 : isa == Isa::kAvx512 ? avx512 : RefKernels();
+}
+
+template <class Fn>
+void Take(Fn& dst, FeatureSet& dst_needs, Fn src, FeatureSet src_needs, FeatureSet have) {
+  if (src && (src_needs & ~have) == 0) {
+    dst = src;
+    dst_needs = src_needs;
   }
-  return &RefKernels();
 }
 
 }  // namespace
+
+const char* CpuFeatureName(CpuFeature f) {
+  for (int i = 0; i < kCpuFeatureCount; ++i)
+    if (f == (1u << i)) return kNames[i];
+  return "?";
+}
+
+FeatureSet CpuFeatures::Set() const {
+  FeatureSet s = 0;
+  for (int i = 0; i < kCpuFeatureCount; ++i)
+    if (this->*kFields[i]) s |= 1u << i;
+  return s;
+}
+
+CpuFeatures CpuFeatures::FromSet(FeatureSet s) {
+  CpuFeatures f;
+  for (int i = 0; i < kCpuFeatureCount; ++i) f.*kFields[i] = (s >> i) & 1u;
+  return f;
+}
+
+const CpuFeatures& DetectCpuFeatures() {
+  static const CpuFeatures f = Detect();
+  return f;
+}
+
+FeatureSet IsaBaseline(Isa isa) {
+  constexpr FeatureSet kAvx2 = kFeatAvx2 | kFeatFma | kFeatF16c | kFeatOsYmm;
+  switch (isa) {
+    case Isa::kScalar: return 0;
+    case Isa::kAvx2: return kAvx2;
+    case Isa::kAvx512:
+      return kAvx2 | kFeatAvx512F | kFeatAvx512Bw | kFeatAvx512Vl | kFeatAvx512Dq | kFeatOsZmm;
+  }
+  return 0;
+}
 
 const char* IsaName(Isa isa) {
   switch (isa) {
@@ -69,9 +123,50 @@ const char* IsaName(Isa isa) {
   return "?";
 }
 
-bool IsaAvailable(Isa isa) { return CpuHas(isa) && (isa == Isa::kScalar || CpuKernelsCompiled(isa)); }
+IsaKernels BuildKernels(Isa isa, const CpuFeatures& cpu) {
+  const FeatureSet have = cpu.Set();
+  IsaKernels out = RefKernels();
+  out.isa = isa;
+  out.name = IsaName(isa);
+  // Each slot: the highest layer whose code this CPU can run, up to `isa`.
+  for (Isa layer : {Isa::kAvx2, Isa::kAvx512}) {
+    if (layer > isa || !CpuKernelsCompiled(layer)) continue;
+    const IsaKernels& p = Partial(layer);
+    IsaKernels::Needs& n = out.needs;
+    for (uint32_t i = 0; i < kDTypeCount; ++i) {
+      Take(out.quantize_act[i], n.quantize_act[i], p.quantize_act[i], p.needs.quantize_act[i], have);
+      Take(out.dot_tile[i], n.dot_tile[i], p.dot_tile[i], p.needs.dot_tile[i], have);
+      Take(out.block_sums[i], n.block_sums[i], p.block_sums[i], p.needs.block_sums[i], have);
+    }
+    Take(out.gelu_mul, n.gelu_mul, p.gelu_mul, p.needs.gelu_mul, have);
+  }
+  // kRows16 tiles never come from a lower set: weights are packed only for the active set.
+  if (isa != Isa::kScalar) {
+    const IsaKernels& p = Partial(isa);
+    for (uint32_t i = 0; i < kDTypeCount; ++i) {
+      out.rows16_tile[i] = nullptr;
+      out.needs.rows16_tile[i] = 0;
+      if (CpuKernelsCompiled(isa))
+        Take(out.rows16_tile[i], out.needs.rows16_tile[i], p.rows16_tile[i], p.needs.rows16_tile[i], have);
+    }
+  }
+  return out;
+}
 
-const IsaKernels& KernelsFor(Isa isa) { return *Table(isa); }
+bool IsaAvailable(Isa isa) {
+  const FeatureSet base = IsaBaseline(isa);
+  return (DetectCpuFeatures().Set() & base) == base && (isa == Isa::kScalar || CpuKernelsCompiled(isa));
+}
+
+const IsaKernels& KernelsFor(Isa isa) {
+  static IsaKernels tables[3];
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (Isa i : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512})
+      tables[static_cast<int>(i)] = BuildKernels(i, DetectCpuFeatures());
+  });
+  return tables[static_cast<int>(isa)];
+}
 
 const IsaKernels& ActiveKernels() {
   static const IsaKernels* active = [] {
@@ -89,7 +184,7 @@ const IsaKernels& ActiveKernels() {
       else
         best = want;
     }
-    return Table(best);
+    return &KernelsFor(best);
   }();
   return *active;
 }

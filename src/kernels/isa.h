@@ -1,5 +1,8 @@
 // Runtime ISA dispatch: one table of hot inner kernels per instruction set. The best
 // available set is chosen once at start-up; GEMRUN_ISA=scalar|avx2|avx512 forces a lower one.
+// Within a set each kernel declares the CPU features its code needs, and an entry whose
+// features this CPU lacks falls back to the next lower implementation (e.g. the AVX-512 BF16
+// dot tile on an Ice Lake, which has AVX-512 VNNI but not BF16).
 #pragma once
 
 #include <cstdint>
@@ -9,6 +12,35 @@
 namespace gemrun::kernels {
 
 enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// One bit per CPU feature a kernel may need; OS_YMM/OS_ZMM mean the OS saves that register
+// state (XGETBV), without which the instructions fault even when CPUID lists them.
+using FeatureSet = uint32_t;
+enum CpuFeature : FeatureSet {
+  kFeatAvx2 = 1u << 0, kFeatFma = 1u << 1, kFeatF16c = 1u << 2, kFeatAvxVnni = 1u << 3,
+  kFeatAvx512F = 1u << 4, kFeatAvx512Bw = 1u << 5, kFeatAvx512Vl = 1u << 6, kFeatAvx512Dq = 1u << 7,
+  kFeatAvx512Vnni = 1u << 8, kFeatAvx512Bf16 = 1u << 9, kFeatAvx512Vbmi = 1u << 10,
+  kFeatOsYmm = 1u << 11, kFeatOsZmm = 1u << 12,
+};
+constexpr int kCpuFeatureCount = 13;
+constexpr FeatureSet kAllCpuFeatures = (1u << kCpuFeatureCount) - 1;
+const char* CpuFeatureName(CpuFeature f);
+
+// What the CPU (and OS) offer. Built by DetectCpuFeatures() or, in tests, from a FeatureSet.
+struct CpuFeatures {
+  bool avx2 = false, fma = false, f16c = false, avx_vnni = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
+  bool avx512vnni = false, avx512bf16 = false, avx512vbmi = false;
+  bool os_ymm = false, os_zmm = false;  // XCR0: YMM / ZMM+opmask state enabled by the OS
+
+  FeatureSet Set() const;
+  static CpuFeatures FromSet(FeatureSet s);
+};
+// CPUID + XGETBV on x86-64 (cached); nothing elsewhere.
+const CpuFeatures& DetectCpuFeatures();
+// The features every kernel of a set's compile flags may use (its table's baseline, which
+// decides IsaAvailable); entries that need more declare it (IsaKernels::Needs).
+FeatureSet IsaBaseline(Isa isa);
 
 // Converts an activation row (n floats) into a vec_dot format (the table is indexed by
 // the format's DType id: F32, F16, BF16, Q8_0, Q8_1, Q8_K).
@@ -53,12 +85,24 @@ struct IsaKernels {
   // the active ISA has a tile for their type.
   Rows16TileFn rows16_tile[kDTypeCount];
   BlockSumsFn block_sums[kDTypeCount];      // by activation format (Q8_0, Q8_K)
+  // The CPU features each entry's code needs (0: plain C++). Declared by the file that
+  // provides the kernel: the target flags it is compiled with (see CMakeLists.txt).
+  struct Needs {
+    FeatureSet quantize_act[kDTypeCount] = {};
+    FeatureSet dot_tile[kDTypeCount] = {};
+    FeatureSet gelu_mul = 0;
+    FeatureSet rows16_tile[kDTypeCount] = {};
+    FeatureSet block_sums[kDTypeCount] = {};
+  } needs;
 };
 
-// The kernels for `isa`, with every nullptr entry filled from the next lower ISA (and
-// finally the scalar reference), so every supported type always has an entry.
+// The kernels for `isa` on this CPU: each entry is the highest implementation at or below
+// `isa` whose needs this CPU meets (finally the scalar reference), so every supported type
+// always has an entry. Row-interleaved tiles come only from `isa` itself.
 const IsaKernels& KernelsFor(Isa isa);
-// True when this CPU can run `isa` and the binary contains it.
+// The same selection for a given feature set (tests: the table a CPU lacking a feature gets).
+IsaKernels BuildKernels(Isa isa, const CpuFeatures& cpu);
+// True when this CPU meets `isa`'s baseline and the binary contains it.
 bool IsaAvailable(Isa isa);
 // The set in use: the best available unless GEMRUN_ISA asks for a lower one.
 const IsaKernels& ActiveKernels();

@@ -211,7 +211,7 @@ template <int NR, int NC> using DotBF16 = TwoRowPasses<NR, NC, DotFloatImpl<BF16
 }  // namespace
 
 IsaKernels Avx2Kernels() {
-  IsaKernels k{Isa::kAvx2, "avx2", {}, {}, nullptr, {}, {}};
+  IsaKernels k{Isa::kAvx2, "avx2", {}, {}, nullptr, {}, {}, {}};
   SetQuant(k, DType::kF32, QuantizeF32);
   SetQuant(k, DType::kF16, QuantizeF16);
   SetQuant(k, DType::kBF16, QuantizeBF16);
@@ -223,6 +223,7 @@ IsaKernels Avx2Kernels() {
   SetDot(k, DType::kBF16, DotTile<DotBF16>);
   Avx2AddQ8Tiles(k);
   Avx2AddKQuantTiles(k);
+  DeclareNeeds(k, kAvx2Code);
   return k;
 }
 

@@ -1,6 +1,6 @@
-// AVX-512 (F/BW/VL/DQ + VNNI + BF16) kernels: activation quantizers, the F32/F16/BF16 dot
-// tiles, and assembly of the AVX-512 table (quantized tiles live in avx512_q8.cc and
-// avx512_kquants.cc). Numerics follow the scalar twins in quant/quant.h; see README.md.
+// AVX-512 (F/BW/VL/DQ) kernels: activation quantizers, the F32/F16 dot tiles, and assembly
+// of the AVX-512 table (the BF16 tile lives in avx512_bf16.cc, the VNNI tiles in
+// avx512_q8.cc, avx512_kquants.cc and avx512_rows16.cc, each file with its own target flags). Numerics follow the scalar twins in quant/quant.h; see README.md.
 #include <immintrin.h>
 
 #include "kernels/cpu/cpu_internal.h"
@@ -186,57 +186,6 @@ struct DotFloat {
 template <int NR, int NC> using DotF32 = DotFloat<F32Elem, NR, NC>;
 template <int NR, int NC> using DotF16 = DotFloat<F16Elem, NR, NC>;
 
-// BF16 x BF16 with vdpbf16ps: 32 products per instruction, exact products, f32 sums
-// (the instruction treats bf16 denormals as zero; they are below 1e-38).
-template <int NR, int NC>
-struct DotBF16 {
-  static constexpr bool kRowAtATimeDecode = true;
-  static void Run(int64_t n, const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as, float* out,
-                  int64_t ldo) {
-    constexpr int kU = NR * NC < 8 ? 2 : 1;
-    __m512 acc[kU][NR * NC];
-    GEMRUN_UNROLL
-    for (int u = 0; u < kU; ++u)
-      GEMRUN_UNROLL
-      for (int p = 0; p < NR * NC; ++p) acc[u][p] = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 32 * kU <= n; i += 32 * kU) {
-      GEMRUN_UNROLL
-      for (int u = 0; u < kU; ++u) {
-        __m512bh av[NC];
-        GEMRUN_UNROLL
-        for (int c = 0; c < NC; ++c) av[c] = (__m512bh)_mm512_loadu_si512(a + c * as + (i + 32 * u) * 2);
-        GEMRUN_UNROLL
-        for (int r = 0; r < NR; ++r) {
-          if constexpr (NC == 1) PrefetchAhead<64>(w + r * ws + (i + 32 * u) * 2);
-          const __m512bh wv = (__m512bh)_mm512_loadu_si512(w + r * ws + (i + 32 * u) * 2);
-          GEMRUN_UNROLL
-          for (int c = 0; c < NC; ++c) acc[u][r * NC + c] = _mm512_dpbf16_ps(acc[u][r * NC + c], wv, av[c]);
-        }
-      }
-    }
-    for (; i < n; i += 32) {
-      const __mmask32 m = n - i >= 32 ? 0xFFFFFFFFu : static_cast<__mmask32>((1ull << (n - i)) - 1);
-      __m512bh av[NC];
-      GEMRUN_UNROLL
-      for (int c = 0; c < NC; ++c) av[c] = (__m512bh)_mm512_maskz_loadu_epi16(m, a + c * as + i * 2);
-      GEMRUN_UNROLL
-      for (int r = 0; r < NR; ++r) {
-        const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(m, w + r * ws + i * 2);
-        GEMRUN_UNROLL
-        for (int c = 0; c < NC; ++c) acc[0][r * NC + c] = _mm512_dpbf16_ps(acc[0][r * NC + c], wv, av[c]);
-      }
-    }
-    if constexpr (kU == 2)
-      GEMRUN_UNROLL
-      for (int p = 0; p < NR * NC; ++p) acc[0][p] = _mm512_add_ps(acc[0][p], acc[1][p]);
-    GEMRUN_UNROLL
-    for (int r = 0; r < NR; ++r)
-      GEMRUN_UNROLL
-      for (int c = 0; c < NC; ++c) out[c * ldo + r] = _mm512_reduce_add_ps(acc[0][r * NC + c]);
-  }
-};
-
 }  // namespace
 
 // GELU through the F16 table: round x to F16 (RNE, like F16C), gather the table entries,
@@ -259,7 +208,7 @@ void GeluMulAvx512(const float* gate, const float* up, float* y, int64_t n, cons
 }
 
 IsaKernels Avx512Kernels() {
-  IsaKernels k{Isa::kAvx512, "avx512", {}, {}, nullptr, {}, {}};
+  IsaKernels k{Isa::kAvx512, "avx512", {}, {}, nullptr, {}, {}, {}};
   SetQuant(k, DType::kF32, QuantizeF32);
   SetQuant(k, DType::kF16, QuantizeF16);
   SetQuant(k, DType::kBF16, QuantizeBF16);
@@ -268,11 +217,16 @@ IsaKernels Avx512Kernels() {
   SetQuant(k, DType::kQ8_K, QuantizeQ8_K);
   SetDot(k, DType::kF32, DotTile<DotF32>);
   SetDot(k, DType::kF16, DotTile<DotF16>);
-  SetDot(k, DType::kBF16, DotTile<DotBF16>);
+  k.gelu_mul = GeluMulAvx512;
+  DeclareNeeds(k, kAvx512Code);
+  // Entries from files built with more features declare them, so a CPU without VNNI or BF16
+  // gets the AVX2 implementation of just those entries.
   Avx512AddQ8Tiles(k);
   Avx512AddKQuantTiles(k);
   Avx512AddRows16Tiles(k);
-  k.gelu_mul = GeluMulAvx512;
+  DeclareNeeds(k, kAvx512VnniCode);
+  Avx512AddBf16Tiles(k);
+  DeclareNeeds(k, kAvx512Bf16Code);
   return k;
 }
 

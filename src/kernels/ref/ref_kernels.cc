@@ -59,7 +59,7 @@ void Q8_KSumsRef(const uint8_t* row, int64_t nb, float* d, int32_t* sum) {
 }
 
 IsaKernels MakeRef() {
-  IsaKernels k{Isa::kScalar, "scalar", {}, {}, nullptr, {}, {}};
+  IsaKernels k{Isa::kScalar, "scalar", {}, {}, nullptr, {}, {}, {}};
   auto q = [&k](DType f, QuantizeActFn fn) { k.quantize_act[static_cast<uint32_t>(f)] = fn; };
   q(DType::kF32, QuantizeActRef<DType::kF32>);
   q(DType::kF16, QuantizeActRef<DType::kF16>);
