@@ -182,6 +182,7 @@ int CmdChat(int argc, char** argv) {
   app.add_flag("--think", think, "Gemma 4: enable the thinking channel");
   ImageOptions io;
   app.add_option("--mmproj", io.mmproj, "vision projector (mmproj-*.gguf) for /image");
+  AddImageFlags(app, &io, /*needs_mmproj=*/true);
   f.gen.sampling.temperature = 0.8f;
   try {
     app.parse(argc, argv);

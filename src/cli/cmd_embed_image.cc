@@ -23,11 +23,11 @@ int CmdEmbedImage(int argc, char** argv) {
   int64_t min_tokens = 0, max_tokens = 0;
   int threads = 0;
   app.add_option("-m,--model", model_path, "text model GGUF (its embedding size is checked against the projector)");
-  app.add_option("--mmproj", mmproj_path, "vision projector GGUF (projector type gemma3 or gemma4v)")->required();
+  app.add_option("--mmproj", mmproj_path, "vision projector GGUF (projector type gemma3, gemma4v or gemma4uv)")->required();
   app.add_option("--image", image_path, "PNG or JPEG image")->required();
   app.add_option("-o,--output", out_path, "output file")->required();
-  app.add_option("--image-min-tokens", min_tokens, "gemma4v: fewest image tokens (default 252; gemma3: ignored)");
-  app.add_option("--image-max-tokens", max_tokens, "gemma4v: most image tokens (default 280; gemma3: ignored)");
+  app.add_option("--image-min-tokens", min_tokens, "gemma4v/gemma4uv: fewest image tokens (default 40; gemma3: ignored)");
+  app.add_option("--image-max-tokens", max_tokens, "gemma4v/gemma4uv: most image tokens (default 280; gemma3: ignored)");
   app.add_option("-t,--threads", threads, "threads (default: all cores)");
   std::string act_str = "auto";
   app.add_option("--vision-gelu", act_str,

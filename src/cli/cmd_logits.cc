@@ -103,7 +103,9 @@ Status RunPrompt(const Model& model, const std::string& json_path, const PromptO
     }
     ASSIGN_OR_RETURN(seg.rows, vision::EmbedImageFile(*enc, seg.image, opt.budget, pool, &seg.n_rows));
   }
-  const bool bidir = opt.attention.empty() ? vision::DefaultImageBidirectional(c) : opt.attention == "bidirectional";
+  ASSIGN_OR_RETURN(const vision::ImageAttention attention, vision::ParseImageAttention(opt.attention, c));
+  Batch image_batch;
+  vision::SetAttentionFlags(attention, &image_batch.non_causal, &image_batch.global_causal);
   int64_t n = 0, max_batch = 1;
   for (const Segment& seg : segs) {
     n += seg.size();
@@ -115,7 +117,9 @@ Status RunPrompt(const Model& model, const std::string& json_path, const PromptO
   int64_t pos = 0;
   for (const Segment& seg : segs) {
     if (seg.is_media()) {  // audio positions are always causal (as llama.cpp decodes gemma4ua)
-      const Batch b{.tokens = {}, .embd = seg.rows.data(), .n_embd_rows = seg.n_rows, .non_causal = bidir && seg.audio.empty()};
+      Batch b = seg.audio.empty() ? image_batch : Batch{};
+      b.embd = seg.rows.data();
+      b.n_embd_rows = seg.n_rows;
       RETURN_IF_ERROR(model.Forward(b, *st, LogitsMode::kAll, logits->data() + pos * c.n_vocab, pool));
       pos += seg.n_rows;
       continue;
@@ -157,11 +161,12 @@ int CmdLogits(int argc, char** argv) {
                        ->excludes(ids_opt);
   app.add_option("--mmproj", popt.mmproj, "projector GGUF for the image and audio segments of --prompt-json")->needs(json_opt);
   app.add_option("--image-attention", popt.attention,
-                 "attention among an image's positions: bidirectional (llama.cpp) or causal; default: the model "
-                 "family's (Gemma 3 and Gemma 4 without per-layer embeddings: bidirectional; Gemma 4 E2B/E4B: causal)")
-      ->check(CLI::IsMember({"causal", "bidirectional"}));
-  app.add_option("--image-min-tokens", popt.budget.min_tokens, "gemma4v: fewest image tokens (default 252)");
-  app.add_option("--image-max-tokens", popt.budget.max_tokens, "gemma4v: most image tokens (default 280)");
+                 "attention among an image's positions: bidirectional (llama.cpp, every layer), causal, or sliding "
+                 "(bidirectional on sliding-window layers only); default: the model family's reference (Gemma 3: "
+                 "bidirectional; Gemma 4 E2B/E4B: causal; Gemma 4 12B/26B/31B: sliding)")
+      ->check(CLI::IsMember({"causal", "bidirectional", "sliding"}));
+  app.add_option("--image-min-tokens", popt.budget.min_tokens, "gemma4v/gemma4uv: fewest image tokens (default 40)");
+  app.add_option("--image-max-tokens", popt.budget.max_tokens, "gemma4v/gemma4uv: most image tokens (default 280)");
   app.add_option("--vision-gelu", popt.act, "vision tower MLP activation: auto (llama.cpp's rule), tanh or quick")
       ->check(CLI::IsMember({"auto", "tanh", "quick"}));
   app.add_option("-o,--output", out_path, "output file")->required();

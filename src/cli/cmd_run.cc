@@ -84,16 +84,12 @@ int CmdRun(int argc, char** argv) {
   app.add_flag("--raw", raw, "no chat template: the prompt text is tokenized as is (BOS added)");
   app.add_flag("--no-stdin", no_stdin, "do not read piped standard input");
   app.add_flag("--think", think, "Gemma 4: enable the thinking channel");
-  std::string mmproj, image_attention;
+  ImageOptions io;
   std::vector<std::string> images;
-  vision::TokenBudget budget;
-  app.add_option("--mmproj", mmproj, "vision projector (mmproj-*.gguf) for --image");
+  app.add_option("--mmproj", io.mmproj, "vision projector (mmproj-*.gguf) for --image");
   app.add_option("--image", images, "image file (PNG/JPEG), repeatable; \"<image>\" in -p marks where it goes, "
                                     "otherwise images come first")->needs("--mmproj");
-  app.add_option("--image-attention", image_attention, "bidirectional or causal attention within an image "
-                 "(default: the model family's reference behaviour)")->check(CLI::IsMember({"bidirectional", "causal"}));
-  app.add_option("--image-min-tokens", budget.min_tokens, "Gemma 4: fewest tokens per image");
-  app.add_option("--image-max-tokens", budget.max_tokens, "Gemma 4: most tokens per image");
+  AddImageFlags(app, &io, /*needs_mmproj=*/false);
   f.gen.sampling.temperature = 0.8f;
   try {
     app.parse(argc, argv);
@@ -132,7 +128,6 @@ int CmdRun(int argc, char** argv) {
   if (!images.empty()) {
     if (!prompt_ids.empty() || raw)
       return ReportError("run", InvalidArgumentError("--image works with the chat format (not with --prompt-ids or --raw)"));
-    ImageOptions io{mmproj, image_attention, budget};
     auto enc = LoadImageEncoder(e, io);
     if (!enc.ok()) return ReportError("run", enc.status());
     std::vector<PromptSegment> rows;

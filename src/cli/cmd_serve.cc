@@ -51,8 +51,8 @@ StatusOr<std::unique_ptr<server::ImageEncoder>> LoadProjector(const Engine& e, c
   ASSIGN_OR_RETURN(auto enc, LoadImageEncoder(e, io));
   server::ImageEncoderOptions o;
   o.budget = io.budget;
-  o.non_causal = io.attention.empty() ? vision::DefaultImageBidirectional(e.model().config())
-                                      : io.attention == "bidirectional";
+  ASSIGN_OR_RETURN(const vision::ImageAttention a, vision::ParseImageAttention(io.attention, e.model().config()));
+  vision::SetAttentionFlags(a, &o.non_causal, &o.global_causal);
   o.threads = threads;
   return server::ImageEncoder::Create(std::move(enc), o);
 }
@@ -123,11 +123,7 @@ int CmdServe(int argc, char** argv) {
   ImageOptions io;
   std::string image_dir;
   app.add_option("--mmproj", io.mmproj, "vision projector (mmproj-*.gguf): accept images in chat requests");
-  app.add_option("--image-attention", io.attention, "bidirectional or causal attention within an image "
-                 "(default: the model family's reference behaviour)")
-      ->check(CLI::IsMember({"bidirectional", "causal"}))->needs("--mmproj");
-  app.add_option("--image-min-tokens", io.budget.min_tokens, "Gemma 4: fewest tokens per image")->needs("--mmproj");
-  app.add_option("--image-max-tokens", io.budget.max_tokens, "Gemma 4: most tokens per image")->needs("--mmproj");
+  AddImageFlags(app, &io, /*needs_mmproj=*/true);
   app.add_option("--max-images-per-request", so.max_images, "images one request may carry")
       ->check(CLI::Range(size_t{1}, size_t{256}));
   app.add_option("--allow-image-files", image_dir, "let requests name local image files (file:///... or /path) "

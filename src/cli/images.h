@@ -2,6 +2,7 @@
 // and splice them into the rendered chat text at the family's image markers.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,9 +17,13 @@ namespace gemrun::cli {
 
 struct ImageOptions {
   std::string mmproj;
-  std::string attention;  // "bidirectional", "causal" or "" (the family's default)
+  std::string attention;  // "bidirectional", "causal", "sliding" or "" (the family's default)
   vision::TokenBudget budget;
 };
+
+// Registers --image-attention, --image-min-tokens and --image-max-tokens (run, chat, serve);
+// with `needs_mmproj` each requires --mmproj.
+void AddImageFlags(CLI::App& app, ImageOptions* o, bool needs_mmproj);
 
 // Loads the projector and checks it against the text model.
 StatusOr<std::unique_ptr<vision::VisionEncoder>> LoadImageEncoder(const Engine& e, const ImageOptions& o);

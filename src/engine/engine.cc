@@ -79,7 +79,8 @@ Status Session::AppendImage(const PromptSegment& seg, Timings* t) {
   if (seg.n_rows > ws_->max_rows)
     return InvalidArgumentError("an image of " + std::to_string(seg.n_rows) + " tokens does not fit one batch of " +
                                 std::to_string(ws_->max_rows) + "; raise --batch-size");
-  const Batch b{.embd = seg.embd.data(), .n_embd_rows = seg.n_rows, .non_causal = seg.non_causal};
+  const Batch b{.embd = seg.embd.data(), .n_embd_rows = seg.n_rows, .non_causal = seg.non_causal,
+                .global_causal = seg.global_causal};
   RETURN_IF_ERROR(e_.model().Forward(b, *kv_, *ws_, LogitsMode::kLast, logits_.data(), e_.pool()));
   history_.insert(history_.end(), static_cast<size_t>(seg.n_rows), kImageRow);
   if (t) {

@@ -47,12 +47,14 @@ struct GenerateResult {
 class Session;
 
 // One piece of a prompt: text token ids, or an image's embedding rows ([n_rows][n_embd], fed
-// as one batch at consecutive positions; `non_causal` lets the image's positions see each other).
+// as one batch at consecutive positions; `non_causal` lets the image's positions see each other,
+// on sliding-window layers only when `global_causal`; see Batch).
 struct PromptSegment {
   std::vector<int32_t> ids;
   std::vector<float> embd;
   int64_t n_rows = 0;
   bool non_causal = false;
+  bool global_causal = false;
 
   bool is_image() const { return n_rows > 0; }
   int64_t size() const { return is_image() ? n_rows : static_cast<int64_t>(ids.size()); }

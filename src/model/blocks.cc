@@ -121,7 +121,8 @@ void AttentionBlock(const ModelConfig& c, int il, const AttentionWeights& w,
     KvCache& kv = *s.kv;
     if (owns) kernels::StoreKv(kv.layout[il], kv.k[il].data(), kv.v[il].data(), ws.kx.data() + r * kvw,
                                ws.vx.data() + r * kvw, pos0, T);
-    const kernels::AttentionArgs args{Hq, l.sliding ? c.window : 0, !s.batch.non_causal, ws.flash_attn};
+    const bool causal = !s.batch.non_causal || (s.batch.global_causal && !l.sliding);
+    const kernels::AttentionArgs args{Hq, l.sliding ? c.window : 0, causal, ws.flash_attn};
     kernels::AttentionKv(kv.layout[src], args, ws.q.data() + r * qw, T, pos0, kv.k[src].data(), kv.v[src].data(),
                          ws.attn.data() + r * qw, ws.attn_scratch, pool);
     r += T;

@@ -60,12 +60,15 @@ enum class LogitsMode { kAll, kLast, kNone };
 
 // One forward call's input: token ids, or precomputed embedding rows (image soft tokens,
 // [n][n_embd], not scaled by sqrt(n_embd)); `non_causal` lets the batch's positions see each
-// other (image blocks), while the sliding-window rule still applies to earlier keys.
+// other (image blocks), while the sliding-window rule still applies to earlier keys;
+// `global_causal` keeps that to the sliding-window layers (full-attention layers stay causal:
+// the Gemma 4 reference for models with use_bidirectional_attention = "vision").
 struct Batch {
   std::span<const int32_t> tokens;
   const float* embd = nullptr;
   int64_t n_embd_rows = 0;
   bool non_causal = false;
+  bool global_causal = false;
 
   int64_t size() const { return embd ? n_embd_rows : static_cast<int64_t>(tokens.size()); }
 };

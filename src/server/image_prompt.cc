@@ -58,6 +58,7 @@ StatusOr<PromptSegment> ImageEncoder::Encode(std::span<const uint8_t> bytes, con
   RETURN_IF_ERROR(enc_->Encode(p, &seg.embd, *pool_));
   seg.n_rows = p.n_tokens;
   seg.non_causal = opts_.non_causal;
+  seg.global_causal = opts_.global_causal;
   if (encode_ms) *encode_ms = Ms(t1, Clock::now());
   return seg;
 }

@@ -20,6 +20,7 @@ namespace gemrun::server {
 struct ImageEncoderOptions {
   vision::TokenBudget budget;  // gemma4v tokens per image (0: the projector's defaults)
   bool non_causal = true;      // attention within an image (the family default unless overridden)
+  bool global_causal = false;  // ... on sliding-window layers only (vision::ImageAttention::kSliding)
   int threads = 0;             // the encoder's own pool (0: all cores)
 };
 

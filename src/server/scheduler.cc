@@ -399,7 +399,8 @@ int64_t Scheduler::AddPrefill(Slot& s, int64_t budget, bool first, std::vector<S
     // the budget waits for a step it opens, which the admission order guarantees comes.
     n = img->rows.n_rows;
     if (n > budget && !first) return 0;
-    b = Batch{.tokens = {}, .embd = img->rows.embd.data(), .n_embd_rows = n, .non_causal = img->rows.non_causal};
+    b = Batch{.tokens = {}, .embd = img->rows.embd.data(), .n_embd_rows = n, .non_causal = img->rows.non_causal,
+              .global_causal = img->rows.global_causal};
   } else {
     n = std::min((img ? img->pos : total) - j.n_eval_, budget);
     b = Batch{.tokens = std::span<const int32_t>(j.prompt.data() + j.n_eval_, static_cast<size_t>(n))};

@@ -189,9 +189,17 @@ StatusOr<std::optional<VisionActivation>> ParseActivation(const std::string& s) 
   return InvalidArgumentError("vision activation '" + s + "' is not one of auto, tanh, quick");
 }
 
-bool DefaultImageBidirectional(const ModelConfig& text) {
-  if (text.arch == Arch::kGemma3) return true;
-  return text.n_embd_per_layer == 0;
+ImageAttention DefaultImageAttention(const ModelConfig& text) {
+  if (text.arch == Arch::kGemma3) return ImageAttention::kBidirectional;
+  return text.n_embd_per_layer == 0 ? ImageAttention::kSliding : ImageAttention::kCausal;
+}
+
+StatusOr<ImageAttention> ParseImageAttention(const std::string& s, const ModelConfig& text) {
+  if (s.empty()) return DefaultImageAttention(text);
+  if (s == "causal") return ImageAttention::kCausal;
+  if (s == "bidirectional") return ImageAttention::kBidirectional;
+  if (s == "sliding") return ImageAttention::kSliding;
+  return InvalidArgumentError("image attention '" + s + "' is not one of causal, bidirectional, sliding");
 }
 
 namespace internal {

@@ -101,11 +101,23 @@ StatusOr<std::vector<float>> EmbedImageFile(const VisionEncoder& enc, const std:
 // "tanh" or "quick". InvalidArgument otherwise.
 StatusOr<std::optional<VisionActivation>> ParseActivation(const std::string& s);
 
-// The family's default attention rule over an image's positions: true = bidirectional within
-// the image (llama.cpp's non-causal image batch), false = plain causal. Gemma 3: true. Gemma 4
-// with per-layer embeddings (E2B/E4B): false (the reference). Other Gemma 4 models: the
-// reference (bidirectional on sliding layers only) is not expressible by Batch, so we follow
-// llama.cpp: true.
-bool DefaultImageBidirectional(const ModelConfig& text);
+// How the positions of one image attend to each other (vision.md §3.6, gemma4-12b.md §2 item 6).
+enum class ImageAttention {
+  kCausal,         // plain causal
+  kBidirectional,  // the whole image on every layer (llama.cpp for every Gemma; Gemma 3's reference)
+  kSliding,        // the whole image on sliding-window layers, causal on full-attention layers
+};
+
+// The family's reference: Gemma 3 bidirectional; Gemma 4 with per-layer embeddings (E2B/E4B)
+// causal; other Gemma 4 models (12B, 26B-A4B, 31B: use_bidirectional_attention = "vision",
+// which the GGUF does not carry) sliding. llama.cpp 3f545becc uses bidirectional for all.
+ImageAttention DefaultImageAttention(const ModelConfig& text);
+// The --image-attention value: "" (the default above), "causal", "bidirectional", "sliding".
+StatusOr<ImageAttention> ParseImageAttention(const std::string& s, const ModelConfig& text);
+// The Batch / PromptSegment flags for a rule.
+inline void SetAttentionFlags(ImageAttention a, bool* non_causal, bool* global_causal) {
+  *non_causal = a != ImageAttention::kCausal;
+  *global_causal = a == ImageAttention::kSliding;
+}
 
 }  // namespace gemrun::vision

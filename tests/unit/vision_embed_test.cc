@@ -207,7 +207,7 @@ TEST(VisionProjector, EmbeddingSizeMismatchNamesBothSizes) {
   auto g4 = VisionEncoder::Load(Bundled("models/g4v-mmproj-f16.gguf").string());
   ASSERT_TRUE(g4.ok());
   EXPECT_TRUE((*g4)->CheckTextModel((*text)->config()).ok());
-  EXPECT_TRUE(DefaultImageBidirectional((*text)->config()) == false);  // E2B/E4B-like: causal
+  EXPECT_EQ(DefaultImageAttention((*text)->config()), ImageAttention::kCausal);  // E2B/E4B-like
 }
 
 TEST(VisionProjector, TextModelIsNotAProjector) {
@@ -244,6 +244,67 @@ TEST(VisionProjector, UnsupportedTypeAndMissingTensor) {
   EXPECT_NE(r2.status().message().find("v.post_ln.weight"), std::string::npos) << r2.status().message();
   fs::remove(t);
   fs::remove(m);
+}
+
+TEST(VisionAttention, FamilyDefaultsAndParsing) {
+  ModelConfig c;
+  c.arch = Arch::kGemma3;
+  EXPECT_EQ(DefaultImageAttention(c), ImageAttention::kBidirectional);
+  c.arch = Arch::kGemma4;
+  c.n_embd_per_layer = 256;  // E2B/E4B-like
+  EXPECT_EQ(DefaultImageAttention(c), ImageAttention::kCausal);
+  c.n_embd_per_layer = 0;    // 12B/26B/31B-like: bidirectional on sliding layers only
+  EXPECT_EQ(DefaultImageAttention(c), ImageAttention::kSliding);
+  EXPECT_EQ(*ParseImageAttention("", c), ImageAttention::kSliding);
+  EXPECT_EQ(*ParseImageAttention("bidirectional", c), ImageAttention::kBidirectional);
+  EXPECT_EQ(*ParseImageAttention("causal", c), ImageAttention::kCausal);
+  EXPECT_FALSE(ParseImageAttention("both", c).ok());
+  bool nc = false, gc = false;
+  SetAttentionFlags(ImageAttention::kSliding, &nc, &gc);
+  EXPECT_TRUE(nc && gc);
+  SetAttentionFlags(ImageAttention::kBidirectional, &nc, &gc);
+  EXPECT_TRUE(nc && !gc);
+  SetAttentionFlags(ImageAttention::kCausal, &nc, &gc);
+  EXPECT_TRUE(!nc && !gc);
+}
+
+// The sliding rule keeps full-attention layers causal: on the g4v model (layers S S F S) its
+// logits differ from both other rules, at the image's positions and after it.
+TEST(VisionAttention, SlidingRuleIsItsOwnMask) {
+  auto model = LoadModel(Bundled("models/g4v-f32.gguf").string());
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  auto enc = VisionEncoder::Load(Bundled("models/g4v-mmproj-f16.gguf").string());
+  ASSERT_TRUE(enc.ok()) << enc.status().message();
+  int64_t n_img = 0;
+  auto rows = EmbedImageFile(**enc, Bundled("images/tiny-5x3.png").string(), {}, Pool(), &n_img);
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  const std::vector<int32_t> pre = {2, 17, 1021}, post = {1023, 40, 41};
+  const int64_t V = (*model)->config().n_vocab, n = 3 + n_img + 3;
+  auto run = [&](ImageAttention a) {
+    auto st = (*model)->NewState(n, n_img, DType::kF32);
+    EXPECT_TRUE(st.ok());
+    std::vector<float> logits(static_cast<size_t>(n * V));
+    Batch img{.tokens = {}, .embd = rows->data(), .n_embd_rows = n_img};
+    SetAttentionFlags(a, &img.non_causal, &img.global_causal);
+    EXPECT_TRUE((*model)->Forward(std::span<const int32_t>(pre), **st, LogitsMode::kAll, logits.data(), Pool()).ok());
+    EXPECT_TRUE((*model)->Forward(img, **st, LogitsMode::kAll, logits.data() + 3 * V, Pool()).ok());
+    EXPECT_TRUE((*model)->Forward(std::span<const int32_t>(post), **st, LogitsMode::kAll,
+                                  logits.data() + (3 + n_img) * V, Pool()).ok());
+    return logits;
+  };
+  const auto causal = run(ImageAttention::kCausal), bidir = run(ImageAttention::kBidirectional),
+             sliding = run(ImageAttention::kSliding);
+  const int64_t last = n - 1;  // after the image
+  EXPECT_GT(MaxNorm(sliding.data() + last * V, causal.data() + last * V, 1, V), 1e-3);
+  // At the image's positions the full-attention layer is causal under the sliding rule only.
+  // (After the image the two agree on this model: its last layer reuses layer 1's KV, so the
+  // full layer's image rows reach later text only through their own residual stream.)
+  EXPECT_GT(MaxNorm(sliding.data() + 3 * V, bidir.data() + 3 * V, n_img, V), 1e-3);
+  // The first image position: causal sees only itself in the image; bidirectional and sliding
+  // see the whole image on the sliding layers, so they differ from causal.
+  EXPECT_GT(MaxNorm(sliding.data() + 3 * V, causal.data() + 3 * V, 1, V), 1e-3);
+  // Text before the image is untouched by the rule.
+  EXPECT_EQ(MaxNorm(sliding.data(), causal.data(), 3, V), 0.0);
 }
 
 }  // namespace
