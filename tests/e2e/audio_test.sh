@@ -68,6 +68,14 @@ expect_err 1 "requires --mmproj" "$GEMRUN" run -m "$VM" --audio "$CLIP" -p x --n
 "$GEMRUN" embed-audio --help | grep -q "gemrun embed-audio -m" || fail "embed-audio --help has no example"
 ok "errors"
 
+# chat: /audio attaches a clip to the next message; a bad clip is an error line, chat goes on.
+printf '/audio %s\nTranscribe this.\n/audio %s\n/audio\nbye\n/exit\n' "$CLIP" "$WORK/noise.bin" |
+  "$GEMRUN" chat -m "$VM" --mmproj "$AP" --temp 0 -n 4 -t 2 >"$WORK/chat.txt" 2>"$WORK/chat.log" || fail "chat exit status"
+grep -q "(audio attached: 8 tokens" "$WORK/chat.txt" || fail "chat: no attach line: $(cat "$WORK/chat.txt")"
+grep -q "error: .*noise.bin: not a readable audio file" "$WORK/chat.txt" || fail "chat: no error line: $(cat "$WORK/chat.txt")"
+grep -q "usage: /audio PATH" "$WORK/chat.txt" || fail "chat: no usage line"
+ok "chat /audio"
+
 # 3. serve: input_audio parts.
 start_server() {  # start_server LOG ARGS...: sets PORT, SERVER_PID
   local log=$1; shift
