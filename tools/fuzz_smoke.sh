@@ -8,6 +8,7 @@
 #        FUZZ_ARGS (extra libFuzzer flags, e.g. "-jobs=2 -workers=2")
 # needs: clang with libFuzzer (Debian: clang-14 + libclang-rt-14-dev), cmake, ninja.
 #
+# Targets: gguf_fuzz (GGUF reader), tokenizer_fuzz, audio_fuzz (audio decoding: src/audio/wav.cc, resample.cc).
 # Seeds come from tests/fuzz/corpus/<name without _fuzz>/ (e.g. corpus/gguf/ for gguf_fuzz);
 # inputs the fuzzer finds go to BUILD_DIR/fuzz-corpus/<name>/, never into the source tree.
 set -euo pipefail

@@ -72,13 +72,13 @@ StatusOr<std::unique_ptr<AudioEncoder>> AudioEncoder::FromFile(std::unique_ptr<G
 }
 
 Status AudioEncoder::CheckTextModel(const ModelConfig& text) const {
+  if (text.arch != Arch::kGemma4)
+    return InvalidArgumentError("audio projector " + file_->path() + " is a Gemma 4 (gemma4ua) projector, the text model is " +
+                                text.arch_name);
   if (config_.proj_dim != text.n_embd)
     return InvalidArgumentError("audio projector " + file_->path() + " produces embeddings of size " +
                                 std::to_string(config_.proj_dim) + ", but the text model's embedding size is " +
                                 std::to_string(text.n_embd) + "; use the mmproj file made for this model");
-  if (text.arch != Arch::kGemma4)
-    return InvalidArgumentError("audio projector " + file_->path() + " is a Gemma 4 (gemma4ua) projector, the text model is " +
-                                text.arch_name);
   return OkStatus();
 }
 

@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/gen_flags.h"
 #include "cli/images.h"
+#include "cli/media.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/utf8.h"
 
@@ -38,6 +39,7 @@ constexpr const char* kHelp =
     "  /save FILE       save the conversation as JSON\n"
     "  /load FILE       load a conversation saved with /save\n"
     "  /image PATH      attach an image to your next message (needs --mmproj)\n"
+    "  /audio PATH      attach an audio clip (WAV) to your next message (needs --mmproj with audio)\n"
     "  /exit, /quit     leave (Ctrl-D too)\n"
     "input: end a line with \\ to continue it, or wrap several lines in \"\"\" ... \"\"\".\n"
     "Ctrl-C stops the current answer.\n";
@@ -81,7 +83,7 @@ bool ReadTurn(bool tty, std::string* out) {
 struct Conversation {
   std::string system;
   std::vector<ChatMessage> turns;
-  std::vector<std::vector<PromptSegment>> images;  // per turn, encoded once
+  std::vector<std::vector<MediaItem>> images;  // images and clips per turn, encoded once
 
   std::vector<ChatMessage> Messages() const {
     std::vector<ChatMessage> m;
@@ -113,7 +115,7 @@ struct Conversation {
   }
 };
 
-// The prompt for the whole conversation: text segments and the turns' images in order.
+// The prompt for the whole conversation: text segments and the turns' images and clips in order.
 StatusOr<std::vector<PromptSegment>> ConversationPrompt(const Engine& e, const ChatTemplate& tmpl,
                                                         const Conversation& conv, bool think) {
   std::vector<ChatMessage> msgs = conv.Messages();
@@ -121,8 +123,7 @@ StatusOr<std::vector<PromptSegment>> ConversationPrompt(const Engine& e, const C
   const size_t first_turn = msgs.size() - conv.turns.size();
   for (size_t t = 0; t < conv.turns.size(); ++t) {
     if (conv.images[t].empty()) continue;
-    msgs[first_turn + t].content = PlaceImages(msgs[first_turn + t].content, conv.images[t].size(), tmpl.format());
-    imgs.insert(imgs.end(), conv.images[t].begin(), conv.images[t].end());
+    msgs[first_turn + t].content = PlaceMedia(msgs[first_turn + t].content, conv.images[t], tmpl.format(), &imgs);
   }
   ASSIGN_OR_RETURN(std::string text, tmpl.Render(msgs, ChatOptions{.enable_thinking = think}));
   std::vector<PromptSegment> out;
@@ -136,7 +137,7 @@ bool SlashCommand(const std::string& line, Conversation& conv, Session& session)
   const std::string cmd = line.substr(0, sp);
   const std::string arg = sp == std::string::npos ? "" : line.substr(sp + 1);
   if (cmd == "/exit" || cmd == "/quit") return false;
-  if (cmd == "/image") return true;  // handled by the REPL (needs the encoder)
+  if (cmd == "/image" || cmd == "/audio") return true;  // handled by the REPL (needs the encoder)
   if (cmd == "/help") {
     std::printf("%s", kHelp);
   } else if (cmd == "/clear") {
@@ -181,7 +182,7 @@ int CmdChat(int argc, char** argv) {
   app.add_option("--system", conv.system, "system prompt");
   app.add_flag("--think", think, "Gemma 4: enable the thinking channel");
   ImageOptions io;
-  app.add_option("--mmproj", io.mmproj, "vision projector (mmproj-*.gguf) for /image");
+  app.add_option("--mmproj", io.mmproj, "projector (mmproj-*.gguf) for /image and /audio");
   AddImageFlags(app, &io, /*needs_mmproj=*/true);
   f.gen.sampling.temperature = 0.8f;
   try {
@@ -209,12 +210,20 @@ int CmdChat(int argc, char** argv) {
   if (tty) std::printf("gemrun chat — %s, context %lld tokens. /help for commands.\n", tmpl->name(), (long long)s.n_ctx());
 
   std::unique_ptr<vision::VisionEncoder> encoder;
+  std::unique_ptr<audio::AudioEncoder> audio_encoder;
+  Status no_image = InvalidArgumentError("start chat with --mmproj PROJECTOR to use images");
+  Status no_audio = InvalidArgumentError("start chat with --mmproj PROJECTOR to use audio");
   if (!io.mmproj.empty()) {
     auto enc = LoadImageEncoder(e, io);
-    if (!enc.ok()) return ReportError("chat", enc.status());
-    encoder = std::move(*enc);
+    // A projector may carry audio only, images only or both (Gemma 4 12B): one of them is enough.
+    auto aenc = LoadAudioEncoder(e, io.mmproj);
+    if (!enc.ok() && !aenc.ok()) return ReportError("chat", enc.status());
+    if (enc.ok()) encoder = std::move(*enc);
+    else no_image = enc.status();
+    if (aenc.ok()) audio_encoder = std::move(*aenc);
+    else no_audio = aenc.status();
   }
-  std::vector<PromptSegment> pending;  // images for the next user message
+  std::vector<MediaItem> pending;  // images and clips for the next user message
 
   std::string line;
   while (ReadTurn(tty, &line)) {
@@ -223,14 +232,28 @@ int CmdChat(int argc, char** argv) {
     if (line.rfind("/image", 0) == 0 && (line.size() == 6 || line[6] == ' ')) {
       const std::string path = line.size() > 7 ? line.substr(7) : "";
       if (!encoder) {
-        std::printf("error: start chat with --mmproj PROJECTOR to use images\n");
+        std::printf("error: %s\n", no_image.message().c_str());
       } else if (path.empty()) {
         std::printf("usage: /image PATH\n");
       } else if (auto seg = EncodeImage(e, *encoder, io, path); !seg.ok()) {
         std::printf("error: %s\n", seg.status().message().c_str());
       } else {
         std::printf("(image attached: %lld tokens; it goes with your next message)\n", (long long)seg->n_rows);
-        pending.push_back(std::move(*seg));
+        pending.push_back({MediaKind::kImage, std::move(*seg)});
+      }
+      continue;
+    }
+    if (line.rfind("/audio", 0) == 0 && (line.size() == 6 || line[6] == ' ')) {
+      const std::string path = line.size() > 7 ? line.substr(7) : "";
+      if (!audio_encoder) {
+        std::printf("error: %s\n", no_audio.message().c_str());
+      } else if (path.empty()) {
+        std::printf("usage: /audio PATH\n");
+      } else if (auto seg = EncodeAudio(e, *audio_encoder, path); !seg.ok()) {
+        std::printf("error: %s\n", seg.status().message().c_str());
+      } else {
+        std::printf("(audio attached: %lld tokens; it goes with your next message)\n", (long long)seg->n_rows);
+        pending.push_back({MediaKind::kAudio, std::move(*seg)});
       }
       continue;
     }

@@ -15,6 +15,7 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/utf8.h"
 #include "cli/images.h"
+#include "cli/media.h"
 #include "vision/vision.h"
 
 namespace gemrun::cli {
@@ -67,7 +68,8 @@ int CmdRun(int argc, char** argv) {
                "  gemrun run -m gemma-3-4b-it-Q4_0.gguf -p \"Explain SIGPIPE in one paragraph\"\n"
                "  journalctl -u nginx -n 200 | gemrun run -m model.gguf -p \"Why does nginx fail?\"\n"
                "  gemrun run -m model.gguf -f /var/log/syslog -p \"Summarise the errors\" --temp 0 --json\n"
-               "  gemrun run -m model.gguf --prompt-ids 2,105,2364 -n 16 --temp 0 --json\n\n"
+               "  gemrun run -m model.gguf --prompt-ids 2,105,2364 -n 16 --temp 0 --json\n"
+               "  gemrun run -m gemma-4-12b.gguf --mmproj mmproj.gguf --audio call.wav -p \"Transcribe <audio>\"\n\n"
                "exit codes: 0 ok, 1 usage error (incl. a prompt longer than the context), 2 model/file error, "
                "3 runtime error",
                "gemrun run"};
@@ -85,10 +87,12 @@ int CmdRun(int argc, char** argv) {
   app.add_flag("--no-stdin", no_stdin, "do not read piped standard input");
   app.add_flag("--think", think, "Gemma 4: enable the thinking channel");
   ImageOptions io;
-  std::vector<std::string> images;
-  app.add_option("--mmproj", io.mmproj, "vision projector (mmproj-*.gguf) for --image");
+  std::vector<std::string> images, audios;
+  app.add_option("--mmproj", io.mmproj, "projector (mmproj-*.gguf) for --image and --audio");
   app.add_option("--image", images, "image file (PNG/JPEG), repeatable; \"<image>\" in -p marks where it goes, "
                                     "otherwise images come first")->needs("--mmproj");
+  app.add_option("--audio", audios, "audio clip (WAV; Gemma 4 12B), repeatable; \"<audio>\" in -p marks where it goes, "
+                                    "otherwise clips come first (after the images)")->needs("--mmproj");
   AddImageFlags(app, &io, /*needs_mmproj=*/false);
   f.gen.sampling.temperature = 0.8f;
   try {
@@ -109,7 +113,7 @@ int CmdRun(int argc, char** argv) {
   auto engine = Engine::Load(f.model, f.engine);
   if (!engine.ok()) return ReportError("run", engine.status());
   const Engine& e = **engine;
-  if (ids.empty() && images.empty()) {
+  if (ids.empty() && images.empty() && audios.empty()) {
     if (raw) {
       ids = e.tokenizer().Encode(user, EncodeOptions{.add_special = true, .parse_special = true});
     } else {
@@ -125,22 +129,34 @@ int CmdRun(int argc, char** argv) {
     }
   }
   std::vector<PromptSegment> segments;
-  if (!images.empty()) {
+  if (!images.empty() || !audios.empty()) {
     if (!prompt_ids.empty() || raw)
-      return ReportError("run", InvalidArgumentError("--image works with the chat format (not with --prompt-ids or --raw)"));
-    auto enc = LoadImageEncoder(e, io);
-    if (!enc.ok()) return ReportError("run", enc.status());
-    std::vector<PromptSegment> rows;
-    for (const std::string& img : images) {
-      auto seg = EncodeImage(e, **enc, io, img);
-      if (!seg.ok()) return ReportError("run", seg.status());
-      rows.push_back(std::move(*seg));
+      return ReportError("run", InvalidArgumentError("--image/--audio work with the chat format (not with --prompt-ids or --raw)"));
+    std::vector<MediaItem> items;
+    if (!images.empty()) {
+      auto enc = LoadImageEncoder(e, io);
+      if (!enc.ok()) return ReportError("run", enc.status());
+      for (const std::string& img : images) {
+        auto seg = EncodeImage(e, **enc, io, img);
+        if (!seg.ok()) return ReportError("run", seg.status());
+        items.push_back({MediaKind::kImage, std::move(*seg)});
+      }
     }
+    if (!audios.empty()) {
+      auto enc = LoadAudioEncoder(e, io.mmproj);
+      if (!enc.ok()) return ReportError("run", enc.status());
+      for (const std::string& clip : audios) {
+        auto seg = EncodeAudio(e, **enc, clip);
+        if (!seg.ok()) return ReportError("run", seg.status());
+        items.push_back({MediaKind::kAudio, std::move(*seg)});
+      }
+    }
+    std::vector<PromptSegment> rows;
     auto tmpl = ChatTemplate::ForGguf(e.model().file());
     if (!tmpl.ok()) return ReportError("run", tmpl.status());
     std::vector<ChatMessage> msgs;
     if (!system.empty()) msgs.push_back({"system", system});
-    msgs.push_back({"user", PlaceImages(user, rows.size(), tmpl->format())});
+    msgs.push_back({"user", PlaceMedia(user, items, tmpl->format(), &rows)});
     auto text = tmpl->Render(msgs, ChatOptions{.enable_thinking = think});
     if (!text.ok()) return ReportError("run", text.status());
     if (Status st = SplitAtImageSlots(e.tokenizer(), *text, std::move(rows), &segments); !st.ok()) return ReportError("run", st);

@@ -122,7 +122,7 @@ int CmdServe(int argc, char** argv) {
   app.add_flag("--log-prompts", so.log_prompts, "include prompts in the request log (off: never logged)");
   ImageOptions io;
   std::string image_dir;
-  app.add_option("--mmproj", io.mmproj, "vision projector (mmproj-*.gguf): accept images in chat requests");
+  app.add_option("--mmproj", io.mmproj, "projector (mmproj-*.gguf): accept images (and, with an audio part such as Gemma 4 12B's, input_audio clips) in chat requests");
   AddImageFlags(app, &io, /*needs_mmproj=*/true);
   app.add_option("--max-images-per-request", so.max_images, "images one request may carry")
       ->check(CLI::Range(size_t{1}, size_t{256}));
@@ -185,14 +185,25 @@ int CmdServe(int argc, char** argv) {
     return ReportError("serve", engine.status());
   }
   std::unique_ptr<server::ImageEncoder> images;
+  std::unique_ptr<server::AudioService> audio;
   if (!io.mmproj.empty()) {
+    // A projector may carry images, audio or both (Gemma 4 12B): one of them is enough.
     auto p = LoadProjector(**engine, io, threads);
-    if (!p.ok()) {
+    auto a = server::AudioService::Create(**engine, io.mmproj, threads);
+    if (!p.ok() && !a.ok()) {
       http.Stop();
       return ReportError("serve", p.status());
     }
-    images = std::move(*p);
-    sched.max_image_rows = images->max_tokens();
+    if (p.ok()) {
+      images = std::move(*p);
+      sched.max_image_rows = images->max_tokens();
+    } else {
+      std::fprintf(stderr, "gemrun serve: no images (%s)\n", p.status().message().c_str());
+    }
+    if (a.ok()) {
+      audio = std::move(*a);
+      sched.max_image_rows = std::max(sched.max_image_rows, audio->max_tokens());  // a clip is one batch
+    }
   }
   server::Scheduler scheduler(**engine, sched, &metrics);
   if (Status s = scheduler.Init(); !s.ok()) {
@@ -209,6 +220,7 @@ int CmdServe(int argc, char** argv) {
                     tmpl.status().message().c_str());
   backend.info = Describe(**engine, model_path, alias, sched.n_ctx);
   backend.images = images.get();
+  backend.audio = audio.get();
   backend.info.vision = images != nullptr;
   const std::string id = backend.info.id;
   http.SetBackend(std::move(backend));
@@ -220,6 +232,9 @@ int CmdServe(int argc, char** argv) {
                  io.mmproj.c_str(), static_cast<long long>(images->max_tokens()), so.max_images,
                  so.image_files_dir.empty() ? "" : ", local files under ", so.image_files_dir.c_str(),
                  so.allow_image_urls ? ", http(s) URLs fetched" : "");
+  if (audio)
+    std::fprintf(stderr, "gemrun serve: audio: projector %s (gemma4ua), input_audio parts up to %.0f s (%lld tokens) each\n",
+                 audio->path().c_str(), server::kMaxServerAudioSeconds, static_cast<long long>(audio->max_tokens()));
 
   int sig = 0;
   sigwait(&stop_signals, &sig);

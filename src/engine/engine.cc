@@ -76,12 +76,17 @@ Status Session::Append(std::span<const int32_t> ids, Timings* t) {
 
 Status Session::AppendImage(const PromptSegment& seg, Timings* t) {
   const auto t0 = Clock::now();
-  if (seg.n_rows > ws_->max_rows)
+  if (seg.non_causal && seg.n_rows > ws_->max_rows)
     return InvalidArgumentError("an image of " + std::to_string(seg.n_rows) + " tokens does not fit one batch of " +
                                 std::to_string(ws_->max_rows) + "; raise --batch-size");
-  const Batch b{.embd = seg.embd.data(), .n_embd_rows = seg.n_rows, .non_causal = seg.non_causal,
-                .global_causal = seg.global_causal};
-  RETURN_IF_ERROR(e_.model().Forward(b, *kv_, *ws_, LogitsMode::kLast, logits_.data(), e_.pool()));
+  // Causal rows (audio clips) may be split across batches like text; bidirectional ones may not.
+  const int64_t E = e_.model().config().n_embd;
+  for (int64_t r = 0; r < seg.n_rows; r += ws_->max_rows) {
+    const int64_t m = std::min(ws_->max_rows, seg.n_rows - r);
+    const Batch b{.embd = seg.embd.data() + r * E, .n_embd_rows = m, .non_causal = seg.non_causal,
+                  .global_causal = seg.global_causal};
+    RETURN_IF_ERROR(e_.model().Forward(b, *kv_, *ws_, LogitsMode::kLast, logits_.data(), e_.pool()));
+  }
   history_.insert(history_.end(), static_cast<size_t>(seg.n_rows), kImageRow);
   if (t) {
     t->prompt_ms += Ms(t0, Clock::now());

@@ -1,4 +1,4 @@
-// ImageSlotText and SplitAtImageSlots.
+// ImageSlotText, AudioSlotText and SplitAtImageSlots.
 #include "engine/image_prompt.h"
 
 namespace gemrun {
@@ -7,6 +7,11 @@ std::string ImageSlotText(ChatFormat fmt) {
   const std::string begin = fmt == ChatFormat::kGemma3 ? "\n\n<start_of_image>" : "\n\n<|image>";
   const std::string end = fmt == ChatFormat::kGemma3 ? "<end_of_image>\n\n" : "<image|>\n\n";
   return begin + std::string(kImageSlot) + end;
+}
+
+std::string AudioSlotText(ChatFormat fmt) {
+  (void)fmt;  // only Gemma 4 has an audio projector (AudioEncoder::CheckTextModel)
+  return "<|audio>" + std::string(kImageSlot) + "<audio|>";
 }
 
 Status SplitAtImageSlots(const Tokenizer& tok, std::string_view text, std::vector<PromptSegment> images,

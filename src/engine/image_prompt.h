@@ -1,6 +1,6 @@
-// Images in chat text, shared by the CLI (run, chat) and the server: the family's text around
-// an image (with a private slot marker where its rows go) and the split of rendered chat text
-// at those slots into prompt segments.
+// Media (images, audio clips) in chat text, shared by the CLI (run, chat) and the server: the
+// family's text around an image or clip (with a private slot marker where its rows go) and the
+// split of rendered chat text at those slots into prompt segments.
 #pragma once
 
 #include <string>
@@ -14,7 +14,8 @@
 
 namespace gemrun {
 
-// Where an image's rows go in chat text. Control characters: no tokenizer piece and no
+// Where an image's or audio clip's rows go in chat text (one marker for both kinds: the segments
+// given to SplitAtImageSlots are in slot order). Control characters: no tokenizer piece and no
 // ordinary text produces it (the server refuses requests that contain it).
 constexpr std::string_view kImageSlot = "\x1fgemrun-image\x1f";
 
@@ -23,9 +24,14 @@ constexpr std::string_view kImageSlot = "\x1fgemrun-image\x1f";
 // lines around them and the chat template trims message ends.
 std::string ImageSlotText(ChatFormat fmt);
 
+// The text for one audio clip (Gemma 4 12B, gemma4ua): "<|audio>" kImageSlot "<audio|>", what
+// llama.cpp's mtmd makes of the template's `<|audio|>` placeholder (spec gemma4-12b.md §4.3, no
+// blank lines). Audio rows are decoded causally (PromptSegment::non_causal = false).
+std::string AudioSlotText(ChatFormat fmt);
+
 // Splits rendered chat text at the kImageSlot markers: text pieces are tokenized (BOS once,
-// first; special tokens parsed), slot k becomes images[k]. InvalidArgument when the number of
-// slots differs from images.size().
+// first; special tokens parsed), slot k becomes images[k] (an image or an audio clip).
+// InvalidArgument when the number of slots differs from images.size().
 Status SplitAtImageSlots(const Tokenizer& tok, std::string_view text, std::vector<PromptSegment> images,
                          std::vector<PromptSegment>* out);
 

@@ -54,6 +54,7 @@ struct ImageInput {
   std::string bytes;  // encoded image (PNG/JPEG) from a data: URL or base64 string
   std::string file;   // a local path, allowed by --allow-image-files, read by the handler
   std::string url;    // an http(s) URL, allowed by --allow-image-urls, fetched by the handler
+  bool audio = false;  // an input_audio clip (bytes: WAV/MP3/FLAC; slot kAudioSlot), see audio_input.h
 };
 
 // What a generation endpoint asks for, after validation.

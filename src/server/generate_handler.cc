@@ -106,15 +106,37 @@ std::span<const uint8_t> Bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-// The prompt of a request with images. Cheap checks first (file access, image headers, token
-// counts, the context), then the slow part: each image decoded and encoded by the projector.
+// Decodes and encodes one input_audio clip (400 when this server has no audio projector).
+std::optional<ApiError> EncodeClip(const Backend& b, ImageInput& in, PromptSegment* out) {
+  if (!b.audio)
+    return ApiError::BadRequest("'" + in.param + "': this server has no audio projector (the model '" + b.info.id +
+                                "' was started without an --mmproj that has one; audio needs e.g. Gemma 4 12B's mmproj)",
+                                in.param, "invalid_audio");
+  double ms = 0;
+  if (auto e = b.audio->Encode(Bytes(in.bytes), in.param, out, &ms)) return e;
+  CurrentLog().image_ms += ms;
+  in.bytes = std::string();
+  return std::nullopt;
+}
+
+// The prompt of a request with images and audio clips. Cheap checks first (file access, image
+// headers, token counts, the context), then the slow part: each image decoded and encoded by
+// the projector. Clips are decoded and encoded up front (their length gives their token count;
+// the projector is one matrix product).
 std::optional<ApiError> BuildImagePrompt(const GenerateContext& ctx, ApiRequest& r, int fd, Job* job) {
   const Backend& b = *ctx.backend;
-  if (!b.images) return CheckImageAllowed(ImagePolicy{}, 0, r.images[0].param);
   if (!b.chat_template) return ApiError::BadRequest("this model has no known chat template; images need one", "messages");
   const ImagePolicy policy = PolicyOf(ctx);
   std::vector<int64_t> rows;
-  for (ImageInput& in : r.images) {
+  std::vector<PromptSegment> clips(r.images.size());  // encoded clips, by media index
+  for (size_t m = 0; m < r.images.size(); ++m) {
+    ImageInput& in = r.images[m];
+    if (in.audio) {
+      if (auto e = EncodeClip(b, in, &clips[m])) return e;
+      rows.push_back(clips[m].n_rows);
+      continue;
+    }
+    if (!b.images) return CheckImageAllowed(ImagePolicy{}, 0, in.param);
     if (!in.file.empty())
       if (auto e = ReadImageFile(in, policy, &in.bytes)) return e;
     if (!in.url.empty())
@@ -138,6 +160,10 @@ std::optional<ApiError> BuildImagePrompt(const GenerateContext& ctx, ApiRequest&
   for (PromptSegment& seg : segs) {
     if (!seg.is_image()) continue;
     ImageInput& in = r.images[k++];
+    if (in.audio) {
+      seg = std::move(clips[k - 1]);
+      continue;
+    }
     if (PeerClosed(fd)) {
       CurrentLog().client_gone = true;
       return ApiError::Of(499, "cancelled", "client went away");

@@ -11,6 +11,7 @@
 
 #include "base/status.h"
 #include "engine/engine.h"
+#include "server/audio_input.h"
 #include "server/image_prompt.h"
 #include "server/metrics.h"
 #include "server/ollama.h"
@@ -42,6 +43,7 @@ struct Backend {
   std::optional<ChatTemplate> chat_template;
   ModelInfo info;
   const ImageEncoder* images = nullptr;  // set with --mmproj; null: requests with images get 400
+  const AudioService* audio = nullptr;   // --mmproj with an audio part; null: input_audio gets 400
 };
 
 class HttpServer {

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "server/api.h"
+#include "server/audio_input.h"
 
 namespace gemrun::server {
 namespace {
@@ -75,7 +76,7 @@ std::string ExpandImageSlots(const std::string& content, ChatFormat fmt) {
 Status LayoutImagePrompt(const Tokenizer& tok, const ChatTemplate& tmpl, std::span<const ChatMessage> messages,
                          std::span<const int64_t> image_rows, std::vector<PromptSegment>* out) {
   std::vector<ChatMessage> msgs(messages.begin(), messages.end());
-  for (ChatMessage& m : msgs) m.content = ExpandImageSlots(m.content, tmpl.format());
+  for (ChatMessage& m : msgs) m.content = ExpandAudioSlots(ExpandImageSlots(m.content, tmpl.format()));
   ASSIGN_OR_RETURN(std::string text, tmpl.Render(msgs));
   std::vector<PromptSegment> images(image_rows.size());
   for (size_t k = 0; k < images.size(); ++k) images[k].n_rows = image_rows[k];

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "server/audio_input.h"
 #include "tokenizer/utf8.h"
 
 namespace gemrun::server {
@@ -107,6 +108,7 @@ Err ParseContent(const Json& c, const std::string& path, const std::string& role
                  std::string* out, std::vector<ImageInput>* images) {
   if (c.is_string()) {
     *out = c.get<std::string>();
+    if (auto e = CheckNoAudioSlot(*out, path)) return e;
     return CheckNoImageSlot(*out, path);
   }
   if (!c.is_array()) return ApiError::BadRequest("'" + path + "' must be a string or an array of content parts", path, "invalid_type");
@@ -120,14 +122,20 @@ Err ParseContent(const Json& c, const std::string& path, const std::string& role
       *out += kImageSlot;
       continue;
     }
+    if (part["type"] == "input_audio" && role == "user") {
+      if (auto e = ParseAudioPart(part, p, lim.images.max_images, images)) return e;
+      *out += kAudioSlot;
+      continue;
+    }
     if (part["type"] != "text")
       return ApiError::Unsupported(p + ".type", part["type"] == "image_url"
                                                     ? "image parts are accepted in user messages only"
-                                                    : "only \"text\" and \"image_url\" content parts are supported");
+                                                    : "only \"text\", \"image_url\" and \"input_audio\" content parts are supported");
     if (auto k = FirstUnknownKey(part, {"type", "text"})) return ApiError::Unsupported(p + "." + *k);
     std::string text;
     if (auto e = GetString(part, "text", p + ".text", &text)) return e;
     if (auto e = CheckNoImageSlot(text, p + ".text")) return e;
+    if (auto e = CheckNoAudioSlot(text, p + ".text")) return e;
     *out += text;
   }
   return std::nullopt;
