@@ -194,6 +194,7 @@ int CmdChat(int argc, char** argv) {
   auto engine = Engine::Load(f.model, f.engine);
   if (!engine.ok()) return ReportError("chat", engine.status());
   const Engine& e = **engine;
+  std::fprintf(stderr, "gemrun chat: %s\n", e.Describe().c_str());
   auto tmpl = ChatTemplate::ForGguf(e.model().file());
   if (!tmpl.ok()) return ReportError("chat", tmpl.status());
   f.gen.extra_eog = tmpl->StopTokens(e.tokenizer().vocab());

@@ -1,10 +1,11 @@
-// gemrun inspect FILE [--json]: metadata and tensor table of a GGUF file.
+// gemrun inspect FILE [--json]: what a GGUF file is (one line), its metadata and tensor table.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "gguf/gguf.h"
+#include "model/describe.h"
 
 namespace gemrun::cli {
 namespace {
@@ -46,7 +47,8 @@ std::string Shape(const GgufTensorInfo& t) {
 }  // namespace
 
 int CmdInspect(int argc, char** argv) {
-  CLI::App app{"Print a GGUF file's metadata and tensor table.\n\n"
+  CLI::App app{"Print what a GGUF file is (e.g. \"gemma4 12B (dense, 48 layers), Q4_0, ...\"), its metadata\n"
+               "and tensor table.\n\n"
                "examples:\n  gemrun inspect gemma-3-1b-it-Q4_0.gguf\n"
                "  gemrun inspect model.gguf --json | jq '.metadata[\"general.architecture\"]'",
                "gemrun inspect"};
@@ -69,6 +71,7 @@ int CmdInspect(int argc, char** argv) {
     out["version"] = f.version();
     out["alignment"] = f.alignment();
     out["data_offset"] = f.data_offset();
+    out["description"] = DescribeGguf(f);
     nlohmann::json meta = nlohmann::json::object();
     for (const auto& [k, v] : f.metadata()) meta[k] = ValueJson(f, k, v, full);
     out["metadata"] = meta;
@@ -85,6 +88,7 @@ int CmdInspect(int argc, char** argv) {
   std::printf("%s: GGUF v%u, %zu metadata keys, %zu tensors, alignment %llu, data at %llu\n",
               path.c_str(), f.version(), f.metadata().size(), f.tensors().size(),
               (unsigned long long)f.alignment(), (unsigned long long)f.data_offset());
+  std::printf("  %s\n", DescribeGguf(f).c_str());
   for (const auto& [k, v] : f.metadata()) {
     std::string val = ValueJson(f, k, v, full).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (val.size() > 160) val = val.substr(0, 157) + "...";

@@ -113,6 +113,7 @@ int CmdRun(int argc, char** argv) {
   auto engine = Engine::Load(f.model, f.engine);
   if (!engine.ok()) return ReportError("run", engine.status());
   const Engine& e = **engine;
+  std::fprintf(stderr, "gemrun run: %s\n", e.Describe().c_str());
   if (ids.empty() && images.empty() && audios.empty()) {
     if (raw) {
       ids = e.tokenizer().Encode(user, EncodeOptions{.add_special = true, .parse_special = true});

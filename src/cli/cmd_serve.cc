@@ -90,7 +90,7 @@ int CmdServe(int argc, char** argv) {
                "examples:\n  gemrun serve -m gemma-3-1b-it-Q4_0.gguf\n"
                "  gemrun serve -m model.gguf --host 0.0.0.0 --port 8080 --parallel 8 --api-key-file /etc/gemrun/key",
                "gemrun serve"};
-  std::string model_path, alias, key_file, kv_type = "f16", flash_attn = "auto";
+  std::string model_path, alias, key_file, kv_type = "f16", flash_attn = "auto", suppress = "auto";
   server::ServerOptions so;
   server::SchedulerOptions sched;
   int threads = 0;
@@ -118,6 +118,7 @@ int CmdServe(int argc, char** argv) {
   app.add_option("-t,--threads", threads, "compute threads (default: all cores)");
   app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32, q8_0)")->check(CLI::IsMember(kKvTypeNames));
   AddFlashAttnOption(app, &flash_attn);
+  AddSuppressOption(app, &suppress);
   app.add_option("--alias", alias, "model name in /v1/models and responses (default: file name)");
   app.add_flag("--log-prompts", so.log_prompts, "include prompts in the request log (off: never logged)");
   ImageOptions io;
@@ -178,12 +179,14 @@ int CmdServe(int argc, char** argv) {
   eo.max_batch = sched.max_batch;
   eo.kv_type = sched.kv_type;
   eo.flash_attn = sched.flash_attn;
+  eo.suppress = SuppressFromName(suppress);
   eo.repack_lm_head = sched.n_slots > 1;  // batched decode: the LM head dominates a step
   auto engine = Engine::Load(model_path, eo);
   if (!engine.ok()) {
     http.Stop();
     return ReportError("serve", engine.status());
   }
+  std::fprintf(stderr, "gemrun serve: model: %s\n", (*engine)->Describe().c_str());
   std::unique_ptr<server::ImageEncoder> images;
   std::unique_ptr<server::AudioService> audio;
   if (!io.mmproj.empty()) {

@@ -254,7 +254,7 @@ int CmdTokenize(int argc, char** argv) {
       "exit codes: 0 ok, 1 usage error, 2 model/file error, 3 runtime error (bad JSONL record)");
   std::string model, jsonl, bench;
   std::vector<std::string> words;
-  bool no_bos = false, parse_special = false, ids_only = false, g4_bytes = false;
+  bool no_bos = false, parse_special = false, ids_only = false, g4_bytes = false, g4_drop = false;
   double bench_seconds = 2.0;
   app.add_option("-m,--model", model, "GGUF file with tokenizer.ggml.* metadata")->required()->type_name("FILE");
   app.add_option("text", words, "text to tokenize (several words are joined by spaces; '-' reads stdin)");
@@ -265,9 +265,11 @@ int CmdTokenize(int argc, char** argv) {
   app.add_flag("--no-bos", no_bos, "do not add BOS (add_special = false)");
   app.add_flag("--parse-special", parse_special, "recognise control tokens such as <start_of_turn>");
   app.add_flag("--ids", ids_only, "print only the id list as JSON");
-  app.add_flag("--g4-byte-tokens", g4_bytes,
-               "Gemma 4: encode characters missing from the vocabulary as <0xXX> byte tokens (HF "
-               "behaviour) instead of dropping them (llama.cpp behaviour, the default)");
+  app.add_flag("--g4-drop-bytes", g4_drop,
+               "Gemma 4: drop characters missing from the vocabulary, as llama.cpp d1f82e382 (April 2026) "
+               "did, instead of encoding them as <0xXX> byte tokens (llama.cpp 3f545becc and HF, the default)");
+  app.add_flag("--g4-byte-tokens", g4_bytes, "Gemma 4: <0xXX> byte fallback (the default; kept for old scripts)")
+      ->excludes("--g4-drop-bytes");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -285,7 +287,7 @@ int CmdTokenize(int argc, char** argv) {
     return kExitModel;
   }
   TokenizerOptions topts;
-  topts.gemma4_fallback = g4_bytes ? Gemma4Fallback::kByteTokens : Gemma4Fallback::kLlamaCpp;
+  topts.gemma4_fallback = g4_drop ? Gemma4Fallback::kDropBytes : Gemma4Fallback::kByteTokens;
   auto tok = Tokenizer::FromGguf(**file, topts);
   if (!tok.ok()) {
     ReportError(kCmd, tok.status());

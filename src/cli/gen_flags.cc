@@ -23,12 +23,14 @@ void GenFlags::Register(CLI::App& app) {
   app.add_option("--frequency-penalty", s.frequency_penalty, "frequency penalty (0 = off)");
   app.add_option("-s,--seed", s.seed, "random seed (same seed, same output)");
   app.add_option("--logit-bias", logit_bias, "bias a token: ID=BIAS (repeatable)");
+  AddSuppressOption(app, &suppress);
   app.add_option("--stop", gen.stop, "stop string (repeatable; not included in the output)");
 }
 
 Status GenFlags::Finish() {
   engine.kv_type = KvTypeFromName(kv_type);
   engine.flash_attn = FlashAttnFromName(flash_attn);
+  engine.suppress = SuppressFromName(suppress);
   for (const std::string& b : logit_bias) {
     const size_t eq = b.find('=');
     char* end = nullptr;

@@ -15,6 +15,20 @@ inline DType KvTypeFromName(const std::string& s) {
   return s == "f32" ? DType::kF32 : s == "q8_0" ? DType::kQ8_0 : DType::kF16;
 }
 
+// --suppress-tokens values (SuppressMode, tokenizer/tokenizer.h).
+inline const std::vector<std::string> kSuppressNames = {"auto", "file", "off"};
+inline SuppressMode SuppressFromName(const std::string& s) {
+  return s == "off" ? SuppressMode::kOff : s == "file" ? SuppressMode::kFile : SuppressMode::kAuto;
+}
+inline constexpr const char* kSuppressHelp =
+    "tokens never sampled: auto (default: the file's tokenizer.ggml.suppress_tokens, else Gemma 4's "
+    "<image|>/<audio|> when the vocabulary has them), file (only the file's list, as llama.cpp), off "
+    "(none; raw greedy). Example: --suppress-tokens file";
+// Registers --suppress-tokens on `app`, storing the value's name in *value.
+inline CLI::Option* AddSuppressOption(CLI::App& app, std::string* value) {
+  return app.add_option("--suppress-tokens", *value, kSuppressHelp)->check(CLI::IsMember(kSuppressNames));
+}
+
 // --flash-attn (alias -fa) values, as llama.cpp's: "on", "off", or "auto" (= kFlashAttnAuto).
 inline const std::vector<std::string> kFlashAttnNames = {"on", "off", "auto"};
 // What "auto" picks: the unfused kernel, which measured faster on the CPUs we tried (the fused
@@ -33,6 +47,7 @@ struct GenFlags {
   EngineOptions engine;
   std::string kv_type = "f16";
   std::string flash_attn = "auto";
+  std::string suppress = "auto";
   GenerateParams gen;
   std::vector<std::string> logit_bias;  // "ID=BIAS"
 

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "model/describe.h"
+
 namespace gemrun {
 namespace {
 
@@ -16,7 +18,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_path, co
   auto e = std::make_unique<Engine>();
   e->opts_ = opts;
   ASSIGN_OR_RETURN(e->model_, LoadModel(model_path, LoadOptions{.repack_lm_head = opts.repack_lm_head}));
-  ASSIGN_OR_RETURN(e->tokenizer_, Tokenizer::FromGguf(e->model_->file()));
+  ASSIGN_OR_RETURN(e->tokenizer_, Tokenizer::FromGguf(e->model_->file(), TokenizerOptions{.suppress = opts.suppress}));
   const ModelConfig& c = e->model_->config();
   if (e->tokenizer_->vocab().size() > c.n_vocab)
     return InvalidArgumentError(model_path + ": the tokenizer has " + std::to_string(e->tokenizer_->vocab().size()) +
@@ -29,6 +31,20 @@ StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_path, co
   e->pool_ = std::make_unique<ThreadPool>(opts.threads);
   e->load_ms_ = Ms(t0, Clock::now());
   return e;
+}
+
+std::string Engine::Describe() const {
+  std::string out = DescribeGguf(model_->file());
+  const auto& sup = tokenizer_->suppressed();
+  if (!sup.empty()) {
+    out += "; never sampled:";
+    for (size_t i = 0; i < sup.size(); ++i) {
+      const std::string_view t = tokenizer_->vocab().text(sup[i]);
+      out += (i ? ", " : " ") + std::string(t.size() <= 24 ? t : t.substr(0, 24)) + " (" + std::to_string(sup[i]) + ")";
+    }
+    out += tokenizer_->vocab().has_suppress_key() ? " [tokenizer.ggml.suppress_tokens]" : " [implicit Gemma 4 default]";
+  }
+  return out;
 }
 
 StatusOr<std::unique_ptr<Session>> Engine::NewSession() const {

@@ -23,6 +23,7 @@ struct EngineOptions {
   DType kv_type = DType::kF16;
   bool repack_lm_head = false;  // see LoadOptions (model/model.h)
   bool flash_attn = false;      // the fused attention kernel (Workspace::flash_attn)
+  SuppressMode suppress = SuppressMode::kAuto;  // ids generation never samples (tokenizer.h)
   static constexpr int64_t kDefaultMaxCtx = 8192;
 };
 
@@ -70,6 +71,9 @@ class Engine {
   const EngineOptions& options() const { return opts_; }
   int64_t n_ctx() const { return opts_.n_ctx; }
   double load_ms() const { return load_ms_; }
+  // Start-up banner: what the model is (DescribeGguf: "gemma4 12B (dense, 48 layers), Q4_0,
+  // ...") and which tokens generation never samples.
+  std::string Describe() const;
 
   StatusOr<std::unique_ptr<Session>> NewSession() const;
 

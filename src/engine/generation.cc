@@ -3,6 +3,7 @@
 #include "engine/generation.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace gemrun {
 
@@ -30,8 +31,22 @@ const char* FinishReasonDetail(FinishReason r) {
   return "none";
 }
 
+namespace {
+// Suppressed ids (Tokenizer::suppressed) become -inf biases at the front of the bias list, as
+// llama.cpp's common_sampler_init does, so no sampler stage (greedy included) can pick them.
+GenerateParams WithSuppressed(const Tokenizer& tok, GenerateParams p, int64_t n_vocab) {
+  std::vector<std::pair<int32_t, float>> bias;
+  for (int32_t id : tok.suppressed())
+    if (id < n_vocab) bias.emplace_back(id, -std::numeric_limits<float>::infinity());
+  bias.insert(bias.end(), p.sampling.logit_bias.begin(), p.sampling.logit_bias.end());
+  p.sampling.logit_bias = std::move(bias);
+  return p;
+}
+}  // namespace
+
 Generation::Generation(const Tokenizer& tok, const GenerateParams& p, int64_t n_vocab, TokenCallback cb)
-    : tok_(tok), p_(p), n_vocab_(n_vocab), cb_(std::move(cb)), sampler_(p.sampling, n_vocab), decoder_(tok) {
+    : tok_(tok), p_(WithSuppressed(tok, p, n_vocab)), n_vocab_(n_vocab), cb_(std::move(cb)), sampler_(p_.sampling, n_vocab),
+      decoder_(tok) {
   std::erase_if(p_.stop, [](const std::string& s) { return s.empty(); });
 }
 

@@ -101,6 +101,9 @@ int32_t Sampler::Sample(float* logits) {
   } else {
     std::sort(cand_.begin(), cand_.end(), desc);
   }
+  // Candidates at -inf (suppressed tokens, -inf biases) can never be drawn: drop them, so the
+  // rounding fallback at the end of the draw cannot return one.
+  while (n > 1 && cand_[n - 1].first == -std::numeric_limits<float>::infinity()) --n;
   // Softmax at temperature 1 over the survivors (top-p and min-p see these probabilities).
   const float mx = cand_[0].first;
   prob_.resize(n);

@@ -162,8 +162,8 @@ void Gemma4Bpe::EncodeWord(std::string_view word, Gemma4Fallback fallback, Scrat
     for (unsigned char c : piece) {
       TokenId b;
       if (fallback == Gemma4Fallback::kByteTokens) {
-        b = hex_token_[c];
-      } else {
+        b = hex_token_[c];  // llama.cpp 3f545becc, HF
+      } else {  // llama.cpp d1f82e382
         const char raw = static_cast<char>(c);
         b = vocab_->Find(std::string_view(&raw, 1));
       }

@@ -111,6 +111,8 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromVocab(std::unique_ptr<Vocab>
   if (!vocab) return InvalidArgumentError("Tokenizer::FromVocab: null vocabulary");
   std::unique_ptr<Tokenizer> t(new Tokenizer(std::move(vocab), opts));
   const Vocab& v = *t->vocab_;
+  if (opts.suppress != SuppressMode::kOff) t->suppressed_ = v.suppress_tokens();
+  if (opts.suppress == SuppressMode::kAuto && !v.has_suppress_key()) t->suppressed_ = v.implicit_suppress_tokens();
   Impl& impl = *t->impl_;
   impl.splitter.Build(v);
   if (v.model() == TokenizerModel::kGemma4Bpe) {

@@ -43,16 +43,35 @@ struct DecodeOptions {
 
 // What Gemma 4 BPE does with a final symbol that is not a vocabulary token.
 enum class Gemma4Fallback {
-  // llama.cpp at the goldens' commit (d1f82e382): look each raw byte up as a one-byte token
-  // text and drop bytes that have none — characters missing from the vocabulary are lost.
-  // Default, for id parity with llama.cpp.
-  kLlamaCpp,
-  // HF tokenizers (byte_fallback) and later llama.cpp: one <0xXX> token per byte. Lossless.
+  // llama.cpp 3f545becc (the reference since August 2026) and HF tokenizers (byte_fallback):
+  // one <0xXX> token per byte, lossless. Default.
   kByteTokens,
+  // llama.cpp d1f82e382 (April 2026): each raw byte looked up as a one-byte token text and
+  // dropped when there is none, so characters missing from the vocabulary are lost. Kept only
+  // to reproduce old outputs (`gemrun tokenize --g4-drop-bytes`).
+  kDropBytes,
 };
 
+// Which ids generation must never sample (a -inf logit bias applied before anything else,
+// as llama.cpp's common sampler does; raw logits are unchanged).
+enum class SuppressMode {
+  // `tokenizer.ggml.suppress_tokens` when the file has it; otherwise Gemma 4's multimodal end
+  // tokens `<image|>` / `<audio|>` if the vocabulary has them (what the 12B's generation config
+  // lists; conversions older than August 2026 lack the key). Default.
+  kAuto,
+  // Only the file's list: strict llama.cpp 3f545becc parity on old files.
+  kFile,
+  // Nothing suppressed (raw greedy decoding, for debugging).
+  kOff,
+};
+// "auto", "file", "off".
+inline const char* SuppressModeName(SuppressMode m) {
+  return m == SuppressMode::kAuto ? "auto" : m == SuppressMode::kFile ? "file" : "off";
+}
+
 struct TokenizerOptions {
-  Gemma4Fallback gemma4_fallback = Gemma4Fallback::kLlamaCpp;
+  Gemma4Fallback gemma4_fallback = Gemma4Fallback::kByteTokens;
+  SuppressMode suppress = SuppressMode::kAuto;
 };
 
 class Tokenizer {
@@ -63,6 +82,8 @@ class Tokenizer {
 
   const Vocab& vocab() const { return *vocab_; }
   TokenizerModel model() const { return vocab_->model(); }
+  // Ids generation never samples, per TokenizerOptions::suppress (see SuppressMode).
+  const std::vector<TokenId>& suppressed() const { return suppressed_; }
 
   // Tokenizes arbitrary bytes. Output ids are all valid for vocab().
   std::vector<TokenId> Encode(std::string_view text, const EncodeOptions& opts = {}) const;
@@ -85,6 +106,7 @@ class Tokenizer {
 
   std::unique_ptr<Vocab> vocab_;
   TokenizerOptions opts_;
+  std::vector<TokenId> suppressed_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -106,6 +106,7 @@ StatusOr<std::unique_ptr<Vocab>> Vocab::FromGguf(const GgufFile& f) {
 
   RETURN_IF_ERROR(v->LoadTokens(f));
   RETURN_IF_ERROR(v->LoadSpecialIds(f));
+  RETURN_IF_ERROR(v->LoadSuppressTokens(f));
   v->ApplyTextFixes();
   v->BuildCaches();
   return v;
@@ -220,6 +221,39 @@ Status Vocab::LoadSpecialIds(const GgufFile& f) {
     return DataLossError(f.path() + ": tokenizer.ggml.add_eos_token is true, but tokenizer.ggml.eos_token_id "
                          "is not set");
   return OkStatus();
+}
+
+// llama.cpp (llama-vocab.cpp, "suppress tokens") fails the load unless the value is an INT32
+// array, and drops ids outside the vocabulary without a word; we note them as warnings.
+Status Vocab::LoadSuppressTokens(const GgufFile& f) {
+  constexpr std::string_view kKey = "tokenizer.ggml.suppress_tokens";
+  const GgufValue* v = f.Find(kKey);
+  if (!v) return OkStatus();
+  if (v->type != GgufType::kArray || v->elem_type != GgufType::kI32)
+    return DataLossError(f.path() + ": " + std::string(kKey) + " must be an array of INT32 token ids, got " +
+                         (v->type == GgufType::kArray ? std::string("array[") + GgufTypeName(v->elem_type) + "]"
+                                                      : std::string(GgufTypeName(v->type))) +
+                         "; reconvert the model or remove the key");
+  has_suppress_key_ = true;
+  auto ids = f.GetIntArray(kKey);
+  if (!ids.ok()) return AsFileError(ids.status());
+  for (int64_t id : *ids) {
+    if (id >= 0 && id < size()) {
+      suppress_.push_back(static_cast<TokenId>(id));
+    } else {
+      warnings_.push_back(std::string(kKey) + ": id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                          std::to_string(size()) + "); ignored");
+    }
+  }
+  return OkStatus();
+}
+
+std::vector<TokenId> Vocab::implicit_suppress_tokens() const {
+  std::vector<TokenId> out;
+  if (has_suppress_key_ || model_ != TokenizerModel::kGemma4Bpe) return out;
+  for (std::string_view t : {"<audio|>", "<image|>"})  // the 12B's order: 258883, 258882
+    if (TokenId id = Find(t); id != kNoToken) out.push_back(id);
+  return out;
 }
 
 // llama.cpp's "auto-detect special tokens by text" pass. It walks an unordered_map; we walk

@@ -84,6 +84,15 @@ class Vocab {
 
   // End-of-generation ids, ascending (llama.cpp's special_eog_ids: EOG texts + eos/eot/eom).
   const std::vector<TokenId>& eog_ids() const { return eog_; }
+  // `tokenizer.ggml.suppress_tokens` (Gemma 4 12B): ids the sampler must never pick (llama.cpp
+  // puts a -inf logit bias for each at the front of its sampler chain). Out-of-range ids are
+  // dropped, file order kept; empty when the key is absent.
+  const std::vector<TokenId>& suppress_tokens() const { return suppress_; }
+  bool has_suppress_key() const { return has_suppress_key_; }
+  // What to suppress when the file has no list: Gemma 4's multimodal end tokens `<image|>` and
+  // `<audio|>` if the vocabulary has them (the 12B's generation_config list; older conversions
+  // lack the key), else nothing. Empty whenever the file has the key.
+  std::vector<TokenId> implicit_suppress_tokens() const;
   // CONTROL / USER_DEFINED / UNKNOWN tokens in llama.cpp's matching order (longest text
   // first, the order std::sort gives on ascending ids). The special-token split uses it.
   const std::vector<TokenId>& special_tokens() const { return special_; }
@@ -103,6 +112,7 @@ class Vocab {
   Vocab() = default;
   Status LoadTokens(const GgufFile& f);
   Status LoadSpecialIds(const GgufFile& f);
+  Status LoadSuppressTokens(const GgufFile& f);
   void ApplyTextFixes();
   void BuildCaches();
 
@@ -120,6 +130,8 @@ class Vocab {
   bool escape_whitespaces_ = true, clean_spaces_ = false;
 
   std::vector<TokenId> eog_;
+  std::vector<TokenId> suppress_;
+  bool has_suppress_key_ = false;
   std::vector<TokenId> special_;
   std::vector<std::string> merges_;
   std::vector<std::string> warnings_;

@@ -6,30 +6,77 @@ GEMRUN=$1 DATA=$2
 M=$DATA/testdata/models
 fail() { echo "FAIL: $*"; exit 1; }
 
-# 1. Greedy ids equal the goldens up to the first unconfident step (quantized gap 1.0).
+# 1. Greedy ids equal the goldens up to the first unconfident step (quantized gap 1.0). Files
+#    with tokenizer.ggml.suppress_tokens (g4u-*) are compared with greedy_with_suppress_tokens,
+#    what llama.cpp's sampler picks; with the shared fixtures, the g4u files there too (the f32
+#    one is confident through step 6 of p40, where suppression changes the output).
+python3 - "$GEMRUN" "$DATA/testdata" "${3:-}/testdata" <<'PY'
+import json, os, subprocess, sys
+gemrun, root, shared = sys.argv[1], sys.argv[2], sys.argv[3]
+bad = 0
+def check(root, keep):
+    global bad
+    man = json.load(open(f"{root}/manifest.json"))
+    for m in man["models"]:
+        if not keep(m["name"]): continue
+        gap = man["recommended_checks"]["classes"][m["check_class"]]["argmax_gap"]
+        prompts = man["prompt_sets"][m["prompt_set"]]["prompts"]
+        for pname, g in m["goldens"].items():
+            want_ids = g.get("greedy_with_suppress_tokens", g["greedy"])
+            gaps = g.get("greedy_with_suppress_tokens_top2_gap", g["greedy_top2_gap"])
+            ids = ",".join(map(str, prompts[pname]))
+            out = subprocess.run([gemrun, "run", "-m", f"{root}/{m['file']}", "--prompt-ids", ids, "-n", "16",
+                                  "--temp", "0", "--json", "--kv-type", "f32", "-t", "2"],
+                                 capture_output=True, text=True, timeout=300)
+            if out.returncode != 0:
+                print("FAIL", m["name"], pname, out.stderr); bad += 1; continue
+            toks = json.loads(out.stdout)["tokens"]
+            for k, (want, gp) in enumerate(zip(want_ids, gaps)):
+                if gp <= gap: break
+                if k >= len(toks) or toks[k] != want:
+                    print("FAIL", m["name"], pname, "step", k, toks[:k + 1], "want", want_ids[:k + 1]); bad += 1; break
+check(root, lambda n: True)
+if os.path.exists(f"{shared}/manifest.json"):
+    check(shared, lambda n: n.startswith("g4u-"))
+print("greedy:", "ok" if not bad else f"{bad} failures")
+sys.exit(1 if bad else 0)
+PY
+
+# 1b. Suppressed tokens (g4u-tiny: tokenizer.ggml.suppress_tokens = [2047, 1156]). After p40 and
+#     the 6 ids both greedy runs share, the raw argmax is 1156 (gap 2.5) and the best unsuppressed
+#     id 1249 (gap 1.6): the sampler skips 1156, --suppress-tokens off does not; the banner says so.
 python3 - "$GEMRUN" "$DATA/testdata" <<'PY'
 import json, subprocess, sys
 gemrun, root = sys.argv[1], sys.argv[2]
 man = json.load(open(f"{root}/manifest.json"))
-bad = 0
-for m in man["models"]:
-    gap = man["recommended_checks"]["classes"][m["check_class"]]["argmax_gap"]
-    prompts = man["prompt_sets"][m["prompt_set"]]["prompts"]
-    for pname, g in m["goldens"].items():
-        ids = ",".join(map(str, prompts[pname]))
-        out = subprocess.run([gemrun, "run", "-m", f"{root}/{m['file']}", "--prompt-ids", ids, "-n", "16",
-                              "--temp", "0", "--json", "--kv-type", "f32", "-t", "2"],
-                             capture_output=True, text=True, timeout=300)
-        if out.returncode != 0:
-            print("FAIL", m["name"], pname, out.stderr); bad += 1; continue
-        toks = json.loads(out.stdout)["tokens"]
-        for k, (want, gp) in enumerate(zip(g["greedy"], g["greedy_top2_gap"])):
-            if gp <= gap: break
-            if k >= len(toks) or toks[k] != want:
-                print("FAIL", m["name"], pname, "step", k, toks[:k + 1], "want", g["greedy"][:k + 1]); bad += 1; break
-print("greedy:", "ok" if not bad else f"{bad} failures")
-sys.exit(1 if bad else 0)
+m = next(x for x in man["models"] if x["name"] == "g4u-tiny-q4_0")
+g = m["goldens"]["p40"]
+ids = man["prompt_sets"][m["prompt_set"]]["prompts"]["p40"] + g["greedy_with_suppress_tokens"][:6]
+def first(*extra):
+    out = subprocess.run([gemrun, "run", "-m", f"{root}/{m['file']}", "--prompt-ids", ",".join(map(str, ids)),
+                          "-n", "1", "--temp", "0", "--json", "-t", "2", *extra], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["tokens"][0], out.stderr
+tok, err = first()
+assert tok == g["greedy_with_suppress_tokens"][6] == 1249, (tok, err)
+assert "never sampled: <audio|> (2047)" in err and "tokenizer.ggml.suppress_tokens" in err, err
+assert "gemma4" in err and "(dense, 6 layers)" in err, err
+assert first("--suppress-tokens", "file")[0] == 1249
+tok, err = first("--suppress-tokens", "off")
+assert tok == g["greedy"][6] == 1156, tok
+assert "never sampled" not in err, err
+# Sampling at a high temperature never returns a suppressed id either.
+out = subprocess.run([gemrun, "run", "-m", f"{root}/{m['file']}", "--prompt-ids", ",".join(map(str, ids)),
+                      "-n", "64", "--temp", "5", "--top-k", "0", "--top-p", "1", "--min-p", "0", "-s", "3",
+                      "--json", "-t", "2"], capture_output=True, text=True)
+assert out.returncode == 0, out.stderr
+assert not {1156, 2047} & set(json.loads(out.stdout)["tokens"]), out.stdout
+print("suppress: ok")
 PY
+set +e
+"$GEMRUN" run -m "$M/g4u-tiny-q4_0.gguf" --suppress-tokens bogus -p x --no-stdin >/dev/null 2>&1; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "bad --suppress-tokens value: exit $rc, want 1"
 
 # 2. Piped stdin is appended to the prompt as a document.
 a=$("$GEMRUN" run -m "$M/g3-tiny-q4_0.gguf" -p "why" -n 2 --temp 0 --json --no-stdin </dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["usage"]["prompt_tokens"])')

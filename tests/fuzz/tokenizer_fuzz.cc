@@ -60,8 +60,8 @@ const Tokenizers& Get() {
   static const Tokenizers* t = [] {
     auto* r = new Tokenizers;
     const std::string dir = DataDir();
-    r->g3 = LoadOrDie(dir + "/tokenizer/gemma3-vocab.gguf", Gemma4Fallback::kLlamaCpp);
-    r->g4 = LoadOrDie(dir + "/testdata/models/g4-tiny-q8_0.gguf", Gemma4Fallback::kLlamaCpp);
+    r->g3 = LoadOrDie(dir + "/tokenizer/gemma3-vocab.gguf", Gemma4Fallback::kDropBytes);
+    r->g4 = LoadOrDie(dir + "/testdata/models/g4-tiny-q8_0.gguf", Gemma4Fallback::kDropBytes);
     r->g4_bytes = LoadOrDie(dir + "/testdata/models/g4-tiny-q8_0.gguf", Gemma4Fallback::kByteTokens);
     return r;
   }();

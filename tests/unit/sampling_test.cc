@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <vector>
 
@@ -120,6 +121,26 @@ TEST(Sampler, ValidateRejectsBadValues) {
   p.logit_bias = {{6, 1.0f}};
   EXPECT_FALSE(p.Validate(6).ok());
   EXPECT_TRUE(SamplingParams{}.Validate(6).ok());
+}
+
+TEST(Sampler, MinusInfinityBiasIsNeverSampled) {
+  // Suppressed tokens arrive as -inf biases (engine/generation.cc). A positive user bias on the
+  // same token cannot bring it back, and no draw at any temperature returns it.
+  const float inf = std::numeric_limits<float>::infinity();
+  SamplingParams p;
+  p.temperature = 0;
+  p.logit_bias = {{1, -inf}, {4, -inf}, {1, 50.0f}};
+  Sampler g(p, 6);
+  auto l = Logits();
+  EXPECT_EQ(g.Sample(l.data()), 2);
+  p.temperature = 100;  // nearly uniform over the survivors
+  p.top_k = 0, p.top_p = 1, p.min_p = 0;
+  p.logit_bias = {{0, -inf}, {1, -inf}, {2, -inf}, {3, -inf}, {4, -inf}};
+  Sampler t(p, 6);
+  for (int i = 0; i < 2000; ++i) {
+    auto row = Logits();
+    ASSERT_EQ(t.Sample(row.data()), 5);
+  }
 }
 
 TEST(Sampler, LogProbs) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <climits>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <string>
@@ -29,13 +30,13 @@ std::unique_ptr<Tokenizer> Load(Gemma4Fallback fallback) {
 }
 
 const Tokenizer& Gemma4() {
-  static const Tokenizer* tok = Load(Gemma4Fallback::kLlamaCpp).release();
+  static const Tokenizer* tok = Load(Gemma4Fallback::kByteTokens).release();
   return *tok;
 }
 
 // Textbook BPE from the spec: repeatedly merge the adjacent pair with the lowest rank
-// (leftmost on ties), per run of newlines / non-newlines; unknown symbols: each byte looked up
-// as a one-byte token, dropped if absent (llama.cpp).
+// (leftmost on ties), per run of newlines / non-newlines; unknown symbols: one <0xXX> token per
+// byte (llama.cpp 3f545becc, HF), dropped if absent.
 std::vector<TokenId> ReferenceEncode(const Vocab& v, const std::string& raw) {
   std::map<std::pair<std::string, std::string>, int> ranks;
   for (size_t i = 0; i < v.merges().size(); ++i) {
@@ -78,8 +79,11 @@ std::vector<TokenId> ReferenceEncode(const Vocab& v, const std::string& raw) {
         out.push_back(v.Find(s));
         continue;
       }
-      for (char c : s)
-        if (v.Find(std::string(1, c)) != kNoToken) out.push_back(v.Find(std::string(1, c)));
+      for (unsigned char c : s) {
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "<0x%02X>", c);
+        if (v.Find(hex) != kNoToken) out.push_back(v.Find(hex));
+      }
     }
   }
   return out;
@@ -139,16 +143,20 @@ TEST(Gemma4Tokenizer, NewlineRunsAndSpecials) {
 TEST(Gemma4Tokenizer, UnknownCharacterFallbacks) {
   const Vocab& v = Gemma4().vocab();
   const EncodeOptions raw{false, false};
-  // llama.cpp at the goldens' commit drops what has no one-byte token...
-  EXPECT_TRUE(Gemma4().Encode("\xCE\xA9", raw).empty());
-  EXPECT_EQ(Gemma4().Encode("a\xCE\xA9" "b", raw), (std::vector<TokenId>{v.Find("a"), v.Find("b")}));
-  // ...HF (and later llama.cpp) emit <0xXX> byte tokens.
-  const auto bytes = Load(Gemma4Fallback::kByteTokens);
-  EXPECT_EQ(bytes->Encode("\xCE\xA9", raw), (std::vector<TokenId>{v.Find("<0xCE>"), v.Find("<0xA9>")}));
-  EXPECT_EQ(bytes->Decode(bytes->Encode("\xCE\xA9", raw)), "\xCE\xA9");
+  // llama.cpp 3f545becc (and HF) encode a character missing from the vocabulary as <0xXX>
+  // byte tokens; this failed before the default changed (the bytes were dropped).
+  EXPECT_EQ(Gemma4().Encode("\xCE\xA9", raw), (std::vector<TokenId>{v.Find("<0xCE>"), v.Find("<0xA9>")}));
+  EXPECT_EQ(Gemma4().Encode("a\xCE\xA9" "b", raw),
+            (std::vector<TokenId>{v.Find("a"), v.Find("<0xCE>"), v.Find("<0xA9>"), v.Find("b")}));
+  EXPECT_EQ(Gemma4().Decode(Gemma4().Encode("\xCE\xA9", raw)), "\xCE\xA9");
+  EXPECT_EQ(Gemma4().Decode(Gemma4().Encode("x\xF0\x9F\x98\x80y", raw)), "x\xF0\x9F\x98\x80y");
   // Invalid UTF-8 becomes U+FFFD first (llama.cpp's code-point round trip).
-  EXPECT_EQ(bytes->Decode(bytes->Encode("\xFF", raw)), "\xEF\xBF\xBD");
-  EXPECT_TRUE(Gemma4().Encode("\xFF\xC3", raw).empty());
+  EXPECT_EQ(Gemma4().Decode(Gemma4().Encode("\xFF", raw)), "\xEF\xBF\xBD");
+  // April's llama.cpp (d1f82e382) dropped what has no one-byte token; still available.
+  const auto drop = Load(Gemma4Fallback::kDropBytes);
+  EXPECT_TRUE(drop->Encode("\xCE\xA9", raw).empty());
+  EXPECT_EQ(drop->Encode("a\xCE\xA9" "b", raw), (std::vector<TokenId>{v.Find("a"), v.Find("b")}));
+  EXPECT_TRUE(drop->Encode("\xFF\xC3", raw).empty());
 }
 
 TEST(Gemma4Tokenizer, DecodeAndCleanSpaces) {

@@ -462,5 +462,86 @@ TEST(VocabValidation, Errors) {
   }
 }
 
+// A Gemma 4 style vocabulary: control tokens, the multimodal end tokens, `</s>` as a piece.
+GgufBuilder Gemma4Like() {
+  GgufBuilder b;
+  b.Str("tokenizer.ggml.model", "gemma4");
+  b.Strs("tokenizer.ggml.tokens",
+         {"<pad>", "<eos>", "<bos>", "<turn|>", "<|tool_response>", "</s>", "a", "<image|>", "<audio|>"});
+  b.I32s("tokenizer.ggml.token_type", {3, 3, 3, 3, 3, 1, 1, 3, 3});
+  b.Strs("tokenizer.ggml.merges", {"a a"});
+  b.U32("tokenizer.ggml.bos_token_id", 2);
+  b.U32("tokenizer.ggml.eos_token_id", 1);
+  return b;
+}
+
+std::vector<TokenId> Suppressed(GgufBuilder b, SuppressMode mode) {
+  auto v = b.Load();
+  EXPECT_TRUE(v.ok()) << v.status().message();
+  if (!v.ok()) return {};
+  auto t = Tokenizer::FromVocab(std::move(*v), TokenizerOptions{.suppress = mode});
+  EXPECT_TRUE(t.ok());
+  return t.ok() ? (*t)->suppressed() : std::vector<TokenId>{};
+}
+
+TEST(VocabSuppressTokens, LoadsInt32ArrayAndDropsOutOfRangeIds) {
+  GgufBuilder b = Gemma4Like();
+  b.I32s("tokenizer.ggml.suppress_tokens", {8, -1, 9, 7, 1000});
+  auto v = b.Load();
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_TRUE((*v)->has_suppress_key());
+  EXPECT_EQ((*v)->suppress_tokens(), (std::vector<TokenId>{8, 7}));  // file order, as llama.cpp
+  EXPECT_TRUE((*v)->implicit_suppress_tokens().empty());
+  EXPECT_EQ(Suppressed(b, SuppressMode::kAuto), (std::vector<TokenId>{8, 7}));
+  EXPECT_EQ(Suppressed(b, SuppressMode::kFile), (std::vector<TokenId>{8, 7}));
+  EXPECT_TRUE(Suppressed(b, SuppressMode::kOff).empty());
+}
+
+TEST(VocabSuppressTokens, WrongTypeFailsTheLoad) {
+  {
+    GgufBuilder b = Gemma4Like();
+    b.F32s("tokenizer.ggml.suppress_tokens", {7, 8});
+    auto v = b.Load();
+    EXPECT_EQ(v.status().code(), StatusCode::kDataLoss);
+    EXPECT_NE(v.status().message().find("tokenizer.ggml.suppress_tokens must be an array of INT32"), std::string::npos)
+        << v.status().message();
+  }
+  {
+    GgufBuilder b = Gemma4Like();
+    b.U32("tokenizer.ggml.suppress_tokens", 7);
+    EXPECT_EQ(b.Load().status().code(), StatusCode::kDataLoss);
+  }
+}
+
+TEST(VocabSuppressTokens, ImplicitGemma4MultimodalEndTokens) {
+  // No key: <audio|> and <image|> in auto mode only (older 12B conversions lack the key).
+  EXPECT_EQ(Suppressed(Gemma4Like(), SuppressMode::kAuto), (std::vector<TokenId>{8, 7}));
+  EXPECT_TRUE(Suppressed(Gemma4Like(), SuppressMode::kFile).empty());
+  EXPECT_TRUE(Suppressed(Gemma4Like(), SuppressMode::kOff).empty());
+  // An empty list in the file is respected.
+  GgufBuilder b = Gemma4Like();
+  b.I32s("tokenizer.ggml.suppress_tokens", {});
+  EXPECT_TRUE(Suppressed(b, SuppressMode::kAuto).empty());
+  // Gemma 3 vocabularies never get the implicit list.
+  EXPECT_TRUE(Suppressed(Minimal({"a", "<image|>", "<audio|>"}), SuppressMode::kAuto).empty());
+}
+
+TEST(VocabEog, Gemma4DemotesEndOfSentenceWhenToolResponseIsEog) {
+  auto v = Gemma4Like().Load();
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  // llama.cpp 3f545becc: <eos>, <turn|>, <|tool_response>; "</s>" NORMAL and not EOG.
+  EXPECT_EQ((*v)->eog_ids(), (std::vector<TokenId>{1, 3, 4}));
+  EXPECT_EQ((*v)->attr(5), static_cast<uint32_t>(kAttrNormal));
+  auto t = Tokenizer::FromVocab(std::move(*v));
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ((*t)->Piece(5), "</s>");  // an ordinary piece, printed
+  // Without <|tool_response> (Gemma 3 style) "</s>" stays EOG and becomes CONTROL.
+  GgufBuilder g3 = Minimal({"<unk>", "<s>", "</s>", "a"});
+  auto v3 = g3.Load();
+  ASSERT_TRUE(v3.ok());
+  EXPECT_TRUE((*v3)->IsEog(2));
+  EXPECT_TRUE((*v3)->IsControl(2));
+}
+
 }  // namespace
 }  // namespace gemrun
