@@ -4,11 +4,16 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <string_view>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <atomic>
 #include <malloc.h>
 #include <map>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <thread>
 
 #include "cli/commands.h"
@@ -82,6 +87,36 @@ ModelInfo Describe(const Engine& e, const std::string& path, const std::string& 
   return info;
 }
 
+// Each connection is a descriptor: raise the soft limit towards the hard one to fit
+// --max-connections plus the model's files and headroom, or lower the cap to what fits.
+void RaiseFileLimit(server::ServerOptions* so) {
+  constexpr rlim_t kHeadroom = 128;
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t want = so->max_connections + kHeadroom;
+  if (rl.rlim_cur < want) {
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur < want) {
+    const size_t fit = rl.rlim_cur > 2 * kHeadroom ? rl.rlim_cur - kHeadroom : rl.rlim_cur / 2;
+    std::fprintf(stderr, "gemrun serve: the open-file limit is %llu; serving at most %zu connections instead of %zu\n",
+                 static_cast<unsigned long long>(rl.rlim_cur), fit, so->max_connections);
+    so->max_connections = fit;
+  }
+}
+
+// A comma-separated environment variable's entries.
+void SplitEnv(const char* name, std::vector<std::string>* out) {
+  const char* r = std::getenv(name);
+  for (std::string_view v = r ? r : ""; !v.empty();) {
+    const size_t comma = std::min(v.find(','), v.size());
+    if (comma > 0) out->emplace_back(v.substr(0, comma));
+    v.remove_prefix(std::min(comma + 1, v.size()));
+  }
+}
+
 }  // namespace
 
 int CmdServe(int argc, char** argv) {
@@ -112,9 +147,17 @@ int CmdServe(int argc, char** argv) {
   app.add_option("--cors", so.cors_origin, "allow browser requests from this origin (e.g. https://app.example)");
   app.add_option("--timeout", so.request_timeout_s, "seconds one generation request may take, queue included")
       ->check(CLI::Range(0.1, 86400.0));
-  app.add_option("--read-timeout", so.read_timeout_s, "seconds a socket read may stall (slow clients are cut)")
+  app.add_option("--read-timeout", so.read_timeout_s, "seconds a client may take to send a request's headers, and "
+                 "again its body (totals, not per read; slow clients are cut)")
       ->check(CLI::Range(1, 3600));
+  app.add_option("--max-connections", so.max_connections, "open connections in total; more get 503 and are closed")
+      ->check(CLI::Range(size_t{8}, size_t{65536}));
+  app.add_option("--max-connections-per-client", so.max_connections_per_client, "open connections per client "
+                 "address (0: no cap, e.g. behind a reverse proxy); more get 503 and are closed")
+      ->check(CLI::Range(size_t{0}, size_t{65536}));
   app.add_option("--write-timeout", so.write_timeout_s, "seconds a socket write may stall")->check(CLI::Range(1, 3600));
+  app.add_option("--sse-ping", so.sse_ping_s, "seconds of silence after which an SSE stream gets a ': ping' "
+                 "comment (while queued or in a long prefill; 0: never)")->check(CLI::Range(0.0, 3600.0));
   app.add_option("-t,--threads", threads, "compute threads (default: all cores)");
   app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32, q8_0)")->check(CLI::IsMember(kKvTypeNames));
   AddFlashAttnOption(app, &flash_attn);
@@ -131,11 +174,22 @@ int CmdServe(int argc, char** argv) {
                  "under this directory (default: data: URLs only)")->needs("--mmproj");
   app.add_flag("--allow-image-urls", so.allow_image_urls, "fetch http(s) image URLs named in requests (lets any "
                "client make this server connect where its network reaches; default: off)")->needs("--mmproj");
+  app.add_flag("--allow-private-urls", so.allow_private_urls, "with --allow-image-urls: also fetch from loopback, "
+               "private, link-local (cloud metadata) and other non-public addresses (default: refused)")
+      ->needs("--allow-image-urls");
+  app.add_option("--max-buffered-bytes", so.max_buffered_bytes, "request bodies and image bytes held at once over all "
+                 "requests; beyond it requests get 503")->check(CLI::Range(size_t{1} << 20, size_t{1} << 40));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
+  // Tests only: "host:port:address,..." entries that pin image-URL DNS names (CURLOPT_RESOLVE),
+  // so the address check can be shown to hold for a name that resolves to a refused address.
+  // GEMRUN_TEST_IMAGE_PUBLIC: addresses treated as public, so a loopback server can be the first
+  // hop of a redirect to a refused address.
+  SplitEnv("GEMRUN_TEST_IMAGE_RESOLVE", &so.test_resolve);
+  SplitEnv("GEMRUN_TEST_IMAGE_PUBLIC", &so.test_public);
   if (!key_file.empty()) {
     auto k = ReadKeyFile(key_file);
     if (!k.ok()) return ReportError("serve", k.status());
@@ -149,6 +203,7 @@ int CmdServe(int argc, char** argv) {
   if (!IsLoopback(so.host) && so.api_key.empty())
     std::fprintf(stderr, "gemrun serve: WARNING: listening on %s without --api-key: anyone who can reach this "
                          "address can use the model\n", so.host.c_str());
+  RaiseFileLimit(&so);
   sched.kv_type = KvTypeFromName(kv_type);
   sched.flash_attn = FlashAttnFromName(flash_attn);
   so.http_threads = static_cast<int>(sched.n_slots + sched.max_queue + 32);
@@ -164,6 +219,24 @@ int CmdServe(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // One thread takes the stop signals from the start: while the model loads (which cannot be
+  // interrupted cleanly) a signal ends the process at once with 128 + signal (130 for Ctrl-C);
+  // once serving, it starts the orderly shutdown below.
+  struct SignalState {
+    std::atomic<bool> serving{false};
+    std::promise<int> stop;
+  };
+  auto signals = std::make_shared<SignalState>();  // shared: the thread outlives early returns
+  std::thread([signals, stop_signals] {
+    int s = 0;
+    sigwait(&stop_signals, &s);
+    if (!signals->serving.load()) {
+      std::fprintf(stderr, "gemrun serve: %s while loading; exiting\n", s == SIGINT ? "SIGINT" : "SIGTERM");
+      std::_Exit(128 + s);
+    }
+    signals->stop.set_value(s);
+  }).detach();
+  auto stop_signal = signals->stop.get_future();
 
   server::Metrics metrics;
   server::HttpServer http(so, &metrics);
@@ -239,8 +312,8 @@ int CmdServe(int argc, char** argv) {
     std::fprintf(stderr, "gemrun serve: audio: projector %s (gemma4ua), input_audio parts up to %.0f s (%lld tokens) each\n",
                  audio->path().c_str(), server::kMaxServerAudioSeconds, static_cast<long long>(audio->max_tokens()));
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  signals->serving.store(true);
+  const int sig = stop_signal.get();
   std::fprintf(stderr, "gemrun serve: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   scheduler.Stop();  // ends running requests (503) so HTTP threads can finish
   http.Stop();

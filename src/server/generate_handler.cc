@@ -18,19 +18,28 @@ bool IsOllama(Endpoint ep) { return ep == Endpoint::kOllamaChat || ep == Endpoin
 
 // Reads the body through httplib's content reader with our own cap (httplib's cap only covers
 // Content-Length bodies; chunked and compressed bodies are counted here as they arrive).
+// Every byte is first taken from the server-wide budget (503 when it is exhausted).
 std::optional<ApiError> ReadBody(const httplib::Request& req, const httplib::ContentReader& reader, size_t max,
-                                 std::string* body, httplib::Response& res) {
+                                 BudgetLease* lease, std::string* body, httplib::Response& res) {
   if (req.is_multipart_form_data())
     return ApiError::Of(415, "invalid_request_error", "multipart bodies are not accepted; send application/json");
-  bool too_big = false;
+  bool too_big = false, busy = false;
   const bool ok = reader([&](const char* d, size_t n) {
     if (body->size() + n > max) {
       too_big = true;
       return false;
     }
+    if (!lease->Grow(n)) {
+      busy = true;
+      return false;
+    }
     body->append(d, n);
     return true;
   });
+  if (busy) {
+    res.set_header("Connection", "close");
+    return ApiError::Of(503, "server_error", "the server is holding too many request bytes; retry later", "server_busy");
+  }
   if (too_big || res.status == 413) {
     res.set_header("Connection", "close");
     return ApiError::Of(413, "invalid_request_error", "request body is larger than the server's limit of " +
@@ -48,7 +57,10 @@ ImagePolicy PolicyOf(const GenerateContext& ctx) {
   return ImagePolicy{.enabled = ctx.backend->images != nullptr,
                      .max_images = ctx.opts->max_images,
                      .files_dir = ctx.opts->image_files_dir,
-                     .allow_urls = ctx.opts->allow_image_urls};
+                     .allow_urls = ctx.opts->allow_image_urls,
+                     .allow_private = ctx.opts->allow_private_urls,
+                     .test_resolve = ctx.opts->test_resolve,
+                     .test_public = ctx.opts->test_public};
 }
 
 std::optional<ApiError> Parse(Endpoint ep, const Json& j, const GenerateContext& ctx, ApiRequest* out) {
@@ -119,65 +131,98 @@ std::optional<ApiError> EncodeClip(const Backend& b, ImageInput& in, PromptSegme
   return std::nullopt;
 }
 
-// The prompt of a request with images and audio clips. Cheap checks first (file access, image
-// headers, token counts, the context), then the slow part: each image decoded and encoded by
-// the projector. Clips are decoded and encoded up front (their length gives their token count;
-// the projector is one matrix product).
-std::optional<ApiError> BuildImagePrompt(const GenerateContext& ctx, ApiRequest& r, int fd, Job* job) {
+// Loads a file or URL image into in.bytes, its bytes taken from `lease`.
+std::optional<ApiError> LoadImage(const GenerateContext& ctx, ImageInput& in, const ImagePolicy& policy, int fd,
+                                  Clock::time_point deadline, BudgetLease* lease) {
+  (void)ctx;
+  if (!in.file.empty()) return ReadImageFile(in, policy, &in.bytes, lease);
+  std::string detail;
+  const FetchControl ctl{.deadline = deadline, .cancelled = [fd] { return PeerClosed(fd); }, .lease = lease,
+                         .detail = &detail};
+  auto e = FetchImageUrl(in, policy, &in.bytes, ctl);
+  if (e) CurrentLog().detail = detail;
+  if (e && e->status == 499) CurrentLog().client_gone = true;
+  return e;
+}
+
+// Counts one image's rows; a 400 when it takes more than the encoder allows per image.
+std::optional<ApiError> CountRows(const Backend& b, const ImageInput& in, int64_t* rows) {
+  auto n = b.images->CountTokens(Bytes(in.bytes), in.param);
+  if (!n.ok()) return ImageError(n.status(), in.param);
+  if (*n > b.images->max_tokens())
+    return ApiError::BadRequest("'" + in.param + "' becomes " + std::to_string(*n) + " image tokens, more than the " +
+                                    std::to_string(b.images->max_tokens()) + " this server takes per image; crop it to "
+                                    "a less elongated shape", in.param, "invalid_image");
+  *rows = *n;
+  return std::nullopt;
+}
+
+// Decodes and encodes one image (the encoder runs one image at a time server-wide) and frees its bytes.
+std::optional<ApiError> EncodeOne(const GenerateContext& ctx, ImageInput& in, int fd, int64_t rows, PromptSegment* seg) {
+  if (PeerClosed(fd)) {
+    CurrentLog().client_gone = true;
+    return ApiError::Of(499, "cancelled", "client went away");
+  }
+  double wait_ms = 0, encode_ms = 0;
+  auto enc = ctx.backend->images->Encode(Bytes(in.bytes), in.param, &wait_ms, &encode_ms);
+  if (!enc.ok()) return ImageError(enc.status(), in.param);
+  if (enc->n_rows != rows)
+    return ApiError::Of(500, "server_error", "'" + in.param + "' gave " + std::to_string(enc->n_rows) +
+                                                 " rows, expected " + std::to_string(rows));
+  ctx.metrics->ObserveImageEncode(encode_ms / 1000.0);
+  CurrentLog().image_ms += wait_ms + encode_ms;
+  *seg = std::move(*enc);
+  in.bytes = std::string();  // the encoded rows replace the file bytes
+  return std::nullopt;
+}
+
+// The prompt of a request with images and audio clips (clips are decoded and encoded up front:
+// their length gives their token count). Images named by file or URL are loaded, counted and
+// encoded one at a time, so a request holds at most one such image's bytes (from the server-wide
+// budget); images sent inline are counted first, so the cheap checks (token counts, the context)
+// run before they are encoded, again one at a time.
+std::optional<ApiError> BuildImagePrompt(const GenerateContext& ctx, ApiRequest& r, int fd, Clock::time_point deadline,
+                                         Job* job) {
   const Backend& b = *ctx.backend;
   if (!b.chat_template) return ApiError::BadRequest("this model has no known chat template; images need one", "messages");
   const ImagePolicy policy = PolicyOf(ctx);
-  std::vector<int64_t> rows;
-  std::vector<PromptSegment> clips(r.images.size());  // encoded clips, by media index
-  for (size_t m = 0; m < r.images.size(); ++m) {
-    ImageInput& in = r.images[m];
+  const int64_t n_ctx = b.scheduler->options().n_ctx;
+  std::vector<int64_t> rows(r.images.size());
+  std::vector<std::optional<PromptSegment>> encoded(r.images.size());
+  int64_t n_rows = 0;
+  for (size_t k = 0; k < r.images.size(); ++k) {
+    ImageInput& in = r.images[k];
     if (in.audio) {
-      if (auto e = EncodeClip(b, in, &clips[m])) return e;
-      rows.push_back(clips[m].n_rows);
-      continue;
+      encoded[k].emplace();
+      if (auto e = EncodeClip(b, in, &*encoded[k])) return e;
+      rows[k] = encoded[k]->n_rows;
+    } else {
+      if (!b.images) return CheckImageAllowed(ImagePolicy{}, 0, in.param);
+      const bool remote = !in.file.empty() || !in.url.empty();
+      BudgetLease lease(ctx.budget);
+      if (remote)
+        if (auto e = LoadImage(ctx, in, policy, fd, deadline, &lease)) return e;
+      if (auto e = CountRows(b, in, &rows[k])) return e;
+      if (remote) {
+        encoded[k].emplace();
+        if (auto e = EncodeOne(ctx, in, fd, rows[k], &*encoded[k])) return e;
+      }
     }
-    if (!b.images) return CheckImageAllowed(ImagePolicy{}, 0, in.param);
-    if (!in.file.empty())
-      if (auto e = ReadImageFile(in, policy, &in.bytes)) return e;
-    if (!in.url.empty())
-      if (auto e = FetchImageUrl(in, policy, &in.bytes)) return e;
-    auto n = b.images->CountTokens(Bytes(in.bytes), in.param);
-    if (!n.ok()) return ImageError(n.status(), in.param);
-    if (*n > b.images->max_tokens())
-      return ApiError::BadRequest("'" + in.param + "' becomes " + std::to_string(*n) + " image tokens, more than the " +
-                                      std::to_string(b.images->max_tokens()) + " this server takes per image; crop it to "
-                                      "a less elongated shape", in.param, "invalid_image");
-    rows.push_back(*n);
+    n_rows += rows[k];
+    if (n_rows >= n_ctx) return ContextExceeded(n_rows, n_ctx, "messages");
   }
   std::vector<PromptSegment> segs;
   const Status st = LayoutImagePrompt(b.engine->tokenizer(), *b.chat_template, r.messages, rows, &segs);
   if (!st.ok()) return ApiError::BadRequest(st.message(), "messages", "invalid_value");
   int64_t n_prompt = 0;
   for (const PromptSegment& s : segs) n_prompt += s.size();
-  const int64_t n_ctx = b.scheduler->options().n_ctx;
   if (n_prompt >= n_ctx) return ContextExceeded(n_prompt, n_ctx, "messages");
   size_t k = 0;
   for (PromptSegment& seg : segs) {
     if (!seg.is_image()) continue;
-    ImageInput& in = r.images[k++];
-    if (in.audio) {
-      seg = std::move(clips[k - 1]);
-      continue;
-    }
-    if (PeerClosed(fd)) {
-      CurrentLog().client_gone = true;
-      return ApiError::Of(499, "cancelled", "client went away");
-    }
-    double wait_ms = 0, encode_ms = 0;
-    auto enc = b.images->Encode(Bytes(in.bytes), in.param, &wait_ms, &encode_ms);
-    if (!enc.ok()) return ImageError(enc.status(), in.param);
-    if (enc->n_rows != seg.n_rows)
-      return ApiError::Of(500, "server_error", "'" + in.param + "' gave " + std::to_string(enc->n_rows) +
-                                                   " rows, expected " + std::to_string(seg.n_rows));
-    ctx.metrics->ObserveImageEncode(encode_ms / 1000.0);
-    CurrentLog().image_ms += wait_ms + encode_ms;
-    seg = std::move(*enc);
-    in.bytes = std::string();  // the encoded rows replace the file bytes
+    if (encoded[k]) seg = std::move(*encoded[k]);
+    else if (auto e = EncodeOne(ctx, r.images[k], fd, seg.n_rows, &seg)) return e;
+    ++k;
   }
   job->SetPrompt(std::move(segs));
   return std::nullopt;
@@ -216,6 +261,8 @@ struct Stream {
   ResponseMeta meta;
   int fd = -1;
   bool started = false;
+  std::chrono::milliseconds ping{0};  // SSE: a comment after this long without output (0: never)
+  Clock::time_point last_write = Clock::now();
 };
 
 std::string RenderTokens(Stream& st, std::vector<TokenOut>& toks) {
@@ -259,6 +306,11 @@ bool ProvideStream(Stream& st, httplib::DataSink& sink) {
   const bool done = st.job->Wait(kPoll, &toks);
   std::string out = RenderTokens(st, toks);
   if (done) out += RenderEnd(st);
+  // Queued or in a long prefill the stream is silent; a comment line every `ping` keeps
+  // proxies and clients with idle timeouts from dropping it (NDJSON has no comment syntax).
+  if (out.empty() && st.ping.count() > 0 && !IsOllama(st.req.endpoint) && Clock::now() - st.last_write >= st.ping)
+    out = kSsePing;
+  if (!out.empty()) st.last_write = Clock::now();
   if (!out.empty() && !sink.write(out.data(), out.size())) {
     st.job->Cancel();
     CurrentLog().client_gone = true;
@@ -318,7 +370,9 @@ void HandleGenerate(const GenerateContext& ctx, Endpoint ep, const httplib::Requ
                     const httplib::ContentReader& reader) {
   const Backend& b = *ctx.backend;
   std::string body;
-  if (auto e = ReadBody(hreq, reader, ctx.opts->max_body_bytes, &body, res)) return SendError(hreq, res, *e);
+  BudgetLease body_lease(ctx.budget);  // held until the prompt is built (body, JSON, inline images)
+  if (auto e = ReadBody(hreq, reader, ctx.opts->max_body_bytes, &body_lease, &body, res))
+    return SendError(hreq, res, *e);
   Json j;
   if (auto e = ParseJsonBody(body, &j)) return SendError(hreq, res, *e);
   body.clear();
@@ -345,19 +399,23 @@ void HandleGenerate(const GenerateContext& ctx, Endpoint ep, const httplib::Requ
   auto job = std::make_shared<Job>();
   // The deadline counts from here, so slow image encoding spends the request's time too.
   job->deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(ctx.opts->request_timeout_s * 1000));
-  const int fd = FindConnectionSocket(hreq);
+  const int fd = CurrentConnection().fd;
   if (r.images.empty()) {
     if (auto e = BuildPrompt(b, r, &job->prompt)) return SendError(hreq, res, *e);
   } else {
-    if (auto e = BuildImagePrompt(ctx, r, fd, job.get())) return SendError(hreq, res, *e);
+    if (auto e = BuildImagePrompt(ctx, r, fd, job->deadline, job.get())) return SendError(hreq, res, *e);
+    r.images.clear();
   }
+  body_lease.Reset();
   CurrentLog().prompt_tokens = static_cast<int64_t>(job->prompt.size());
   job->params = r.gen;
   job->want_pieces = r.gen.logprobs;
   if (auto e = b.scheduler->Submit(job)) return SendError(hreq, res, *e);
   if (!r.stream) return RespondWhole(job, r, meta, fd, hreq, res);
 
-  auto st = std::make_shared<Stream>(Stream{.job = job, .req = std::move(r), .meta = meta, .fd = fd});
+  auto st = std::make_shared<Stream>(Stream{.job = job, .req = std::move(r), .meta = meta, .fd = fd,
+                                            .ping = std::chrono::milliseconds(
+                                                static_cast<int64_t>(ctx.opts->sse_ping_s * 1000))});
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");  // nginx: do not buffer the stream
   res.set_chunked_content_provider(

@@ -1,5 +1,5 @@
 // Pieces shared by the HTTP server's files (not part of the server's interface): the per-request
-// log record, error responses, and socket-level client-disconnect detection.
+// log record, the request id, error responses.
 #pragma once
 
 #include <httplib.h>
@@ -9,6 +9,8 @@
 #include <string>
 
 #include "server/api.h"
+#include "server/byte_budget.h"
+#include "server/connections.h"
 #include "server/http_server.h"
 
 namespace gemrun::server {
@@ -26,25 +28,23 @@ struct RequestLog {
   double image_ms = 0;    // encoding them (waiting for the encoder included)
   std::string finish;
   std::string error;
+  std::string detail;  // what the client is not told (e.g. why an image URL was refused)
   std::string prompt;  // only with --log-prompts
   bool client_gone = false;
 };
 RequestLog& CurrentLog();
+// "req-000042": the one spelling of a request id (X-Request-Id, the log line, error messages).
+std::string RequestIdText(uint64_t id);
 
 // Writes an error body in the endpoint's dialect (Ollama paths get {"error": msg}).
 void SendError(const httplib::Request& req, httplib::Response& res, const ApiError& e);
 void SendJson(httplib::Response& res, const Json& j, int status = 200);
 
-// The connected socket of this request, found by its address pair (httplib does not expose it
-// to handlers); -1 if not found. Valid until the handler's connection closes.
-int FindConnectionSocket(const httplib::Request& req);
-// True once the peer has closed or reset the connection (checks without blocking or reading).
-bool PeerClosed(int fd);
-
 struct GenerateContext {
   const ServerOptions* opts;
   const Backend* backend;
   Metrics* metrics;
+  ByteBudget* budget;  // server-wide: request bodies and image bytes held at once
 };
 // POST /v1/chat/completions, /v1/completions, /api/chat, /api/generate.
 void HandleGenerate(const GenerateContext& ctx, Endpoint ep, const httplib::Request& req, httplib::Response& res,

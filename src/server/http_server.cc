@@ -1,20 +1,11 @@
-// HttpServer: httplib setup (timeouts, limits, thread pool, backlog), middleware (request id,
-// auth, CORS, readiness), the small endpoints, per-request logging and metrics.
+// HttpServer: httplib setup (limits, handlers) on top of the connection layer, middleware (request
+// id, auth, CORS, readiness), the small endpoints, per-request logging and metrics.
 #include "server/http_server.h"
 
-#include <dirent.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <cstdio>
-#include <thread>
 
 #include "server/framing.h"
 #include "server/http_internal.h"
@@ -32,6 +23,12 @@ void SendJson(httplib::Response& res, const Json& j, int status) {
   res.set_content(DumpJson(j), "application/json");
 }
 
+std::string RequestIdText(uint64_t id) {
+  char b[32];
+  std::snprintf(b, sizeof b, "req-%06llu", static_cast<unsigned long long>(id));
+  return b;
+}
+
 void SendError(const httplib::Request& req, httplib::Response& res, const ApiError& e) {
   const bool ollama = req.path.rfind("/api/", 0) == 0;
   SendJson(res, ollama ? OllamaErrorJson(e) : OpenAIErrorJson(e), e.status);
@@ -40,127 +37,6 @@ void SendError(const httplib::Request& req, httplib::Response& res, const ApiErr
 }
 
 namespace {
-
-// "a.b.c.d" / "::ffff:a.b.c.d" / IPv6 text and port of a socket's peer.
-bool PeerOf(int fd, std::string* addr, int* port, bool local) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if ((local ? getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len)
-             : getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)) != 0)
-    return false;
-  char host[NI_MAXHOST];
-  if (getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, nullptr, 0, NI_NUMERICHOST) != 0) return false;
-  *addr = host;
-  *port = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
-                                   : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-  return true;
-}
-
-}  // namespace
-
-int FindConnectionSocket(const httplib::Request& req) {
-  DIR* d = opendir("/proc/self/fd");
-  if (!d) return -1;
-  int found = -1;
-  while (dirent* e = readdir(d)) {
-    char* end = nullptr;
-    const long fd = std::strtol(e->d_name, &end, 10);
-    if (*end != '\0' || fd < 3 || fd == dirfd(d)) continue;
-    struct stat st{};
-    if (fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-    std::string peer, local;
-    int peer_port = 0, local_port = 0;
-    if (!PeerOf(static_cast<int>(fd), &peer, &peer_port, false) || peer_port != req.remote_port || peer != req.remote_addr)
-      continue;
-    if (!PeerOf(static_cast<int>(fd), &local, &local_port, true) || local_port != req.local_port) continue;
-    found = static_cast<int>(fd);
-    break;
-  }
-  closedir(d);
-  return found;
-}
-
-bool PeerClosed(int fd) {
-  if (fd < 0) return false;
-  pollfd p{.fd = fd, .events = POLLIN | POLLRDHUP, .revents = 0};
-  if (poll(&p, 1, 0) <= 0) return false;
-  if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return true;
-  char c;
-  const ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
-
-namespace {
-
-// httplib's TaskQueue with a fixed set of workers where the most recently idle worker takes the
-// next connection (LIFO): a burst reuses the same warm threads (stacks, malloc arenas) instead of
-// touching every idle thread in turn, so memory stays flat across bursts of equal size.
-class LifoPool : public httplib::TaskQueue {
- public:
-  explicit LifoPool(size_t n) {
-    workers_.reserve(n);
-    for (size_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>());
-    for (auto& w : workers_) w->thread = std::thread([this, wp = w.get()] { Run(*wp); });
-  }
-  void enqueue(std::function<void()> fn) override {
-    std::lock_guard<std::mutex> l(mu_);
-    if (idle_.empty()) {
-      backlog_.push_back(std::move(fn));
-      return;
-    }
-    Worker* w = idle_.back();
-    idle_.pop_back();
-    w->job = std::move(fn);
-    w->cv.notify_one();
-  }
-  void shutdown() override {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      stop_ = true;
-      for (auto& w : workers_) w->cv.notify_one();
-    }
-    for (auto& w : workers_) w->thread.join();
-  }
-
- private:
-  struct Worker {
-    std::thread thread;
-    std::condition_variable cv;
-    std::function<void()> job;
-  };
-  void Run(Worker& w) {
-    std::unique_lock<std::mutex> l(mu_);
-    for (;;) {
-      if (!w.job && !backlog_.empty()) {
-        w.job = std::move(backlog_.front());
-        backlog_.pop_front();
-      }
-      if (w.job) {
-        auto fn = std::move(w.job);
-        w.job = nullptr;
-        l.unlock();
-        fn();
-        l.lock();
-        continue;
-      }
-      if (stop_) return;
-      idle_.push_back(&w);
-      w.cv.wait(l, [&] { return w.job || stop_; });
-      if (!w.job) std::erase(idle_, &w);
-    }
-  }
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<Worker*> idle_;
-  std::deque<std::function<void()>> backlog_;
-  bool stop_ = false;
-};
-
-class Listener : public httplib::Server {
- public:
-  // httplib listens with a backlog of 5; a burst of connects would then wait on SYN retries.
-  void RaiseBacklog(int n) { ::listen(svr_sock_, n); }
-};
 
 // Bounded label set for metrics: known routes, else "other".
 std::string EndpointLabel(const std::string& path) {
@@ -178,11 +54,24 @@ std::string Fmt(double ms) {
 
 }  // namespace
 
+ConnectionOptions ConnectionsOf(const ServerOptions& o) {
+  return ConnectionOptions{.read_timeout_s = static_cast<double>(o.read_timeout_s),
+                           .write_timeout_s = o.write_timeout_s,
+                           .max_connections = o.max_connections,
+                           // One address may hold at most half of the workers.
+                           .max_per_client = std::min(o.max_connections_per_client,
+                                                      static_cast<size_t>(std::max(o.http_threads / 2, 1))),
+                           .workers = static_cast<size_t>(std::max(o.http_threads, 1))};
+}
+
 struct HttpServer::Impl {
+  Impl(const ServerOptions& o, Metrics* m) : opts(o), metrics(m), budget(o.max_buffered_bytes), svr(ConnectionsOf(o)) {}
   ServerOptions opts;
   Metrics* metrics;
-  Listener svr;
-  std::thread thread;
+  ByteBudget budget;
+  ConnectionServer svr;
+  int listen_fd = -1;
+  bool started = false;
   std::atomic<bool> ready{false};
   Backend backend;  // written before `ready` is set (release), read after it is seen (acquire)
   std::atomic<uint64_t> next_id{1};
@@ -192,7 +81,7 @@ struct HttpServer::Impl {
   httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
   void Log(const httplib::Request& req, const httplib::Response& res);
   void Generate(Endpoint ep, const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& r) {
-    const GenerateContext ctx{&opts, &backend, metrics};
+    const GenerateContext ctx{&opts, &backend, metrics, &budget};
     HandleGenerate(ctx, ep, req, res, r);
   }
 };
@@ -203,9 +92,7 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
   log = RequestLog{};
   log.id = next_id.fetch_add(1);
   log.start = std::chrono::steady_clock::now();
-  char id[32];
-  std::snprintf(id, sizeof id, "req-%06llu", static_cast<unsigned long long>(log.id));
-  res.set_header("X-Request-Id", id);
+  res.set_header("X-Request-Id", RequestIdText(log.id));
   if (!opts.cors_origin.empty()) {
     res.set_header("Access-Control-Allow-Origin", opts.cors_origin);
     res.set_header("Vary", "Origin");
@@ -235,6 +122,9 @@ void HttpServer::Impl::Log(const httplib::Request& req, const httplib::Response&
   RequestLog& log = CurrentLog();
   const std::string label = EndpointLabel(req.path);
   metrics->CountRequest(label, res.status);
+  // After an error the request body may be unread (a 401 before reading it, a 413): its bytes
+  // must not be parsed as the next request, so the connection ends here.
+  if (res.status >= 400 || res.get_header_value("Connection") == "close") CurrentConnection().close_after = true;
   if (req.path == "/health" || req.path == "/metrics") {  // probes: counted, not logged
     log = RequestLog{};
     return;
@@ -242,7 +132,7 @@ void HttpServer::Impl::Log(const httplib::Request& req, const httplib::Response&
   if (log.id == 0) log.id = next_id.fetch_add(1);  // answered before routing (e.g. 100-continue)
   const double total_ms = log.start.time_since_epoch().count() ? std::chrono::duration<double, std::milli>(
                                        std::chrono::steady_clock::now() - log.start).count() : 0;
-  std::string line = "gemrun serve: req-" + std::to_string(log.id) + " " + req.method + " " + label + " " +
+  std::string line = "gemrun serve: " + RequestIdText(log.id) + " " + req.method + " " + label + " " +
                      std::to_string(res.status);
   if (log.images > 0) line += " images=" + std::to_string(log.images) + " image_ms=" + Fmt(log.image_ms);
   if (log.prompt_tokens >= 0) {
@@ -256,33 +146,34 @@ void HttpServer::Impl::Log(const httplib::Request& req, const httplib::Response&
   line += " total_ms=" + Fmt(total_ms);
   if (log.client_gone) line += " client_gone";
   if (!log.error.empty()) line += " error=" + DumpJson(Json(log.error));
+  if (!log.detail.empty()) line += " detail=" + DumpJson(Json(log.detail));
   if (!log.prompt.empty()) line += " prompt_text=" + DumpJson(Json(log.prompt));
   std::fprintf(stderr, "%s\n", line.c_str());
   log = RequestLog{};
 }
 
 void HttpServer::Impl::Setup() {
-  const int threads = opts.http_threads;
-  svr.new_task_queue = [threads] { return new LifoPool(static_cast<size_t>(threads)); };
-  svr.set_read_timeout(opts.read_timeout_s, 0);
-  svr.set_write_timeout(opts.write_timeout_s, 0);
-  svr.set_keep_alive_timeout(5);
-  svr.set_keep_alive_max_count(1000);
   svr.set_payload_max_length(opts.max_body_bytes);
-  svr.set_tcp_nodelay(true);
   svr.set_pre_routing_handler([this](const httplib::Request& q, httplib::Response& r) { return PreRoute(q, r); });
   svr.set_logger([this](const httplib::Request& q, const httplib::Response& r) { Log(q, r); });
+  // The exception's text may name internals (paths, sizes, library state): it goes to the log
+  // with the request id, the client gets the id to quote.
   svr.set_exception_handler([](const httplib::Request& q, httplib::Response& r, std::exception_ptr ep) {
-    std::string what = "unknown";
+    std::string what = "unknown exception";
     try {
       std::rethrow_exception(ep);
     } catch (const std::exception& e) {
       what = e.what();
     } catch (...) {
     }
-    SendError(q, r, ApiError::Of(500, "server_error", "internal error: " + what));
+    const std::string id = RequestIdText(CurrentLog().id);
+    std::fprintf(stderr, "gemrun serve: %s internal error: %s\n", id.c_str(), what.c_str());
+    SendError(q, r, ApiError::Of(500, "server_error", "internal server error (request " + id + "); the details are in "
+                                                      "the server log"));
+    CurrentLog().error = "internal error: " + what;
   });
   svr.set_error_handler([](const httplib::Request& q, httplib::Response& r) {
+    r.set_header("Connection", "close");  // the connection layer closes after an error (see Log)
     if (!r.body.empty() || r.content_provider_) return;
     std::string msg = "no route for " + q.method + " " + q.path;
     if (r.status == 400) msg = "malformed HTTP request";
@@ -343,28 +234,24 @@ void HttpServer::Impl::Setup() {
     svr.Options(".*", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
 }
 
-HttpServer::HttpServer(const ServerOptions& opts, Metrics* metrics) : impl_(std::make_unique<Impl>()) {
-  impl_->opts = opts;
-  impl_->metrics = metrics;
+HttpServer::HttpServer(const ServerOptions& opts, Metrics* metrics) : impl_(std::make_unique<Impl>(opts, metrics)) {
   impl_->Setup();
 }
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  Stop();
+  if (impl_->listen_fd >= 0 && !impl_->started) close(impl_->listen_fd);
+}
 
 StatusOr<int> HttpServer::Bind() {
-  const ServerOptions& o = impl_->opts;
-  int port = o.port;
-  if (port == 0) port = impl_->svr.bind_to_any_port(o.host);
-  else if (!impl_->svr.bind_to_port(o.host, port)) port = -1;
-  if (port <= 0)
-    return InvalidArgumentError("cannot listen on " + o.host + ":" + std::to_string(o.port) +
-                                " (address in use, or not an address of this machine)");
-  impl_->svr.RaiseBacklog(1024);
+  int port = 0;
+  ASSIGN_OR_RETURN(impl_->listen_fd, ListenOn(impl_->opts.host, impl_->opts.port, &port));
   return port;
 }
 
 void HttpServer::Start() {
-  impl_->thread = std::thread([this] { impl_->svr.listen_after_bind(); });
+  impl_->started = true;
+  impl_->svr.Start(impl_->listen_fd);
 }
 
 void HttpServer::SetBackend(Backend b) {
@@ -374,9 +261,7 @@ void HttpServer::SetBackend(Backend b) {
 }
 
 void HttpServer::Stop() {
-  if (!impl_ || !impl_->thread.joinable()) return;
-  impl_->svr.stop();
-  impl_->thread.join();
+  if (impl_ && impl_->started) impl_->svr.Shutdown();
 }
 
 }  // namespace gemrun::server

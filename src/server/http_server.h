@@ -1,13 +1,15 @@
-// The HTTP front end of `gemrun serve` (cpp-httplib): routes, Bearer auth, CORS, body limits,
-// one log line per request, and the bridge from HTTP threads to the Scheduler (streaming as SSE
-// or NDJSON, client-disconnect detection, timeouts). The server listens before the model is
-// loaded so /health can answer 503 while loading; SetBackend() makes it ready.
+// The HTTP front end of `gemrun serve` (cpp-httplib's parser and routes on our connection layer,
+// connections.h): routes, Bearer auth, CORS, body limits, one log line per request, and the
+// bridge from HTTP threads to the Scheduler (streaming as SSE or NDJSON, client-disconnect
+// detection, timeouts). The server listens before the model is loaded so /health can answer 503
+// while loading; SetBackend() makes it ready.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "engine/engine.h"
@@ -26,14 +28,21 @@ struct ServerOptions {
   std::string api_key;               // empty: no auth
   std::string cors_origin;           // empty: no CORS headers
   size_t max_body_bytes = 8u << 20;  // larger bodies get 413
-  int read_timeout_s = 10;           // per socket read: slow headers / bodies are cut off
+  size_t max_buffered_bytes = 512u << 20;  // bodies + image bytes held at once, server-wide; beyond: 503
+  int read_timeout_s = 30;           // total for a request's headers, and again for its body
   int write_timeout_s = 30;          // per socket write: stalled readers are cut off
+  size_t max_connections = 512;      // open connections in total; beyond: 503 and close
+  size_t max_connections_per_client = 64;  // per peer address (0: no cap; behind a proxy); at most http_threads / 2
   double request_timeout_s = 600;    // whole generation, queue wait included
-  int http_threads = 0;              // 0: parallel + max_queue + 32
+  double sse_ping_s = 10;            // SSE streams: a ": ping" comment after this long without output
+  int http_threads = 64;             // general worker threads (cmd_serve: parallel + max_queue + 32)
   bool log_prompts = false;
   size_t max_images = 8;             // per request
   std::string image_files_dir;       // realpath of --allow-image-files ("": no local files)
   bool allow_image_urls = false;     // --allow-image-urls: fetch http(s) image URLs
+  bool allow_private_urls = false;   // --allow-private-urls: also from loopback/private/link-local addresses
+  std::vector<std::string> test_resolve;  // tests only: CURLOPT_RESOLVE entries for image URLs
+  std::vector<std::string> test_public;   // tests only: addresses the image-URL check treats as public
 };
 
 // What the routes need once the model is up.

@@ -161,7 +161,8 @@ std::optional<ApiError> CheckImageAllowed(const ImagePolicy& policy, size_t coun
   return std::nullopt;
 }
 
-std::optional<ApiError> ReadImageFile(const ImageInput& in, const ImagePolicy& policy, std::string* out) {
+std::optional<ApiError> ReadImageFile(const ImageInput& in, const ImagePolicy& policy, std::string* out,
+                                      BudgetLease* lease) {
   const ApiError refused = ApiError::BadRequest(
       "'" + in.param + "' is not a readable image file inside the directory allowed by --allow-image-files", in.param,
       "invalid_image_url");
@@ -185,6 +186,10 @@ std::optional<ApiError> ReadImageFile(const ImageInput& in, const ImagePolicy& p
                                     " MiB; images are limited to " + std::to_string(vision::kMaxImageFileBytes >> 20) +
                                     " MiB",
                                 in.param, "image_too_large");
+  }
+  if (lease && !lease->Grow(static_cast<size_t>(st.st_size))) {
+    close(fd);
+    return ApiError::Of(503, "server_error", "the server is holding too many request bytes; retry later", "server_busy");
   }
   out->resize(static_cast<size_t>(st.st_size));
   size_t got = 0;

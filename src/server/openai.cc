@@ -164,6 +164,9 @@ Err ParseMessages(const Json& b, const RequestLimits& lim, std::vector<ChatMessa
     if (!m.contains("content") || m["content"].is_null())
       return ApiError::BadRequest("'" + p + ".content' is required", p + ".content", "missing_required_parameter");
     if (auto e = ParseContent(m["content"], p + ".content", msg.role, lim, &msg.content, images)) return e;
+    // OpenAI's newer name for the system role: the chat templates know only "system", and a
+    // developer message must reach the model exactly as a system message would.
+    if (msg.role == "developer") msg.role = "system";
     out->push_back(std::move(msg));
   }
   return std::nullopt;

@@ -69,6 +69,18 @@ TEST(ServerOpenAI, ChatDefaultsAndFields) {
   EXPECT_FALSE(r.stream);
 }
 
+// OpenAI's "developer" role is the system role under another name: it reaches the chat template
+// as "system" (the Gemma 3 template rejected it as a non-alternating role before).
+TEST(ServerOpenAI, DeveloperRoleIsSystem) {
+  ApiRequest r;
+  ASSERT_FALSE(Chat(R"({"model": "m", "messages": [{"role": "developer", "content": "be brief"},
+                       {"role": "user", "content": "hi"}]})", &r));
+  ASSERT_EQ(r.messages.size(), 2u);
+  EXPECT_EQ(r.messages[0].role, "system");
+  EXPECT_EQ(r.messages[0].content, "be brief");
+  EXPECT_EQ(r.messages[1].role, "user");
+}
+
 TEST(ServerOpenAI, UnsupportedFieldsAreNamed) {
   ApiRequest r;
   for (const char* f : {"tools", "functions", "n_probs", "audio", "whatever"}) {
