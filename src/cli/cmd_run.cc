@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/constrain_flags.h"
 #include "cli/gen_flags.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/utf8.h"
@@ -69,12 +70,17 @@ int CmdRun(int argc, char** argv) {
                "  journalctl -u nginx -n 200 | gemrun run -m model.gguf -p \"Why does nginx fail?\"\n"
                "  gemrun run -m model.gguf -f /var/log/syslog -p \"Summarise the errors\" --temp 0 --json\n"
                "  gemrun run -m model.gguf --prompt-ids 2,105,2364 -n 16 --temp 0 --json\n"
-               "  gemrun run -m gemma-4-12b.gguf --mmproj mmproj.gguf --audio call.wav -p \"Transcribe <audio>\"\n\n"
+               "  gemrun run -m gemma-4-12b.gguf --mmproj mmproj.gguf --audio call.wav -p \"Transcribe <audio>\"\n"
+               "  gemrun run -m model.gguf -p \"Triage this alert\" --schema triage.schema.json --json\n\n"
+               "constrained output (--schema/--json-object/--grammar/--regex): a refused constraint exits 1 naming the "
+               "keyword; an answer cut by -n or a full context exits 3 (never a truncated document)\n\n"
                "exit codes: 0 ok, 1 usage error (incl. a prompt longer than the context), 2 model/file error, "
                "3 runtime error",
                "gemrun run"};
   GenFlags f;
   f.Register(app);
+  ConstraintFlags constraint;
+  constraint.Register(app);
   std::string prompt, system, prompt_ids;
   std::vector<std::string> files;
   bool json = false, raw = false, no_stdin = false, think = false;
@@ -101,6 +107,7 @@ int CmdRun(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (Status s = f.Finish(); !s.ok()) return ReportError("run", s);
+  if (Status s = constraint.Apply(&f.gen); !s.ok()) return ReportError("run", s);
 
   std::vector<int32_t> ids;
   std::string user;
@@ -178,6 +185,7 @@ int CmdRun(int argc, char** argv) {
   };
   auto res = (*session)->Generate(std::span<const PromptSegment>(segments), f.gen, on_token);
   if (!res.ok()) return ReportError("run", res.status());
+  if (!res->constraint_error.empty()) return ReportError("run", InternalError(res->constraint_error));
   const Timings& t = res->timings;
   if (json) {
     nlohmann::json out = {

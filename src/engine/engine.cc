@@ -164,6 +164,7 @@ StatusOr<GenerateResult> Session::Generate(std::span<const PromptSegment> prompt
   res.tokens = gen.tokens();
   res.text = gen.text();
   res.finish = gen.finish();
+  res.constraint_error = gen.constraint_error();
   return res;
 }
 

@@ -42,6 +42,7 @@ struct GenerateResult {
   std::vector<int32_t> tokens;  // generated ids (EOG not included)
   std::string text;
   FinishReason finish = FinishReason::kNone;
+  std::string constraint_error;  // non-empty: a constrained generation ended incomplete (why)
   Timings timings;
 };
 

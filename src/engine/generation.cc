@@ -3,6 +3,7 @@
 #include "engine/generation.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace gemrun {
@@ -48,6 +49,49 @@ Generation::Generation(const Tokenizer& tok, const GenerateParams& p, int64_t n_
     : tok_(tok), p_(WithSuppressed(tok, p, n_vocab)), n_vocab_(n_vocab), cb_(std::move(cb)), sampler_(p_.sampling, n_vocab),
       decoder_(tok) {
   std::erase_if(p_.stop, [](const std::string& s) { return s.empty(); });
+  if (p_.grammar) {
+    if (!p_.grammar_vocab) p_.grammar_vocab = constrain::TokenTrie::FromTokenizer(tok_);
+    matcher_ = std::make_unique<constrain::Matcher>(p_.grammar, p_.grammar_vocab);
+  }
+}
+
+bool Generation::IsEogToken(int32_t id) const {
+  return tok_.vocab().IsEog(id) || std::find(p_.extra_eog.begin(), p_.extra_eog.end(), id) != p_.extra_eog.end();
+}
+
+void Generation::ApplyConstraint(float* logits) {
+  matcher_->ComputeMask(&mask_);
+  const bool can_end = matcher_->CanEnd();
+  for (int64_t i = 0; i < n_vocab_; ++i) {
+    const int32_t t = static_cast<int32_t>(i);
+    const bool ok = t < p_.grammar_vocab->n_vocab ? constrain::MaskHas(mask_, t) : false;
+    if (!ok && !(can_end && IsEogToken(t))) logits[i] = -INFINITY;
+  }
+}
+
+void Generation::CheckConstraintAtEnd(FinishReason why) {
+  if (!matcher_ || !constraint_error_.empty()) return;
+  if (why == FinishReason::kEog || why == FinishReason::kStopString) {
+    // Fail closed: whatever ended the output, the final text itself must be in the language.
+    if (constrain::GrammarAccepts(p_.grammar, text_)) return;
+  }
+  switch (why) {
+    case FinishReason::kLength:
+      constraint_error_ = "generation hit the token limit (max_tokens = " + std::to_string(p_.max_tokens) +
+                          ") before the constrained output was complete; the answer is truncated";
+      break;
+    case FinishReason::kContextFull:
+      constraint_error_ = "the context is full before the constrained output was complete; the answer is truncated";
+      break;
+    case FinishReason::kStopString:
+      constraint_error_ = "a stop string ended the output inside the constrained structure; the answer is truncated";
+      break;
+    case FinishReason::kCancelled:
+      constraint_error_ = "generation was cancelled before the constrained output was complete (truncated)";
+      break;
+    default:
+      constraint_error_ = "the output does not satisfy the constraint (internal error)";
+  }
 }
 
 void Generation::AcceptPrompt(std::span<const int32_t> ids) {
@@ -80,13 +124,21 @@ bool Generation::Step(float* logits, bool context_full) {
   const bool want_logprobs = p_.logprobs || p_.top_logprobs > 0;
   if (p_.top_logprobs > 0) ev.top = TopLogProbs(row, p_.top_logprobs);
   if (want_logprobs) raw_.assign(row.begin(), row.end());
-  const int32_t id = sampler_.Sample(logits);
+  if (matcher_) ApplyConstraint(logits);
+  int32_t id = sampler_.Sample(logits);
+  if (matcher_ && std::isinf(logits[id])) id = ArgMax(row);  // sampler fallback picked a masked token
+  if (matcher_ && !IsEogToken(id)) {
+    if (Status st = matcher_->Accept(id); !st.ok()) {
+      constraint_error_ = "constrained decoding failed: " + st.message();
+      Finish(FinishReason::kCancelled);
+      return false;
+    }
+  }
   ev.id = id;
   if (want_logprobs) ev.logprob = TokenLogProb(raw_, id);
   sampler_.Accept(id);
 
-  const bool eog = !p_.ignore_eog && (tok_.vocab().IsEog(id) ||
-                                      std::find(p_.extra_eog.begin(), p_.extra_eog.end(), id) != p_.extra_eog.end());
+  const bool eog = (!p_.ignore_eog || matcher_) && IsEogToken(id);
   if (!eog) {
     tokens_.push_back(id);
     decoder_.Push(id, &text_);
@@ -119,6 +171,7 @@ bool Generation::Step(float* logits, bool context_full) {
   const bool keep_going = cb_ ? cb_(ev) : true;
   if (why != FinishReason::kNone) Finish(why);
   else if (!keep_going) Finish(FinishReason::kCancelled);
+  if (done()) CheckConstraintAtEnd(finish_);
   return !done();
 }
 

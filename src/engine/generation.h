@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "constrain/matcher.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -29,6 +31,11 @@ struct GenerateParams {
   std::vector<int32_t> extra_eog;  // more end-of-generation ids (e.g. the chat format's)
   int top_logprobs = 0;  // > 0: report the top-n log-probabilities per token
   bool logprobs = false;
+  // Constrained decoding: the output must be in this grammar's language (fail closed: a
+  // generation that ends inside the structure reports constraint_error()). The vocabulary
+  // trie is built from the tokenizer when not given (share one across requests).
+  std::shared_ptr<const constrain::Grammar> grammar;
+  std::shared_ptr<const constrain::TokenTrie> grammar_vocab;
 };
 
 // What one sampled token produced. `text` is the newly complete output text (may be empty
@@ -59,12 +66,18 @@ class Generation {
   FinishReason finish() const { return finish_; }
   const std::vector<int32_t>& tokens() const { return tokens_; }
   const std::string& text() const { return text_; }  // final output text (stops removed)
+  // Non-empty when a constrained generation did not produce a complete answer (why, in words).
+  const std::string& constraint_error() const { return constraint_error_; }
 
  private:
   void Finish(FinishReason r);
   void EmitUpTo(size_t end, TokenEvent& ev);
   // Length of the longest tail of text_ that is a prefix of some stop string.
   size_t HeldBackTail() const;
+  // Masks logits to the tokens the constraint allows (EOG only when complete).
+  void ApplyConstraint(float* logits);
+  bool IsEogToken(int32_t id) const;
+  void CheckConstraintAtEnd(FinishReason why);
 
   const Tokenizer& tok_;
   GenerateParams p_;
@@ -78,6 +91,9 @@ class Generation {
   size_t emitted_ = 0;   // bytes of text_ handed to the callback
   int32_t next_ = -1;
   FinishReason finish_ = FinishReason::kNone;
+  std::unique_ptr<constrain::Matcher> matcher_;
+  constrain::TokenMask mask_;
+  std::string constraint_error_;
 };
 
 }  // namespace gemrun
