@@ -296,7 +296,8 @@ int CmdServe(int argc, char** argv) {
     std::fprintf(stderr, "gemrun serve: images: projector %s, up to %lld tokens each, %zu per request%s%s%s\n",
                  io.mmproj.c_str(), static_cast<long long>(images->max_tokens()), so.max_images,
                  so.image_files_dir.empty() ? "" : ", local files under ", so.image_files_dir.c_str(),
-                 so.allow_image_urls ? ", http(s) URLs fetched" : "");
+                 !so.allow_image_urls ? "" : so.allow_private_urls ? ", http(s) URLs fetched (private addresses too)"
+                                                                    : ", http(s) URLs fetched (public addresses only)");
 
   signals->serving.store(true);
   const int sig = stop_signal.get();
