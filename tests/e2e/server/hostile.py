@@ -13,6 +13,7 @@ afterwards its descriptors and threads return to their baseline and SIGTERM exit
 Usage: hostile.py GEMRUN DATA_DIR. HOSTILE_SCALE (default 1) scales the attack counts (0.2 under
 sanitizers if the full run does not fit). Prints one line of numbers at the end.
 """
+import atexit
 import base64
 import http.server
 import json
@@ -141,6 +142,9 @@ server = subprocess.Popen([GEMRUN, "serve", "-m", VM, "--mmproj", VP, "--port", 
                            "--max-body-bytes", str(MAX_BODY), "--max-buffered-bytes", str(BUFFERED),
                            "--max-connections", "512", "--max-connections-per-client", "64", "--timeout", "60",
                            "--allow-image-urls"], stderr=logf, env=env)
+atexit.register(lambda: server.poll() is None and server.kill())  # never leave a server behind
+signal.signal(signal.SIGALRM, lambda *_: os._exit(server.kill() or 124))
+signal.alarm(600 if SANITIZED else 240)  # the whole run is bounded
 PORT = None
 t_start = time.time()
 while time.time() - t_start < 30 and PORT is None:
