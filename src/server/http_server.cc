@@ -203,7 +203,7 @@ void HttpServer::Impl::Setup() {
     SendJson(res, Json{{"status", "loading"}}, 503);
   });
   svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics->Render(), "text/plain; version=0.0.4; charset=utf-8");
+    res.set_content(metrics->Render() + svr.RenderStats(), "text/plain; version=0.0.4; charset=utf-8");
   });
   svr.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content("gemrun is running", "text/plain"); });
   svr.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {

@@ -92,6 +92,7 @@ TEST_F(ServerConnections, TricklingHeadersAreCutAtTheTotalDeadline) {
   }
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   EXPECT_NE(got.find("408"), std::string::npos) << got;
+  EXPECT_EQ(svr_->stats().header_timeout, 1u);
   EXPECT_LT(secs, 2.0);
   close(s);
 }
@@ -129,6 +130,8 @@ TEST_F(ServerConnections, PerClientCapReplacesTheOldestWaitingConnection) {
   Send(h, Request("/health"));
   EXPECT_NE(Read(h).find("200 OK"), std::string::npos);
   EXPECT_NE(Read(idle1).find("503"), std::string::npos);  // the oldest made room
+  EXPECT_EQ(svr_->stats().client_cap, 1u);
+  EXPECT_NE(svr_->RenderStats().find("gemrun_connections_refused_total{reason=\"client_cap\"} 1"), std::string::npos);
   // Another address is not affected.
   const int other = Connect("127.0.0.6");
   Send(other, Request("/health"));

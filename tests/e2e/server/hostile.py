@@ -372,6 +372,9 @@ deadline = time.time() + 15
 while time.time() < deadline and (fds() > base_fds + 2 or threads() > base_threads):
     time.sleep(0.2)
 end_fds, end_threads = fds(), threads()
+metrics = request(HOST, "GET", "/metrics")[2].decode()
+refused = {m.group(1): int(m.group(2)) for m in re.finditer(r'gemrun_connections_refused_total\{reason="(\w+)"\} (\d+)', metrics)}
+results["refused"] = refused
 open(stop_file, "w").close()
 health = json.loads(probe.communicate(timeout=10)[0])
 os.unlink(stop_file)
@@ -383,6 +386,8 @@ check("slow headers (one address): per-client cap refuses or evicts, the rest cu
       sh["left"] == 0 and sh["max_cut_s"] <= READ_TIMEOUT + 2, sh)
 check("slow headers (20 addresses): cut by the read timeout or evicted at the total cap",
       shs["left"] == 0 and shs["max_cut_s"] <= READ_TIMEOUT + 2, shs)
+check("/metrics counts the refusals (caps, header timeouts)",
+      refused.get("client_cap", 0) > 0 and refused.get("header_timeout", 0) > 0, refused)
 check("slow bodies cut by the total read timeout", ss["left"] == 0 and ss["max_cut_s"] <= READ_TIMEOUT + 2, ss)
 check("never-reading clients sent their requests", results["never_read"]["sent"] > 0, results["never_read"])
 check("64 MB bodies: 413 or cut, never accepted", all(c in (413, 503, None) for c in results["big_bodies"]),
