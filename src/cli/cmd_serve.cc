@@ -123,7 +123,9 @@ int CmdServe(int argc, char** argv) {
   CLI::App app{"Serve a model over HTTP: OpenAI (/v1/chat/completions, /v1/completions, /v1/models) and Ollama\n"
                "(/api/chat, /api/generate, /api/tags, /api/show, /api/version) APIs, /health and /metrics.\n\n"
                "examples:\n  gemrun serve -m gemma-3-1b-it-Q4_0.gguf\n"
-               "  gemrun serve -m model.gguf --host 0.0.0.0 --port 8080 --parallel 8 --api-key-file /etc/gemrun/key",
+               "  gemrun serve -m model.gguf --host 0.0.0.0 --port 8080 --parallel 8 --api-key-file /etc/gemrun/key\n"
+               "  gemrun serve -m model.gguf --mmproj mmproj.gguf --allow-image-urls --read-timeout 10 \\\n"
+               "      --max-connections 1024 --max-connections-per-client 16 --max-buffered-bytes 268435456 --sse-ping 15",
                "gemrun serve"};
   std::string model_path, alias, key_file, kv_type = "f16", flash_attn = "auto", suppress = "auto";
   server::ServerOptions so;
@@ -153,7 +155,7 @@ int CmdServe(int argc, char** argv) {
   app.add_option("--max-connections", so.max_connections, "open connections in total; more get 503 and are closed")
       ->check(CLI::Range(size_t{8}, size_t{65536}));
   app.add_option("--max-connections-per-client", so.max_connections_per_client, "open connections per client "
-                 "address (0: no cap, e.g. behind a reverse proxy); more get 503 and are closed")
+                 "address, at most half the HTTP workers (0: no cap, e.g. behind a reverse proxy); more get 503 and are closed")
       ->check(CLI::Range(size_t{0}, size_t{65536}));
   app.add_option("--write-timeout", so.write_timeout_s, "seconds a socket write may stall")->check(CLI::Range(1, 3600));
   app.add_option("--sse-ping", so.sse_ping_s, "seconds of silence after which an SSE stream gets a ': ping' "
@@ -307,7 +309,8 @@ int CmdServe(int argc, char** argv) {
     std::fprintf(stderr, "gemrun serve: images: projector %s, up to %lld tokens each, %zu per request%s%s%s\n",
                  io.mmproj.c_str(), static_cast<long long>(images->max_tokens()), so.max_images,
                  so.image_files_dir.empty() ? "" : ", local files under ", so.image_files_dir.c_str(),
-                 so.allow_image_urls ? ", http(s) URLs fetched" : "");
+                 !so.allow_image_urls ? "" : so.allow_private_urls ? ", http(s) URLs fetched (private addresses too)"
+                                                                    : ", http(s) URLs fetched (public addresses only)");
   if (audio)
     std::fprintf(stderr, "gemrun serve: audio: projector %s (gemma4ua), input_audio parts up to %.0f s (%lld tokens) each\n",
                  audio->path().c_str(), server::kMaxServerAudioSeconds, static_cast<long long>(audio->max_tokens()));

@@ -229,6 +229,7 @@ struct ConnectionServer::Impl {
   std::thread reactor;
   Lane general, probe;
 
+  std::atomic<uint64_t> n_client_cap{0}, n_server_cap{0}, n_busy{0}, n_header_timeout{0}, n_header_too_large{0};
   std::mutex count_mu;  // open connections, in total and per peer address
   size_t total = 0;
   std::unordered_map<std::string, size_t> per_client;
@@ -299,6 +300,7 @@ struct ConnectionServer::Impl {
         return;
       }
     }
+    ++n_busy;
     Refuse(c.fd, 503, "Service Unavailable", "the server is busy; retry later");
     Retire(std::move(c));
   }
@@ -366,7 +368,9 @@ void ConnectionServer::Impl::AcceptAll() {
     getsockname(fd, reinterpret_cast<sockaddr*>(&ls), &llen);
     AddressOf(ls, &c.local_ip, &c.local_port);
     Admission a = stopping.load() ? Admission::kServerFull : Admit(c.peer_ip);
+    if (a == Admission::kClientFull) ++n_client_cap;
     if (a == Admission::kClientFull && EvictOldestPending(&c.peer_ip)) a = Admit(c.peer_ip);
+    if (a == Admission::kServerFull) ++n_server_cap;
     if (a == Admission::kServerFull && !stopping.load() && EvictOldestPending(nullptr)) a = Admit(c.peer_ip);
     if (a != Admission::kOk) {
       Refuse(fd, 503, "Service Unavailable", "too many connections; retry later");
@@ -419,6 +423,7 @@ void ConnectionServer::Impl::OnReadable(int fd) {
   Forget(it);
   if (complete) return Dispatch(std::move(taken));
   if (eof) return Close(taken);
+  ++n_header_too_large;
   Refuse(taken.fd, 431, "Request Header Fields Too Large", "the request headers are too large");
   Retire(std::move(taken));
 }
@@ -453,6 +458,7 @@ void ConnectionServer::Impl::Expire() {
     }
     Conn& c = it->second.conn;
     const bool answer = !it->second.waiting_first_byte && !it->second.lingering;
+    n_header_timeout += answer;
     if (answer) Refuse(c.fd, 408, "Request Timeout", "the request headers did not arrive in time (--read-timeout)");
     Close(c);
     auto next = std::next(it);
@@ -532,6 +538,29 @@ void ConnectionServer::Impl::Serve(Conn& c) {
     back.push_back(std::move(c));
   }
   Wake();
+}
+
+ConnectionServer::Stats ConnectionServer::stats() const {
+  Impl& m = *impl_;  // unique_ptr: the counters stay mutable in a const call
+  Stats st{.client_cap = m.n_client_cap.load(), .server_cap = m.n_server_cap.load(), .busy = m.n_busy.load(),
+           .header_timeout = m.n_header_timeout.load(), .header_too_large = m.n_header_too_large.load()};
+  std::lock_guard<std::mutex> l(m.count_mu);
+  st.open = m.total;
+  return st;
+}
+
+std::string ConnectionServer::RenderStats() const {
+  const Stats st = stats();
+  std::string out =
+      "# HELP gemrun_connections_open Open client connections.\n# TYPE gemrun_connections_open gauge\n"
+      "gemrun_connections_open " + std::to_string(st.open) + "\n"
+      "# HELP gemrun_connections_refused_total Connections refused, replaced or cut before a worker saw a request.\n"
+      "# TYPE gemrun_connections_refused_total counter\n";
+  for (const auto& [reason, n] : {std::pair{"client_cap", st.client_cap}, std::pair{"server_cap", st.server_cap},
+                                  std::pair{"busy", st.busy}, std::pair{"header_timeout", st.header_timeout},
+                                  std::pair{"header_too_large", st.header_too_large}})
+    out += "gemrun_connections_refused_total{reason=\"" + std::string(reason) + "\"} " + std::to_string(n) + "\n";
+  return out;
 }
 
 ConnectionServer::ConnectionServer(const ConnectionOptions& opts) : impl_(std::make_unique<Impl>()) {

@@ -11,6 +11,7 @@
 #include <httplib.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -58,6 +59,19 @@ class ConnectionServer : public httplib::Server {
   // Stops accepting, closes connections waiting for headers, lets running requests finish and
   // joins every thread. Idempotent.
   void Shutdown();
+
+  // What the connection layer did, for /metrics (thread-safe snapshot).
+  struct Stats {
+    uint64_t open = 0;              // open connections now
+    uint64_t client_cap = 0;        // refused or replaced at --max-connections-per-client
+    uint64_t server_cap = 0;        // refused or replaced at --max-connections
+    uint64_t busy = 0;              // complete requests refused: every worker busy and as many queued
+    uint64_t header_timeout = 0;    // headers not complete within --read-timeout
+    uint64_t header_too_large = 0;  // headers over the size cap
+  };
+  Stats stats() const;
+  // Prometheus text of stats().
+  std::string RenderStats() const;
 
  private:
   struct Impl;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <string>
 
 #include "server/api.h"
@@ -39,6 +40,9 @@ std::string RequestIdText(uint64_t id);
 // Writes an error body in the endpoint's dialect (Ollama paths get {"error": msg}).
 void SendError(const httplib::Request& req, httplib::Response& res, const ApiError& e);
 void SendJson(httplib::Response& res, const Json& j, int status = 200);
+// A 500 for an exception escaping a handler: "internal server error (request req-…)" to the
+// client, the exception's text to the log only.
+void SendInternalError(const httplib::Request& req, httplib::Response& res, std::exception_ptr ep);
 
 struct GenerateContext {
   const ServerOptions* opts;

@@ -29,6 +29,23 @@ std::string RequestIdText(uint64_t id) {
   return b;
 }
 
+// The exception's text may name internals (paths, sizes, library state): it goes to the log
+// with the request id; the client gets the id to quote.
+void SendInternalError(const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(ep);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  const std::string id = RequestIdText(CurrentLog().id);
+  std::fprintf(stderr, "gemrun serve: %s internal error: %s\n", id.c_str(), what.c_str());
+  SendError(req, res, ApiError::Of(500, "server_error", "internal server error (request " + id + "); the details are "
+                                                        "in the server log"));
+  CurrentLog().error = "internal error: " + what;
+}
+
 void SendError(const httplib::Request& req, httplib::Response& res, const ApiError& e) {
   const bool ollama = req.path.rfind("/api/", 0) == 0;
   SendJson(res, ollama ? OllamaErrorJson(e) : OpenAIErrorJson(e), e.status);
@@ -156,22 +173,7 @@ void HttpServer::Impl::Setup() {
   svr.set_payload_max_length(opts.max_body_bytes);
   svr.set_pre_routing_handler([this](const httplib::Request& q, httplib::Response& r) { return PreRoute(q, r); });
   svr.set_logger([this](const httplib::Request& q, const httplib::Response& r) { Log(q, r); });
-  // The exception's text may name internals (paths, sizes, library state): it goes to the log
-  // with the request id, the client gets the id to quote.
-  svr.set_exception_handler([](const httplib::Request& q, httplib::Response& r, std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    const std::string id = RequestIdText(CurrentLog().id);
-    std::fprintf(stderr, "gemrun serve: %s internal error: %s\n", id.c_str(), what.c_str());
-    SendError(q, r, ApiError::Of(500, "server_error", "internal server error (request " + id + "); the details are in "
-                                                      "the server log"));
-    CurrentLog().error = "internal error: " + what;
-  });
+  svr.set_exception_handler(SendInternalError);
   svr.set_error_handler([](const httplib::Request& q, httplib::Response& r) {
     r.set_header("Connection", "close");  // the connection layer closes after an error (see Log)
     if (!r.body.empty() || r.content_provider_) return;
@@ -201,7 +203,7 @@ void HttpServer::Impl::Setup() {
     SendJson(res, Json{{"status", "loading"}}, 503);
   });
   svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics->Render(), "text/plain; version=0.0.4; charset=utf-8");
+    res.set_content(metrics->Render() + svr.RenderStats(), "text/plain; version=0.0.4; charset=utf-8");
   });
   svr.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content("gemrun is running", "text/plain"); });
   svr.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {

@@ -174,7 +174,7 @@ run_json --image "$IMG" -p "$PROMPT" | python3 -c 'import json,sys; sys.stdout.w
 run_json --image "$IMG" --image "$IMG2" -p "Compare <image> with <image>." |
   python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin)["text"])' >"$WORK/expect2.txt" || fail "gemrun run, 2 images"
 SERVER_MODEL=$VM start_server "$WORK/vision.log" --mmproj "$VP" --parallel 2 --ctx-size 1024 --api-key "$KEY" \
-  --allow-image-files "$V/images" --allow-image-urls
+  --allow-image-files "$V/images" --allow-image-urls --allow-private-urls  # the test's image server is on loopback
 BASE=http://127.0.0.1:$PORT
 grep -q 'images: projector' "$WORK/vision.log" || fail "no projector line in the start-up log"
 node "$JS/client_test.mjs" "$BASE" "$KEY" --vision "$IMG" "$WORK/expect1.txt" "$PROMPT" || fail "openai client image tests"
@@ -223,6 +223,7 @@ python3 "$JS/abuse.py" "$PORT" "$KEY" 10 --images "$IMG" || fail "image abuse su
 curl -sf "$BASE/health" >/dev/null || fail "/health after the image tests"
 curl -sf "${AUTH[@]}" "$BASE/metrics" | grep -q '^gemrun_images_total [1-9]' || fail "gemrun_images_total"
 grep -q 'images=1 image_ms=' "$WORK/vision.log" || fail "no images= in the request log"
+grep -q 'detail="the server answered HTTP 404"' "$WORK/vision.log" || fail "the log lacks why an image URL failed"
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID" || fail "vision server exit status $? after SIGTERM"
 if grep -q 'Sanitizer' "$WORK/vision.log"; then fail "sanitizer report in the vision server log"; fi

@@ -1,7 +1,9 @@
-// Server wire formats: response bodies, stream chunks, SSE / NDJSON framing, Prometheus text.
+// Server wire formats: response bodies, stream chunks, SSE / NDJSON framing, Prometheus text,
+// the request id's spelling and the 500 for an exception (no internals to the client).
 #include <gtest/gtest.h>
 
 #include "server/framing.h"
+#include "server/http_internal.h"
 #include "server/metrics.h"
 #include "server/ollama.h"
 #include "server/openai.h"
@@ -24,6 +26,22 @@ CompletionResult Result() {
   b.logprob = -0.25f;
   r.tokens = {a, b};
   return r;
+}
+
+// Before: the 500 said "internal error: <what()>", which can name paths and library state.
+TEST(ServerWire, AnExceptionIsAGeneric500WithTheRequestId) {
+  httplib::Request req;
+  req.path = "/v1/chat/completions";
+  httplib::Response res;
+  CurrentLog() = RequestLog{};
+  CurrentLog().id = 42;
+  SendInternalError(req, res, std::make_exception_ptr(std::runtime_error("open /secret/path failed")));
+  EXPECT_EQ(res.status, 500);
+  EXPECT_EQ(res.body.find("/secret/path"), std::string::npos) << res.body;
+  EXPECT_NE(res.body.find("req-000042"), std::string::npos) << res.body;
+  EXPECT_NE(CurrentLog().error.find("/secret/path"), std::string::npos);  // the log keeps it
+  EXPECT_EQ(RequestIdText(42), "req-000042");
+  CurrentLog() = RequestLog{};
 }
 
 const ResponseMeta kMeta{.id = "chatcmpl-1", .model = "m", .created = 1700000000};

@@ -13,6 +13,7 @@ afterwards its descriptors and threads return to their baseline and SIGTERM exit
 Usage: hostile.py GEMRUN DATA_DIR. HOSTILE_SCALE (default 1) scales the attack counts (0.2 under
 sanitizers if the full run does not fit). Prints one line of numbers at the end.
 """
+import atexit
 import base64
 import http.server
 import json
@@ -141,6 +142,9 @@ server = subprocess.Popen([GEMRUN, "serve", "-m", VM, "--mmproj", VP, "--port", 
                            "--max-body-bytes", str(MAX_BODY), "--max-buffered-bytes", str(BUFFERED),
                            "--max-connections", "512", "--max-connections-per-client", "64", "--timeout", "60",
                            "--allow-image-urls"], stderr=logf, env=env)
+atexit.register(lambda: server.poll() is None and server.kill())  # never leave a server behind
+signal.signal(signal.SIGALRM, lambda *_: os._exit(server.kill() or 124))
+signal.alarm(600 if SANITIZED else 240)  # the whole run is bounded
 PORT = None
 t_start = time.time()
 while time.time() - t_start < 30 and PORT is None:
@@ -368,6 +372,9 @@ deadline = time.time() + 15
 while time.time() < deadline and (fds() > base_fds + 2 or threads() > base_threads):
     time.sleep(0.2)
 end_fds, end_threads = fds(), threads()
+metrics = request(HOST, "GET", "/metrics")[2].decode()
+refused = {m.group(1): int(m.group(2)) for m in re.finditer(r'gemrun_connections_refused_total\{reason="(\w+)"\} (\d+)', metrics)}
+results["refused"] = refused
 open(stop_file, "w").close()
 health = json.loads(probe.communicate(timeout=10)[0])
 os.unlink(stop_file)
@@ -379,6 +386,8 @@ check("slow headers (one address): per-client cap refuses or evicts, the rest cu
       sh["left"] == 0 and sh["max_cut_s"] <= READ_TIMEOUT + 2, sh)
 check("slow headers (20 addresses): cut by the read timeout or evicted at the total cap",
       shs["left"] == 0 and shs["max_cut_s"] <= READ_TIMEOUT + 2, shs)
+check("/metrics counts the refusals (caps, header timeouts)",
+      refused.get("client_cap", 0) > 0 and refused.get("header_timeout", 0) > 0, refused)
 check("slow bodies cut by the total read timeout", ss["left"] == 0 and ss["max_cut_s"] <= READ_TIMEOUT + 2, ss)
 check("never-reading clients sent their requests", results["never_read"]["sent"] > 0, results["never_read"])
 check("64 MB bodies: 413 or cut, never accepted", all(c in (413, 503, None) for c in results["big_bodies"]),
