@@ -45,7 +45,7 @@ StatusOr<std::string> ResolveImageDir(const std::string& dir) {
   return p.string();
 }
 
-// Loads --mmproj and wraps it for the HTTP threads (its own thread pool, the family's
+// Loads --mmproj and wraps it for the HTTP threads (on the engine's thread pool, the family's
 // attention default unless --image-attention says otherwise).
 StatusOr<std::unique_ptr<server::ImageEncoder>> LoadProjector(const Engine& e, const ImageOptions& io, int threads) {
   ASSIGN_OR_RETURN(auto enc, LoadImageEncoder(e, io));
@@ -54,6 +54,7 @@ StatusOr<std::unique_ptr<server::ImageEncoder>> LoadProjector(const Engine& e, c
   o.non_causal = io.attention.empty() ? vision::DefaultImageBidirectional(e.model().config())
                                       : io.attention == "bidirectional";
   o.threads = threads;
+  o.pool = &e.pool();  // shared with decode: no second full-size pool
   return server::ImageEncoder::Create(std::move(enc), o);
 }
 
@@ -120,6 +121,10 @@ int CmdServe(int argc, char** argv) {
   AddFlashAttnOption(app, &flash_attn);
   app.add_option("--alias", alias, "model name in /v1/models and responses (default: file name)");
   app.add_flag("--log-prompts", so.log_prompts, "include prompts in the request log (off: never logged)");
+  bool parse_special_in_content = false;
+  app.add_flag("--parse-special-in-content", parse_special_in_content,
+               "let control-token texts in message contents (e.g. <end_of_turn>) act as control tokens "
+               "(default: plain text; only the chat template adds control tokens)");
   ImageOptions io;
   std::string image_dir;
   app.add_option("--mmproj", io.mmproj, "vision projector (mmproj-*.gguf): accept images in chat requests");
@@ -182,6 +187,7 @@ int CmdServe(int argc, char** argv) {
   eo.max_batch = sched.max_batch;
   eo.kv_type = sched.kv_type;
   eo.flash_attn = sched.flash_attn;
+  eo.n_seqs = static_cast<int>(sched.n_slots);  // the memory check counts every slot's KV cache
   eo.repack_lm_head = sched.n_slots > 1;  // batched decode: the LM head dominates a step
   auto engine = Engine::Load(model_path, eo);
   if (!engine.ok()) {
@@ -211,6 +217,7 @@ int CmdServe(int argc, char** argv) {
   if (tmpl.ok()) backend.chat_template = *tmpl;
   else std::fprintf(stderr, "gemrun serve: no chat template (%s); chat endpoints will refuse requests\n",
                     tmpl.status().message().c_str());
+  backend.chat_options.parse_special_in_content = parse_special_in_content;
   backend.info = Describe(**engine, model_path, alias, sched.n_ctx);
   backend.images = images.get();
   backend.info.vision = images != nullptr;

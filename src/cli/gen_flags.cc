@@ -24,6 +24,9 @@ void GenFlags::Register(CLI::App& app) {
   app.add_option("-s,--seed", s.seed, "random seed (same seed, same output)");
   app.add_option("--logit-bias", logit_bias, "bias a token: ID=BIAS (repeatable)");
   app.add_option("--stop", gen.stop, "stop string (repeatable; not included in the output)");
+  app.add_flag("--parse-special-in-content", parse_special_in_content,
+               "let control-token texts typed in the prompt (e.g. <end_of_turn>) act as control tokens; by "
+               "default message text is plain text and only the chat template adds control tokens");
 }
 
 Status GenFlags::Finish() {

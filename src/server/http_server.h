@@ -40,6 +40,7 @@ struct Backend {
   const Engine* engine = nullptr;
   Scheduler* scheduler = nullptr;
   std::optional<ChatTemplate> chat_template;
+  ChatOptions chat_options;  // --parse-special-in-content
   ModelInfo info;
   const ImageEncoder* images = nullptr;  // set with --mmproj; null: requests with images get 400
 };
