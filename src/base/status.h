@@ -18,7 +18,29 @@ enum class StatusCode {
   kUnimplemented,    // valid input we do not support (tensor type, architecture)
   kOutOfRange,       // context overflow etc.
   kInternal,
+  // A readable file whose content is not a usable model: a mis-shaped tensor, implausible
+  // hyper-parameters, a metadata value of the wrong type, a tokenizer that does not fit the
+  // embedding table. The model's fault, not the user's flags (exit code 2, like kDataLoss).
+  kInvalidModel,
+  kResourceExhausted,  // not enough memory (or threads) for what was asked: exit code 3
 };
+
+// The class of fault a code stands for; the CLI's exit code follows it (see cli/main.cc).
+enum class FaultClass { kNone, kUsage, kModelFile, kRuntime };
+constexpr FaultClass FaultClassOf(StatusCode c) {
+  switch (c) {
+    case StatusCode::kOk: return FaultClass::kNone;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange: return FaultClass::kUsage;
+    case StatusCode::kNotFound:
+    case StatusCode::kDataLoss:
+    case StatusCode::kUnimplemented:
+    case StatusCode::kInvalidModel: return FaultClass::kModelFile;
+    case StatusCode::kInternal:
+    case StatusCode::kResourceExhausted: return FaultClass::kRuntime;
+  }
+  return FaultClass::kRuntime;
+}
 
 class [[nodiscard]] Status {
  public:
@@ -42,6 +64,14 @@ inline Status DataLossError(std::string m) { return {StatusCode::kDataLoss, std:
 inline Status UnimplementedError(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
 inline Status OutOfRangeError(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
 inline Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status InvalidModelError(std::string m) { return {StatusCode::kInvalidModel, std::move(m)}; }
+inline Status ResourceExhaustedError(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
+
+[[noreturn]] inline void ValueOfError(const Status& s) {
+  std::fprintf(stderr, "gemrun: internal check failed: the value of a StatusOr holding an error was read: %s\n",
+               s.message().c_str());
+  std::abort();
+}
 
 template <typename T>
 class [[nodiscard]] StatusOr {
@@ -53,15 +83,26 @@ class [[nodiscard]] StatusOr {
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  T& operator*() & { return *value_; }
-  const T& operator*() const& { return *value_; }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
+  // Reading the value of an error is a bug in the caller (a test that forgot ASSERT ok):
+  // it stops with the error's message instead of reading an empty optional.
+  T& value() & { return Checked(); }
+  const T& value() const& { return Checked(); }
+  T&& value() && { return std::move(Checked()); }
+  T& operator*() & { return Checked(); }
+  const T& operator*() const& { return Checked(); }
+  T* operator->() { return &Checked(); }
+  const T* operator->() const { return &Checked(); }
 
  private:
+  T& Checked() {
+    if (!value_) [[unlikely]] ValueOfError(status_);
+    return *value_;
+  }
+  const T& Checked() const {
+    if (!value_) [[unlikely]] ValueOfError(status_);
+    return *value_;
+  }
+
   Status status_;
   std::optional<T> value_;
 };

@@ -117,7 +117,7 @@ struct Conversation {
 
 // The prompt for the whole conversation: text segments and the turns' images and clips in order.
 StatusOr<std::vector<PromptSegment>> ConversationPrompt(const Engine& e, const ChatTemplate& tmpl,
-                                                        const Conversation& conv, bool think) {
+                                                        const Conversation& conv, const ChatOptions& opts) {
   std::vector<ChatMessage> msgs = conv.Messages();
   std::vector<PromptSegment> imgs;
   const size_t first_turn = msgs.size() - conv.turns.size();
@@ -125,9 +125,8 @@ StatusOr<std::vector<PromptSegment>> ConversationPrompt(const Engine& e, const C
     if (conv.images[t].empty()) continue;
     msgs[first_turn + t].content = PlaceMedia(msgs[first_turn + t].content, conv.images[t], tmpl.format(), &imgs);
   }
-  ASSIGN_OR_RETURN(std::string text, tmpl.Render(msgs, ChatOptions{.enable_thinking = think}));
   std::vector<PromptSegment> out;
-  RETURN_IF_ERROR(SplitAtImageSlots(e.tokenizer(), text, std::move(imgs), &out));
+  RETURN_IF_ERROR(EncodeChatPrompt(e.tokenizer(), tmpl, msgs, opts, std::move(imgs), &out));
   return out;
 }
 
@@ -266,7 +265,9 @@ int CmdChat(int argc, char** argv) {
     conv.images.resize(conv.turns.size());
     conv.images.back() = std::move(pending);
     pending.clear();
-    auto prompt = ConversationPrompt(e, *tmpl, conv, think);
+    auto prompt = ConversationPrompt(e, *tmpl, conv,
+                                     ChatOptions{.enable_thinking = think,
+                                                 .parse_special_in_content = f.parse_special_in_content});
     if (!prompt.ok()) {
       std::printf("error: %s\n", prompt.status().message().c_str());
       conv.turns.pop_back();

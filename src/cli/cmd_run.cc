@@ -1,8 +1,12 @@
 // gemrun run: one prompt in, a streamed answer out. The prompt comes from -p, files (-f) and
-// piped stdin (appended as a delimited document); the model's chat format is applied unless
+// stdin (appended as a delimited document: piped input that arrives within a short grace, or
+// `-f -`, which waits for EOF); the model's chat format is applied unless
 // --raw. Tokens stream to stdout; timings go to stderr; --json prints one object at the end.
+#include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -34,7 +38,23 @@ Status ReadAll(std::istream& in, const std::string& what, std::string* out) {
   return OkStatus();
 }
 
+// How long a non-terminal stdin may stay silent before `run` stops waiting for it: a pipe
+// whose writer never writes or closes (a daemon's inherited stdin, `cmd | tee >(gemrun ...)`)
+// would otherwise block forever. `-f -` waits without limit.
+constexpr int kStdinGraceMs = 500;
+
+// True when stdin has data or is at EOF within the grace period (regular files and closed
+// pipes are ready at once).
+bool StdinReady() {
+  pollfd p{STDIN_FILENO, POLLIN, 0};
+  int r;
+  do r = poll(&p, 1, kStdinGraceMs);
+  while (r < 0 && errno == EINTR);
+  return r > 0 && (p.revents & (POLLIN | POLLHUP)) != 0;
+}
+
 // The user message: the prompt, then each file and piped stdin as a delimited document.
+// A file named "-" is standard input, read to EOF.
 Status BuildUserText(const std::string& prompt, const std::vector<std::string>& files, bool use_stdin,
                      std::string* out) {
   *out = prompt;
@@ -45,6 +65,12 @@ Status BuildUserText(const std::string& prompt, const std::vector<std::string>& 
     *out += "</document>";
   };
   for (const std::string& f : files) {
+    if (f == "-") {
+      std::string body;
+      RETURN_IF_ERROR(ReadAll(std::cin, "standard input", &body));
+      append_doc("stdin", body);
+      continue;
+    }
     std::ifstream in(f, std::ios::binary);
     if (!in) return NotFoundError("cannot open -f " + f);
     std::string body;
@@ -54,7 +80,7 @@ Status BuildUserText(const std::string& prompt, const std::vector<std::string>& 
   if (use_stdin) {
     std::string body;
     RETURN_IF_ERROR(ReadAll(std::cin, "standard input", &body));
-    append_doc("stdin", body);
+    if (!body.empty()) append_doc("stdin", body);  // </dev/null adds nothing
   }
   if (out->empty()) return InvalidArgumentError("no prompt: give -p TEXT, -f FILE, pipe text in, or --prompt-ids");
   return OkStatus();
@@ -68,6 +94,7 @@ int CmdRun(int argc, char** argv) {
                "examples:\n"
                "  gemrun run -m gemma-3-4b-it-Q4_0.gguf -p \"Explain SIGPIPE in one paragraph\"\n"
                "  journalctl -u nginx -n 200 | gemrun run -m model.gguf -p \"Why does nginx fail?\"\n"
+               "  slow_report.sh | gemrun run -m model.gguf -f - -p \"Summarise\"   (-f -: wait for all of stdin)\n"
                "  gemrun run -m model.gguf -f /var/log/syslog -p \"Summarise the errors\" --temp 0 --json\n"
                "  gemrun run -m model.gguf --prompt-ids 2,105,2364 -n 16 --temp 0 --json\n"
                "  gemrun run -m gemma-4-12b.gguf --mmproj mmproj.gguf --audio call.wav -p \"Transcribe <audio>\"\n"
@@ -86,7 +113,8 @@ int CmdRun(int argc, char** argv) {
   bool json = false, raw = false, no_stdin = false, think = false;
   app.add_option("-p,--prompt", prompt, "prompt text");
   app.add_option("--system", system, "system prompt");
-  app.add_option("-f,--file", files, "file(s) appended to the prompt as documents");
+  app.add_option("-f,--file", files, "file(s) appended to the prompt as documents; '-' is stdin, read to EOF "
+                                     "(piped stdin is otherwise read only if it sends data within 0.5 s)");
   app.add_option("--prompt-ids", prompt_ids, "raw prompt token ids, comma-separated (no template)");
   app.add_flag("--json", json, "print one JSON object at the end (text, tokens, finish_reason, usage, timings)");
   app.add_flag("--raw", raw, "no chat template: the prompt text is tokenized as is (BOS added)");
@@ -114,7 +142,13 @@ int CmdRun(int argc, char** argv) {
   if (!prompt_ids.empty()) {
     if (Status s = ParseTokenIds("--prompt-ids", prompt_ids, &ids); !s.ok()) return ReportError("run", s);
   } else {
-    const bool piped = !no_stdin && !isatty(STDIN_FILENO);
+    const bool dash = std::find(files.begin(), files.end(), "-") != files.end();
+    bool piped = !no_stdin && !dash && !isatty(STDIN_FILENO);
+    if (piped && !StdinReady()) {
+      piped = false;
+      std::fprintf(stderr, "gemrun run: standard input is not a terminal but sent nothing within %d ms; not reading it "
+                           "(-f - waits for it, --no-stdin silences this)\n", kStdinGraceMs);
+    }
     if (Status s = BuildUserText(prompt, files, piped, &user); !s.ok()) return ReportError("run", s);
   }
   auto engine = Engine::Load(f.model, f.engine);
@@ -130,7 +164,8 @@ int CmdRun(int argc, char** argv) {
       std::vector<ChatMessage> msgs;
       if (!system.empty()) msgs.push_back({"system", system});
       msgs.push_back({"user", user});
-      auto enc = tmpl->Encode(e.tokenizer(), msgs, ChatOptions{.enable_thinking = think});
+      auto enc = tmpl->Encode(e.tokenizer(), msgs, ChatOptions{.enable_thinking = think,
+                                                               .parse_special_in_content = f.parse_special_in_content});
       if (!enc.ok()) return ReportError("run", enc.status());
       ids = std::move(*enc);
       f.gen.extra_eog = tmpl->StopTokens(e.tokenizer().vocab());
@@ -165,9 +200,9 @@ int CmdRun(int argc, char** argv) {
     std::vector<ChatMessage> msgs;
     if (!system.empty()) msgs.push_back({"system", system});
     msgs.push_back({"user", PlaceMedia(user, items, tmpl->format(), &rows)});
-    auto text = tmpl->Render(msgs, ChatOptions{.enable_thinking = think});
-    if (!text.ok()) return ReportError("run", text.status());
-    if (Status st = SplitAtImageSlots(e.tokenizer(), *text, std::move(rows), &segments); !st.ok()) return ReportError("run", st);
+    const ChatOptions co{.enable_thinking = think, .parse_special_in_content = f.parse_special_in_content};
+    if (Status st = EncodeChatPrompt(e.tokenizer(), *tmpl, msgs, co, std::move(rows), &segments); !st.ok())
+      return ReportError("run", st);
     f.gen.extra_eog = tmpl->StopTokens(e.tokenizer().vocab());
   } else {
     segments.push_back(PromptSegment{.ids = ids});

@@ -50,7 +50,7 @@ StatusOr<std::string> ResolveImageDir(const std::string& dir) {
   return p.string();
 }
 
-// Loads --mmproj and wraps it for the HTTP threads (its own thread pool, the family's
+// Loads --mmproj and wraps it for the HTTP threads (on the engine's thread pool, the family's
 // attention default unless --image-attention says otherwise).
 StatusOr<std::unique_ptr<server::ImageEncoder>> LoadProjector(const Engine& e, const ImageOptions& io, int threads) {
   ASSIGN_OR_RETURN(auto enc, LoadImageEncoder(e, io));
@@ -59,6 +59,7 @@ StatusOr<std::unique_ptr<server::ImageEncoder>> LoadProjector(const Engine& e, c
   ASSIGN_OR_RETURN(const vision::ImageAttention a, vision::ParseImageAttention(io.attention, e.model().config()));
   vision::SetAttentionFlags(a, &o.non_causal, &o.global_causal);
   o.threads = threads;
+  o.pool = &e.pool();  // shared with decode: no second full-size pool
   return server::ImageEncoder::Create(std::move(enc), o);
 }
 
@@ -166,6 +167,10 @@ int CmdServe(int argc, char** argv) {
   AddSuppressOption(app, &suppress);
   app.add_option("--alias", alias, "model name in /v1/models and responses (default: file name)");
   app.add_flag("--log-prompts", so.log_prompts, "include prompts in the request log (off: never logged)");
+  bool parse_special_in_content = false;
+  app.add_flag("--parse-special-in-content", parse_special_in_content,
+               "let control-token texts in message contents (e.g. <end_of_turn>) act as control tokens "
+               "(default: plain text; only the chat template adds control tokens)");
   ImageOptions io;
   std::string image_dir;
   app.add_option("--mmproj", io.mmproj, "projector (mmproj-*.gguf): accept images (and, with an audio part such as Gemma 4 12B's, input_audio clips) in chat requests");
@@ -255,6 +260,7 @@ int CmdServe(int argc, char** argv) {
   eo.kv_type = sched.kv_type;
   eo.flash_attn = sched.flash_attn;
   eo.suppress = SuppressFromName(suppress);
+  eo.n_seqs = static_cast<int>(sched.n_slots);  // the memory check counts every slot's KV cache
   eo.repack_lm_head = sched.n_slots > 1;  // batched decode: the LM head dominates a step
   auto engine = Engine::Load(model_path, eo);
   if (!engine.ok()) {
@@ -296,6 +302,7 @@ int CmdServe(int argc, char** argv) {
   if (tmpl.ok()) backend.chat_template = *tmpl;
   else std::fprintf(stderr, "gemrun serve: no chat template (%s); chat endpoints will refuse requests\n",
                     tmpl.status().message().c_str());
+  backend.chat_options.parse_special_in_content = parse_special_in_content;
   backend.info = Describe(**engine, model_path, alias, sched.n_ctx);
   backend.images = images.get();
   backend.audio = audio.get();

@@ -25,6 +25,9 @@ void GenFlags::Register(CLI::App& app) {
   app.add_option("--logit-bias", logit_bias, "bias a token: ID=BIAS (repeatable)");
   AddSuppressOption(app, &suppress);
   app.add_option("--stop", gen.stop, "stop string (repeatable; not included in the output)");
+  app.add_flag("--parse-special-in-content", parse_special_in_content,
+               "let control-token texts typed in the prompt (e.g. <end_of_turn>) act as control tokens; by "
+               "default message text is plain text and only the chat template adds control tokens");
 }
 
 Status GenFlags::Finish() {

@@ -50,6 +50,7 @@ struct GenFlags {
   std::string suppress = "auto";
   GenerateParams gen;
   std::vector<std::string> logit_bias;  // "ID=BIAS"
+  bool parse_special_in_content = false;  // ChatOptions::parse_special_in_content
 
   // Registers -m, -c, -t, -b, --kv-type, -fa and the sampling flags on `app`.
   void Register(CLI::App& app);

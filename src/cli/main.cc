@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <new>
+#include <system_error>
 
 #include "cli/commands.h"
 
@@ -11,12 +14,9 @@ namespace gemrun::cli {
 
 int ReportError(const char* cmd, const Status& s) {
   std::fprintf(stderr, "gemrun %s: error: %s\n", cmd, s.message().c_str());
-  switch (s.code()) {
-    case StatusCode::kInvalidArgument:
-    case StatusCode::kOutOfRange: return kExitUsage;
-    case StatusCode::kNotFound:
-    case StatusCode::kDataLoss:
-    case StatusCode::kUnimplemented: return kExitModel;
+  switch (FaultClassOf(s.code())) {
+    case FaultClass::kUsage: return kExitUsage;
+    case FaultClass::kModelFile: return kExitModel;
     default: return kExitRuntime;
   }
 }
@@ -79,7 +79,33 @@ void RewriteLlamaShortFlags(int argc, char** argv) {
 }  // namespace
 }  // namespace gemrun::cli
 
+namespace {
+// Last line of defence: an exception no layer caught (std::bad_alloc on a huge allocation,
+// std::system_error when a thread cannot be created) becomes a message and exit code 3
+// instead of std::terminate's abort (exit 134 and maybe a core dump).
+int Dispatch(int argc, char** argv);
+}  // namespace
+
 int main(int argc, char** argv) {
+  using gemrun::cli::kExitRuntime;
+  const char* cmd = argc >= 2 ? argv[1] : "";
+  try {
+    return Dispatch(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "gemrun %s: error: out of memory (a buffer could not be allocated); lower the context "
+                         "size (-c), --parallel or --batch-size, or free memory\n", cmd);
+  } catch (const std::system_error& e) {
+    std::fprintf(stderr, "gemrun %s: error: system resource: %s (e.g. threads: lower -t)\n", cmd, e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gemrun %s: error: unexpected failure: %s\n", cmd, e.what());
+  } catch (...) {
+    std::fprintf(stderr, "gemrun %s: error: unexpected failure (unknown exception)\n", cmd);
+  }
+  return kExitRuntime;
+}
+
+namespace {
+int Dispatch(int argc, char** argv) {
   using namespace gemrun::cli;
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
       !std::strcmp(argv[1], "help")) {
@@ -92,3 +118,4 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "gemrun: unknown command '%s' (see gemrun --help)\n", argv[1]);
   return kExitUsage;
 }
+}  // namespace

@@ -2,6 +2,9 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cstdio>
+
+#include "base/sys_info.h"
 
 #include "model/describe.h"
 
@@ -13,6 +16,23 @@ double Ms(Clock::time_point a, Clock::time_point b) { return std::chrono::durati
 
 }  // namespace
 
+Status CheckMemory(const MemoryNeed& need, std::optional<uint64_t> available) {
+  const double total = need.kv_bytes + need.activation_bytes;
+  if (!available || total <= static_cast<double>(*available)) return OkStatus();
+  auto bytes = [](double b) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%.0f bytes (%s)", b, HumanBytes(static_cast<uint64_t>(std::min(b, 1.8e19))).c_str());
+    return std::string(buf);
+  };
+  return ResourceExhaustedError(
+      "not enough memory: a context of " + std::to_string(need.n_ctx) + " positions (-c)" +
+      (need.n_seqs > 1 ? " for each of " + std::to_string(need.n_seqs) + " sequences (--parallel)" : std::string()) +
+      " needs " + bytes(total) + " (KV cache " +
+      bytes(need.kv_bytes) + ", activations about " + bytes(need.activation_bytes) + "), but only " +
+      bytes(static_cast<double>(*available)) +
+      " are available (MemAvailable / cgroup memory limit); lower -c or --parallel, or use --kv-type q8_0");
+}
+
 StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_path, const EngineOptions& opts) {
   const auto t0 = Clock::now();
   auto e = std::make_unique<Engine>();
@@ -21,13 +41,20 @@ StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_path, co
   ASSIGN_OR_RETURN(e->tokenizer_, Tokenizer::FromGguf(e->model_->file(), TokenizerOptions{.suppress = opts.suppress}));
   const ModelConfig& c = e->model_->config();
   if (e->tokenizer_->vocab().size() > c.n_vocab)
-    return InvalidArgumentError(model_path + ": the tokenizer has " + std::to_string(e->tokenizer_->vocab().size()) +
+    return InvalidModelError(model_path + ": the tokenizer has " + std::to_string(e->tokenizer_->vocab().size()) +
                                 " tokens but the embedding table only " + std::to_string(c.n_vocab) + " rows");
   if (opts.n_ctx < 0) return InvalidArgumentError("context size must be >= 0, got " + std::to_string(opts.n_ctx));
   if (e->opts_.n_ctx == 0) e->opts_.n_ctx = std::min(c.n_ctx_train > 0 ? c.n_ctx_train : EngineOptions::kDefaultMaxCtx,
                                                      EngineOptions::kDefaultMaxCtx);
   if (opts.max_batch <= 0) return InvalidArgumentError("batch size must be positive");
   e->opts_.max_batch = std::min(e->opts_.max_batch, e->opts_.n_ctx);
+  if (opts.n_seqs <= 0) return InvalidArgumentError("number of sequences must be positive, got " + std::to_string(opts.n_seqs));
+  // Up front, so that a huge -c or --parallel is a clear error instead of std::bad_alloc (or
+  // the OOM killer once the lazily allocated cache fills).
+  const MemoryNeed need{e->opts_.n_ctx, opts.n_seqs,
+                        opts.n_seqs * e->model_->KvCacheBytes(e->opts_.n_ctx, opts.kv_type, e->opts_.max_batch),
+                        e->model_->WorkspaceBytesEstimate(e->opts_.max_batch + opts.n_seqs, e->opts_.n_ctx)};
+  RETURN_IF_ERROR(CheckMemory(need, AvailableMemoryBytes()));
   e->pool_ = std::make_unique<ThreadPool>(opts.threads);
   e->load_ms_ = Ms(t0, Clock::now());
   return e;
@@ -48,6 +75,7 @@ std::string Engine::Describe() const {
 }
 
 StatusOr<std::unique_ptr<Session>> Engine::NewSession() const {
+  RETURN_IF_ERROR(model_->file().CheckFileSize());  // a truncated model would fault mid-decode
   ASSIGN_OR_RETURN(auto kv, model_->NewKvCache(opts_.n_ctx, opts_.kv_type, opts_.max_batch));
   auto ws = model_->NewWorkspace(opts_.max_batch);
   ws->flash_attn = opts_.flash_attn;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -24,8 +25,21 @@ struct EngineOptions {
   bool repack_lm_head = false;  // see LoadOptions (model/model.h)
   bool flash_attn = false;      // the fused attention kernel (Workspace::flash_attn)
   SuppressMode suppress = SuppressMode::kAuto;  // ids generation never samples (tokenizer.h)
+  int n_seqs = 1;               // KV caches the caller will create (serve --parallel); Load checks
+                                // that they and the activations fit in the available memory
   static constexpr int64_t kDefaultMaxCtx = 8192;
 };
+
+// What a configuration needs beyond the mmapped weights, against what the machine offers.
+struct MemoryNeed {
+  int64_t n_ctx = 0;
+  int n_seqs = 1;
+  double kv_bytes = 0;          // all sequences
+  double activation_bytes = 0;  // estimate
+};
+// ResourceExhausted naming -c / --parallel and the bytes when `need` exceeds `available`
+// (nullopt: unknown, no check).
+Status CheckMemory(const MemoryNeed& need, std::optional<uint64_t> available);
 
 struct Timings {
   double load_ms = 0;

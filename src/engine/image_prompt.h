@@ -3,6 +3,7 @@
 // split of rendered chat text at those slots into prompt segments.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,5 +35,13 @@ std::string AudioSlotText(ChatFormat fmt);
 // InvalidArgument when the number of slots differs from images.size().
 Status SplitAtImageSlots(const Tokenizer& tok, std::string_view text, std::vector<PromptSegment> images,
                          std::vector<PromptSegment>* out);
+
+// The whole chat prompt as segments (what run, chat and the server feed the engine): the
+// template's text, and the image markers around each slot, with special tokens; message
+// contents as plain text unless opts.parse_special_in_content (a user typing "<end_of_turn>"
+// cannot end their turn). kImageSlot k in the contents becomes images[k]; BOS once, first.
+// InvalidArgument when the number of slots differs from images.size().
+Status EncodeChatPrompt(const Tokenizer& tok, const ChatTemplate& tmpl, std::span<const ChatMessage> messages,
+                        const ChatOptions& opts, std::vector<PromptSegment> images, std::vector<PromptSegment>* out);
 
 }  // namespace gemrun

@@ -438,10 +438,10 @@ StatusOr<int64_t> GgufFile::GetInt(std::string_view key) const {
   const GgufValue* v = Find(key);
   if (!v) return NotFoundError(name_ + ": metadata key " + Q(key) + " is missing");
   if (!v->is_int() && v->type != GgufType::kBool)
-    return InvalidArgumentError(name_ + ": metadata key " + Q(key) + " should be an integer, found " +
+    return InvalidModelError(name_ + ": metadata key " + Q(key) + " should be an integer, found " +
                                 GgufTypeName(v->type));
   if (v->type == GgufType::kU64 && v->u > kMaxInt64)
-    return InvalidArgumentError(name_ + ": metadata key " + Q(key) + " value " + std::to_string(v->u) +
+    return InvalidModelError(name_ + ": metadata key " + Q(key) + " value " + std::to_string(v->u) +
                                 " is out of range (max " + std::to_string(kMaxInt64) + ")");
   return v->i;
 }
@@ -456,7 +456,7 @@ StatusOr<double> GgufFile::GetFloat(std::string_view key) const {
   if (v->is_float()) return v->f;
   if (v->type == GgufType::kU64) return static_cast<double>(v->u);
   if (v->is_int()) return static_cast<double>(v->i);
-  return InvalidArgumentError(name_ + ": metadata key " + Q(key) + " should be a number, found " +
+  return InvalidModelError(name_ + ": metadata key " + Q(key) + " should be a number, found " +
                               GgufTypeName(v->type));
 }
 
@@ -468,7 +468,7 @@ StatusOr<bool> GgufFile::GetBoolOr(std::string_view key, bool def) const {
   const GgufValue* v = Find(key);
   if (!v) return def;
   if (v->type == GgufType::kBool || v->is_int()) return v->u != 0;
-  return InvalidArgumentError(name_ + ": metadata key " + Q(key) + " should be a bool, found " +
+  return InvalidModelError(name_ + ": metadata key " + Q(key) + " should be a bool, found " +
                               GgufTypeName(v->type));
 }
 
@@ -476,7 +476,7 @@ StatusOr<std::string> GgufFile::GetString(std::string_view key) const {
   const GgufValue* v = Find(key);
   if (!v) return NotFoundError(name_ + ": metadata key " + Q(key) + " is missing");
   if (v->type != GgufType::kString)
-    return InvalidArgumentError(name_ + ": metadata key " + Q(key) + " should be a string, found " +
+    return InvalidModelError(name_ + ": metadata key " + Q(key) + " should be a string, found " +
                                 GgufTypeName(v->type));
   return std::string(v->str);
 }
@@ -489,10 +489,18 @@ namespace {
 Status ExpectArray(const std::string& file, std::string_view key, const GgufValue* v, bool numeric) {
   if (!v) return NotFoundError(file + ": metadata key " + Q(key) + " is missing");
   if (v->type != GgufType::kArray)
-    return InvalidArgumentError(file + ": metadata key " + Q(key) + " should be an array, found " +
+    return InvalidModelError(file + ": metadata key " + Q(key) + " should be an array, found " +
                                 GgufTypeName(v->type));
   if (numeric && v->elem_type == GgufType::kString)
-    return InvalidArgumentError(file + ": metadata key " + Q(key) + " should be a numeric array, found strings");
+    return InvalidModelError(file + ": metadata key " + Q(key) + " should be a numeric array, found strings");
+  return OkStatus();
+}
+
+Status ExpectCount(const std::string& file, std::string_view key, const GgufValue& v, uint64_t max) {
+  if (v.count > max)
+    return InvalidModelError(file + ": metadata key " + Q(key) + " holds " + std::to_string(v.count) +
+                             " elements, more than the " + std::to_string(max) +
+                             " gemrun reads from a metadata array (a corrupt or crafted file?)");
   return OkStatus();
 }
 
@@ -505,17 +513,18 @@ GgufValue Element(const GgufValue& arr, uint64_t i) {
 }
 }  // namespace
 
-StatusOr<std::vector<int64_t>> GgufFile::GetIntArray(std::string_view key) const {
+StatusOr<std::vector<int64_t>> GgufFile::GetIntArray(std::string_view key, uint64_t max_elements) const {
   const GgufValue* v = Find(key);
   RETURN_IF_ERROR(ExpectArray(name_, key, v, true));
+  RETURN_IF_ERROR(ExpectCount(name_, key, *v, max_elements));
   if (!IsIntType(v->elem_type) && v->elem_type != GgufType::kBool)
-    return InvalidArgumentError(name_ + ": metadata key " + Q(key) + " should hold integers, holds " +
+    return InvalidModelError(name_ + ": metadata key " + Q(key) + " should hold integers, holds " +
                                 GgufTypeName(v->elem_type));
   std::vector<int64_t> out(v->count);
   for (uint64_t i = 0; i < v->count; ++i) {
     const GgufValue e = Element(*v, i);
     if (e.type == GgufType::kU64 && e.u > kMaxInt64)
-      return InvalidArgumentError(name_ + ": metadata key " + Q(key) + " element " + std::to_string(i) +
+      return InvalidModelError(name_ + ": metadata key " + Q(key) + " element " + std::to_string(i) +
                                   " value " + std::to_string(e.u) + " is out of range (max " +
                                   std::to_string(kMaxInt64) + ")");
     out[i] = e.i;
@@ -523,9 +532,10 @@ StatusOr<std::vector<int64_t>> GgufFile::GetIntArray(std::string_view key) const
   return out;
 }
 
-StatusOr<std::vector<float>> GgufFile::GetFloatArray(std::string_view key) const {
+StatusOr<std::vector<float>> GgufFile::GetFloatArray(std::string_view key, uint64_t max_elements) const {
   const GgufValue* v = Find(key);
   RETURN_IF_ERROR(ExpectArray(name_, key, v, true));
+  RETURN_IF_ERROR(ExpectCount(name_, key, *v, max_elements));
   std::vector<float> out(v->count);
   for (uint64_t i = 0; i < v->count; ++i) {
     const GgufValue e = Element(*v, i);
@@ -540,7 +550,7 @@ StatusOr<std::vector<bool>> GgufFile::GetBoolArray(std::string_view key) const {
   const GgufValue* v = Find(key);
   RETURN_IF_ERROR(ExpectArray(name_, key, v, true));
   if (v->elem_type != GgufType::kBool && !IsIntType(v->elem_type))
-    return InvalidArgumentError(name_ + ": metadata key " + Q(key) + " should hold bools, holds " +
+    return InvalidModelError(name_ + ": metadata key " + Q(key) + " should hold bools, holds " +
                                 GgufTypeName(v->elem_type));
   std::vector<bool> out(v->count);
   for (uint64_t i = 0; i < v->count; ++i) out[i] = Element(*v, i).u != 0;
@@ -551,14 +561,14 @@ StatusOr<std::vector<std::string_view>> GgufFile::GetStringArray(std::string_vie
   const GgufValue* v = Find(key);
   RETURN_IF_ERROR(ExpectArray(name_, key, v, false));
   if (v->elem_type != GgufType::kString)
-    return InvalidArgumentError(name_ + ": metadata key " + Q(key) + " should hold strings, holds " +
+    return InvalidModelError(name_ + ": metadata key " + Q(key) + " should hold strings, holds " +
                                 GgufTypeName(v->elem_type));
   return v->strs;
 }
 
 StatusOr<std::vector<int64_t>> GgufFile::GetPerLayerInt(std::string_view key, int64_t n) const {
   if (n < 0 || n > kMaxLayers)
-    return InvalidArgumentError(name_ + ": layer count " + std::to_string(n) + " for metadata key " + Q(key) +
+    return InvalidModelError(name_ + ": layer count " + std::to_string(n) + " for metadata key " + Q(key) +
                                 " is out of range (0.." + std::to_string(kMaxLayers) + ")");
   const GgufValue* v = Find(key);
   if (!v) return NotFoundError(name_ + ": metadata key " + Q(key) + " is missing");
@@ -568,7 +578,7 @@ StatusOr<std::vector<int64_t>> GgufFile::GetPerLayerInt(std::string_view key, in
   }
   ASSIGN_OR_RETURN(auto arr, GetIntArray(key));
   if (static_cast<int64_t>(arr.size()) != n)
-    return InvalidArgumentError(name_ + ": metadata key " + Q(key) + " has " + std::to_string(arr.size()) +
+    return InvalidModelError(name_ + ": metadata key " + Q(key) + " has " + std::to_string(arr.size()) +
                                 " entries, expected one per layer (" + std::to_string(n) + ")");
   return arr;
 }

@@ -85,8 +85,13 @@ class GgufFile {
   StatusOr<bool> GetBoolOr(std::string_view key, bool def) const;
   StatusOr<std::string> GetString(std::string_view key) const;
   StatusOr<std::string> GetStringOr(std::string_view key, const std::string& def) const;
-  StatusOr<std::vector<int64_t>> GetIntArray(std::string_view key) const;
-  StatusOr<std::vector<float>> GetFloatArray(std::string_view key) const;
+  // Numeric arrays are widened on read (8 bytes per element for integers, 4 for floats,
+  // whatever the stored type), so a crafted u8 array would cost 8x its size in the file:
+  // arrays longer than `max_elements` are refused (InvalidModel naming the key and count).
+  // The default is far above any real vocabulary (262144 tokens).
+  static constexpr uint64_t kMaxArrayElements = uint64_t{1} << 22;
+  StatusOr<std::vector<int64_t>> GetIntArray(std::string_view key, uint64_t max_elements = kMaxArrayElements) const;
+  StatusOr<std::vector<float>> GetFloatArray(std::string_view key, uint64_t max_elements = kMaxArrayElements) const;
   StatusOr<std::vector<bool>> GetBoolArray(std::string_view key) const;
   StatusOr<std::vector<std::string_view>> GetStringArray(std::string_view key) const;
   // Scalar or per-layer array: returns n values (a scalar is repeated). InvalidArgument if
@@ -99,6 +104,8 @@ class GgufFile {
   const uint8_t* base() const { return data_; }
   // True when the bytes are a mapping of a file (Open), false for Parse's caller-owned buffer.
   bool mapped() const { return map_ != nullptr; }
+  // DataLoss when the file has shrunk below the mapped size (tensors past its end would fault).
+  Status CheckFileSize() const { return map_ ? map_->CheckSize() : OkStatus(); }
 
  private:
   GgufFile() = default;

@@ -22,7 +22,7 @@ StatusOr<ModelConfig> LoadGemma3Config(const GgufFile& f) {
   ASSIGN_OR_RETURN(c.n_layer, f.GetInt(p + "block_count"));
   ASSIGN_OR_RETURN(c.n_ctx_train, f.GetIntOr(p + "context_length", 8192));
   if (c.n_embd <= 0 || c.n_layer <= 0 || c.n_layer > 4096 || c.n_embd > (1 << 20))
-    return InvalidArgumentError(f.path() + ": implausible embedding_length " + std::to_string(c.n_embd) +
+    return InvalidModelError(f.path() + ": implausible embedding_length " + std::to_string(c.n_embd) +
                                 " / block_count " + std::to_string(c.n_layer));
   ASSIGN_OR_RETURN(auto n_head, f.GetPerLayerInt(p + "attention.head_count", c.n_layer));
   ASSIGN_OR_RETURN(auto n_head_kv, f.Has(p + "attention.head_count_kv")
@@ -55,7 +55,7 @@ StatusOr<ModelConfig> LoadGemma3Config(const GgufFile& f) {
   ASSIGN_OR_RETURN(double softcap, f.GetFloatOr(p + "final_logit_softcapping", 0.0));
 
   if (c.n_head <= 0 || head_dim <= 0 || head_dim > 4096 || n_rot <= 0 || n_rot > head_dim || n_rot % 2 || period <= 0)
-    return InvalidArgumentError(f.path() + ": implausible attention shape (head_count " + std::to_string(c.n_head) +
+    return InvalidModelError(f.path() + ": implausible attention shape (head_count " + std::to_string(c.n_head) +
                                 ", key_length " + std::to_string(head_dim) + ", rope dims " + std::to_string(n_rot) + ")");
   c.eps = static_cast<float>(eps);
   c.final_softcap = static_cast<float>(softcap);
@@ -71,10 +71,10 @@ StatusOr<ModelConfig> LoadGemma3Config(const GgufFile& f) {
     l.head_dim = static_cast<int>(head_dim);
     l.n_head_kv = static_cast<int>(n_head_kv[il]);
     if (l.n_head_kv <= 0 || c.n_head % l.n_head_kv != 0)
-      return InvalidArgumentError(f.path() + ": head_count " + std::to_string(c.n_head) +
+      return InvalidModelError(f.path() + ": head_count " + std::to_string(c.n_head) +
                                   " is not a multiple of head_count_kv " + std::to_string(l.n_head_kv));
     l.n_ff = n_ff[il];
-    if (l.n_ff <= 0) return InvalidArgumentError(f.path() + ": feed_forward_length must be positive");
+    if (l.n_ff <= 0) return InvalidModelError(f.path() + ": feed_forward_length must be positive");
     l.n_rot = static_cast<int>(n_rot);
     l.rope_base = static_cast<float>(l.sliding ? base_swa : base);
     l.freq_scale = l.sliding ? 1.0f : freq_scale_global;

@@ -35,7 +35,7 @@ StatusOr<ModelConfig> LoadGemma4Config(const GgufFile& f) {
   ASSIGN_OR_RETURN(c.n_layer, f.GetInt(p + "block_count"));
   ASSIGN_OR_RETURN(c.n_ctx_train, f.GetIntOr(p + "context_length", 8192));
   if (c.n_embd <= 0 || c.n_layer <= 0 || c.n_layer > 4096 || c.n_embd > (1 << 20))
-    return InvalidArgumentError(path + ": implausible embedding_length " + std::to_string(c.n_embd) +
+    return InvalidModelError(path + ": implausible embedding_length " + std::to_string(c.n_embd) +
                                 " / block_count " + std::to_string(c.n_layer));
   const int L = static_cast<int>(c.n_layer);
   ASSIGN_OR_RETURN(auto n_head, f.GetPerLayerInt(p + "attention.head_count", L));
@@ -56,7 +56,7 @@ StatusOr<ModelConfig> LoadGemma4Config(const GgufFile& f) {
   ASSIGN_OR_RETURN(c.window, f.GetInt(p + "attention.sliding_window"));
   ASSIGN_OR_RETURN(auto pattern, f.GetBoolArray(p + "attention.sliding_window_pattern"));
   if (static_cast<int>(pattern.size()) != L)
-    return InvalidArgumentError(path + ": attention.sliding_window_pattern has " + std::to_string(pattern.size()) +
+    return InvalidModelError(path + ": attention.sliding_window_pattern has " + std::to_string(pattern.size()) +
                                 " entries, expected one per layer (" + std::to_string(L) + ")");
   ASSIGN_OR_RETURN(int64_t n_shared, f.GetIntOr(p + "attention.shared_kv_layers", 0));
   ASSIGN_OR_RETURN(c.n_embd_per_layer, f.GetIntOr(p + "embedding_length_per_layer_input", 0));
@@ -71,13 +71,13 @@ StatusOr<ModelConfig> LoadGemma4Config(const GgufFile& f) {
 
   auto bad_dims = [](int64_t d, int64_t rot) { return d <= 0 || d > 4096 || rot <= 0 || rot > d || rot % 2; };
   if (c.n_head <= 0 || bad_dims(d_full, rot_full) || bad_dims(d_swa, rot_swa))
-    return InvalidArgumentError(path + ": implausible attention shape (head_count " + std::to_string(c.n_head) +
+    return InvalidModelError(path + ": implausible attention shape (head_count " + std::to_string(c.n_head) +
                                 ", key_length " + std::to_string(d_full) + "/" + std::to_string(d_swa) +
                                 ", rope dims " + std::to_string(rot_full) + "/" + std::to_string(rot_swa) + ")");
   if (n_shared < 0 || n_shared >= L)
-    return InvalidArgumentError(path + ": attention.shared_kv_layers " + std::to_string(n_shared) + " out of range");
+    return InvalidModelError(path + ": attention.shared_kv_layers " + std::to_string(n_shared) + " out of range");
   if (c.n_expert < 0 || c.n_expert_used < 0 || c.n_expert_used > c.n_expert || c.n_embd_per_layer < 0)
-    return InvalidArgumentError(path + ": implausible expert_count / expert_used_count / per-layer width");
+    return InvalidModelError(path + ": implausible expert_count / expert_used_count / per-layer width");
   c.eps = static_cast<float>(eps);
   c.final_softcap = static_cast<float>(softcap);
   c.embd_scale = std::sqrt(static_cast<float>(c.n_embd));
@@ -94,18 +94,18 @@ StatusOr<ModelConfig> LoadGemma4Config(const GgufFile& f) {
     l.n_head_kv = static_cast<int>(n_head_kv[il]);
     l.n_ff = n_ff[il];
     if (l.n_head_kv <= 0 || c.n_head % l.n_head_kv != 0 || l.n_ff <= 0)
-      return InvalidArgumentError(path + ": layer " + std::to_string(il) + " has head_count_kv " +
+      return InvalidModelError(path + ": layer " + std::to_string(il) + " has head_count_kv " +
                                   std::to_string(l.n_head_kv) + " / feed_forward_length " + std::to_string(l.n_ff));
     l.kv_source = il;
     if (il >= n_kv) {
       const int src = KvSource(c.layers, il, n_kv);
       if (src < 0)
-        return InvalidArgumentError(path + ": shared-KV layer " + std::to_string(il) + " has no earlier layer of its type");
+        return InvalidModelError(path + ": shared-KV layer " + std::to_string(il) + " has no earlier layer of its type");
       const int llama_src = l.sliding ? n_kv - 2 : n_kv - 1;
       if (src != llama_src)
         std::fprintf(stderr, "gemrun: warning: layer %d reads the KV of layer %d (llama.cpp would use %d)\n", il, src, llama_src);
       if (c.layers[src].n_head_kv != l.n_head_kv)
-        return InvalidArgumentError(path + ": shared-KV layer " + std::to_string(il) + " and its source " +
+        return InvalidModelError(path + ": shared-KV layer " + std::to_string(il) + " and its source " +
                                     std::to_string(src) + " differ in head_count_kv");
       l.kv_source = src;
     }
@@ -190,7 +190,7 @@ StatusOr<std::unique_ptr<Model>> Gemma4::Load(std::unique_ptr<GgufFile> f, const
     }
     if (b.Has(p + "ffn_gate_inp.weight")) {
       if (c.n_expert <= 0 || c.n_expert_used <= 0 || c.n_ff_exp <= 0)
-        return InvalidArgumentError(f->path() + ": layer " + std::to_string(il) +
+        return InvalidModelError(f->path() + ": layer " + std::to_string(il) +
                                     " has a router but expert_count / expert_used_count / expert_feed_forward_length are missing");
       c.layers[il].moe = true;
       Moe& mo = ly.moe;

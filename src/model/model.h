@@ -91,6 +91,10 @@ class Model {
   // F32: golden parity), taking batches of up to max_batch tokens.
   StatusOr<std::unique_ptr<KvCache>> NewKvCache(int64_t n_ctx, DType kv_type = DType::kF16,
                                                 int64_t max_batch = 512) const;
+  // Bytes NewKvCache would allocate (a double: a huge n_ctx must not overflow), and a rough
+  // upper estimate of one workspace's activations; for up-front memory checks.
+  double KvCacheBytes(int64_t n_ctx, DType kv_type, int64_t max_batch) const;
+  double WorkspaceBytesEstimate(int64_t max_rows, int64_t n_ctx) const;
   // Activation buffers for Forward calls of up to max_rows rows in total.
   virtual std::unique_ptr<Workspace> NewWorkspace(int64_t max_rows) const = 0;
 

@@ -25,7 +25,12 @@ StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path, const LoadOp
   if (!arch.ok()) return arch.status();
   std::string supported;
   for (const auto& a : kArchs) {
-    if (*arch == a.name) return a.load(std::move(f), opts);
+    if (*arch == a.name) {
+      ASSIGN_OR_RETURN(auto model, a.load(std::move(f), opts));
+      // Loading read the tensors it packs; the rest is read later through the mapping.
+      RETURN_IF_ERROR(model->file().CheckFileSize());
+      return model;
+    }
     supported += std::string(supported.empty() ? "" : ", ") + a.name;
   }
   if (*arch == "clip")
@@ -111,6 +116,45 @@ bool KvCache::Rewind(int64_t n) {
   return true;
 }
 
+namespace {
+// Layer il's cache shape. A sliding layer's batch sees window - 1 older keys plus its own
+// max_batch, so it keeps a ring of window + max_batch slots when that is smaller than n_ctx.
+kernels::KvLayout LayerKvLayout(const ModelConfig& c, int il, int64_t n_ctx, DType kv_type, int64_t max_batch) {
+  const LayerConfig& l = c.layers[il];
+  const int64_t ring = c.window + max_batch;
+  const bool use_ring = l.sliding && c.window > 0 && ring < n_ctx;
+  return kernels::KvLayout{kv_type, l.n_head_kv, l.head_dim, use_ring ? ring : n_ctx};
+}
+}  // namespace
+
+double Model::KvCacheBytes(int64_t n_ctx, DType kv_type, int64_t max_batch) const {
+  const ModelConfig& c = config_;
+  max_batch = std::max<int64_t>(1, std::min(max_batch, n_ctx));
+  double b = 0;
+  for (int il = 0; il < c.n_layer; ++il) {
+    if (!c.owns_kv(il)) continue;
+    kernels::KvLayout l = LayerKvLayout(c, il, n_ctx, kv_type, max_batch);
+    const double cap = static_cast<double>(l.capacity);  // in double: a huge -c must not overflow
+    l.capacity = 1;
+    b += cap * static_cast<double>(l.KBytes() + l.VBytes());
+  }
+  return b;
+}
+
+double Model::WorkspaceBytesEstimate(int64_t max_rows, int64_t n_ctx) const {
+  const ModelConfig& c = config_;
+  int64_t n_ff = 0, qdim = 0;
+  for (const LayerConfig& l : c.layers) {
+    n_ff = std::max(n_ff, l.n_ff);
+    qdim = std::max<int64_t>(qdim, int64_t{c.n_head} * l.head_dim);
+  }
+  // Row buffers ([max_rows][width]: x, xn, proj, out_rows; q, kx, vx, attn; gate, up) plus one
+  // row of scores per head and position for the attention of a batch.
+  const double rows = static_cast<double>(max_rows) * static_cast<double>(4 * c.n_embd + 4 * qdim + 2 * n_ff);
+  const double scores = static_cast<double>(max_rows) * c.n_head * static_cast<double>(std::min<int64_t>(n_ctx, 4096));
+  return 4.0 * (rows + scores + static_cast<double>(c.n_vocab));
+}
+
 StatusOr<std::unique_ptr<KvCache>> Model::NewKvCache(int64_t n_ctx, DType kv_type, int64_t max_batch) const {
   const ModelConfig& c = config_;
   if (kv_type != DType::kF16 && kv_type != DType::kF32 && kv_type != DType::kQ8_0)
@@ -130,12 +174,9 @@ StatusOr<std::unique_ptr<KvCache>> Model::NewKvCache(int64_t n_ctx, DType kv_typ
   kv->v.resize(c.n_layer);
   kv->layout.resize(c.n_layer);
   for (int il = 0; il < c.n_layer; ++il) {
-    const LayerConfig& l = c.layers[il];
-    // A sliding layer's batch sees window - 1 older keys plus its own max_batch.
+    kv->layout[il] = LayerKvLayout(c, il, n_ctx, kv_type, kv->max_batch);
     const int64_t ring = c.window + kv->max_batch;
-    const bool use_ring = l.sliding && c.window > 0 && ring < n_ctx;
-    kv->layout[il] = kernels::KvLayout{kv_type, l.n_head_kv, l.head_dim, use_ring ? ring : n_ctx};
-    if (use_ring) kv->max_rewind = std::min(kv->max_rewind, ring - c.window);
+    if (kv->layout[il].capacity == ring && ring < n_ctx) kv->max_rewind = std::min(kv->max_rewind, ring - c.window);
     if (!c.owns_kv(il)) continue;
     kv->k[il].resize(kv->layout[il].KBytes());
     kv->v[il].resize(kv->layout[il].VBytes());

@@ -3,6 +3,7 @@
 
 #include <thread>
 
+#include "base/sys_info.h"
 #include "quant/quant.h"
 
 namespace gemrun {
@@ -36,7 +37,7 @@ Status WeightBinder::Bind(const std::string& name, int64_t ne0, int64_t ne1, Ten
   bool ok = t->ne[3] == 1;
   for (int d = 0; d < 3; ++d) ok = ok && (want[d] < 0 || t->ne[d] == want[d]);
   if (!ok)
-    return InvalidArgumentError(f_.path() + ": tensor '" + name + "' has shape " +
+    return InvalidModelError(f_.path() + ": tensor '" + name + "' has shape " +
                                 ShapeStr(t->ne, static_cast<int>(t->n_dims)) + ", expected " +
                                 ShapeStr(want, ne2 != 1 ? 3 : ne1 != 1 ? 2 : 1));
   if (!Traits(t->type).weight_ok)
@@ -44,7 +45,7 @@ Status WeightBinder::Bind(const std::string& name, int64_t ne0, int64_t ne1, Ten
                               " (" + std::to_string(static_cast<uint32_t>(t->type)) +
                               "), which gemrun does not support");
   *out = f_.View(*t);
-  if (pack && packed_) packed_->Pack(out, static_cast<int>(std::thread::hardware_concurrency()), f_.mapped());
+  if (pack && packed_) packed_->Pack(out, DefaultThreadCount(), f_.mapped());
   return OkStatus();
 }
 

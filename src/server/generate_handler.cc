@@ -88,7 +88,7 @@ std::optional<ApiError> BuildPrompt(const Backend& b, const ApiRequest& r, std::
   if (r.use_template) {
     if (!b.chat_template)
       return ApiError::BadRequest("this model has no known chat template; use /v1/completions", "messages");
-    auto enc = b.chat_template->Encode(tok, r.messages);
+    auto enc = b.chat_template->Encode(tok, r.messages, b.chat_options);
     if (!enc.ok()) return ApiError::BadRequest(enc.status().message(), "messages", "invalid_value");
     *ids = std::move(*enc);
   } else {
@@ -212,7 +212,7 @@ std::optional<ApiError> BuildImagePrompt(const GenerateContext& ctx, ApiRequest&
     if (n_rows >= n_ctx) return ContextExceeded(n_rows, n_ctx, "messages");
   }
   std::vector<PromptSegment> segs;
-  const Status st = LayoutImagePrompt(b.engine->tokenizer(), *b.chat_template, r.messages, rows, &segs);
+  const Status st = LayoutImagePrompt(b.engine->tokenizer(), *b.chat_template, r.messages, rows, &segs, b.chat_options);
   if (!st.ok()) return ApiError::BadRequest(st.message(), "messages", "invalid_value");
   int64_t n_prompt = 0;
   for (const PromptSegment& s : segs) n_prompt += s.size();

@@ -50,6 +50,7 @@ struct Backend {
   const Engine* engine = nullptr;
   Scheduler* scheduler = nullptr;
   std::optional<ChatTemplate> chat_template;
+  ChatOptions chat_options;  // --parse-special-in-content
   ModelInfo info;
   const ImageEncoder* images = nullptr;  // set with --mmproj; null: requests with images get 400
   const AudioService* audio = nullptr;   // --mmproj with an audio part; null: input_audio gets 400

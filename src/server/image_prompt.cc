@@ -36,7 +36,12 @@ StatusOr<std::unique_ptr<ImageEncoder>> ImageEncoder::Create(std::unique_ptr<vis
   }
   e->enc_ = std::move(enc);
   e->opts_ = opts;
-  e->pool_ = std::make_unique<ThreadPool>(opts.threads);
+  if (opts.pool) {
+    e->pool_ = opts.pool;
+  } else {
+    e->own_pool_ = std::make_unique<ThreadPool>(opts.threads);
+    e->pool_ = e->own_pool_.get();
+  }
   return e;
 }
 
@@ -74,14 +79,14 @@ std::string ExpandImageSlots(const std::string& content, ChatFormat fmt) {
 }
 
 Status LayoutImagePrompt(const Tokenizer& tok, const ChatTemplate& tmpl, std::span<const ChatMessage> messages,
-                         std::span<const int64_t> image_rows, std::vector<PromptSegment>* out) {
+                         std::span<const int64_t> image_rows, std::vector<PromptSegment>* out,
+                         const ChatOptions& opts) {
   std::vector<ChatMessage> msgs(messages.begin(), messages.end());
   for (ChatMessage& m : msgs) m.content = ExpandAudioSlots(ExpandImageSlots(m.content, tmpl.format()));
-  ASSIGN_OR_RETURN(std::string text, tmpl.Render(msgs));
   std::vector<PromptSegment> images(image_rows.size());
   for (size_t k = 0; k < images.size(); ++k) images[k].n_rows = image_rows[k];
   out->clear();
-  return SplitAtImageSlots(tok, text, std::move(images), out);
+  return EncodeChatPrompt(tok, tmpl, msgs, opts, std::move(images), out);
 }
 
 }  // namespace gemrun::server

@@ -21,7 +21,10 @@ struct ImageEncoderOptions {
   vision::TokenBudget budget;  // gemma4v tokens per image (0: the projector's defaults)
   bool non_causal = true;      // attention within an image (the family default unless overridden)
   bool global_causal = false;  // ... on sliding-window layers only (vision::ImageAttention::kSliding)
-  int threads = 0;             // the encoder's own pool (0: all cores)
+  int threads = 0;             // the encoder's own pool (0: all cores), used without `pool`
+  // A pool to share (the engine's): a second full-size pool would oversubscribe the cores
+  // while a request decodes. Must outlive the encoder.
+  ThreadPool* pool = nullptr;
 };
 
 class ImageEncoder {
@@ -50,18 +53,21 @@ class ImageEncoder {
   std::unique_ptr<vision::VisionEncoder> enc_;
   ImageEncoderOptions opts_;
   int64_t max_tokens_ = 0;
-  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<ThreadPool> own_pool_;  // when no pool was given
+  ThreadPool* pool_ = nullptr;
   mutable std::mutex mu_;  // one encode at a time on pool_
 };
 
 // Replaces each kImageSlot in a message with the family's ImageSlotText.
 std::string ExpandImageSlots(const std::string& content, ChatFormat fmt);
 
-// Renders `messages` (contents holding kImageSlot) and splits the text at the slots: text
-// segments are tokenized (BOS once, first; special tokens parsed), image slot k becomes a
-// segment of image_rows[k] rows with no data yet. InvalidArgument when the number of slots
-// differs from image_rows.size() or the conversation breaks the template's rules.
+// Renders `messages` (contents holding kImageSlot) and splits the prompt at the slots
+// (EncodeChatPrompt: BOS once, first; special tokens from the template only unless
+// opts.parse_special_in_content), image slot k becomes a segment of image_rows[k] rows with
+// no data yet. InvalidArgument when the number of slots differs from image_rows.size() or the
+// conversation breaks the template's rules.
 Status LayoutImagePrompt(const Tokenizer& tok, const ChatTemplate& tmpl, std::span<const ChatMessage> messages,
-                         std::span<const int64_t> image_rows, std::vector<PromptSegment>* out);
+                         std::span<const int64_t> image_rows, std::vector<PromptSegment>* out,
+                         const ChatOptions& opts = {});
 
 }  // namespace gemrun::server

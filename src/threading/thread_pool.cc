@@ -2,6 +2,8 @@
 // hundreds of small ops per token, so a futex wake per op would dominate), then sleep.
 #include "threading/thread_pool.h"
 
+#include "base/sys_info.h"
+
 #include <algorithm>
 
 #if defined(__x86_64__)
@@ -14,12 +16,21 @@
 namespace gemrun {
 
 ThreadPool::ThreadPool(int n_threads) {
-  if (n_threads <= 0) n_threads = std::max(1u, std::thread::hardware_concurrency());
+  if (n_threads <= 0) n_threads = DefaultThreadCount();  // cgroup quota and affinity aware
   n_threads_ = n_threads;
-  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
+  try {
+    for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
+  } catch (...) {
+    // std::system_error (thread limit, memory): stop the workers already started, or their
+    // joinable std::thread objects would call std::terminate as the exception unwinds.
+    Stop();
+    throw;
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { Stop(); }
+
+void ThreadPool::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
@@ -56,6 +67,7 @@ void ThreadPool::RunOnAll(FunctionRef<void(int)> fn) {
     fn(0);
     return;
   }
+  std::lock_guard<std::mutex> call(call_mu_);
   pending_.store(n_threads_ - 1, std::memory_order_release);
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -36,7 +36,9 @@ class ThreadPool {
   // fn(begin, end, worker_index) processes items [begin, end).
   using RangeFn = FunctionRef<void(int64_t, int64_t, int)>;
 
-  // n_threads includes the calling thread; 0 = hardware concurrency.
+  // n_threads includes the calling thread; 0 = DefaultThreadCount() (base/sys_info.h: hardware
+  // threads limited by the affinity mask and the cgroup CPU quota).
+  // Throws std::system_error when a worker thread cannot be created (cli/main.cc reports it).
   explicit ThreadPool(int n_threads = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -46,6 +48,9 @@ class ThreadPool {
 
   // Splits [0, n) into size() contiguous chunks (multiples of `grain` except the last)
   // and runs them in parallel; the caller runs chunk 0. Returns when all are done.
+  // Calls from several threads are serialized, op by op, so one pool (the engine's) can serve
+  // the decode loop and the image encoder without a second pool oversubscribing the cores.
+  // Not reentrant: fn must not call back into the same pool.
   void ParallelFor(int64_t n, RangeFn fn, int64_t grain = 1);
 
   // Runs fn(worker) on every worker (including the caller as worker 0).
@@ -53,9 +58,11 @@ class ThreadPool {
 
  private:
   void WorkerLoop(int index);
+  void Stop();  // ends and joins the workers
 
   int n_threads_;
   std::vector<std::thread> workers_;
+  std::mutex call_mu_;  // one RunOnAll at a time (callers on different threads)
   std::mutex mu_;
   std::condition_variable cv_;
   const FunctionRef<void(int)>* job_ = nullptr;

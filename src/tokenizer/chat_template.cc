@@ -15,6 +15,28 @@ constexpr std::string_view kGemma4Start = "<|turn>";
 constexpr std::string_view kGemma4End = "<turn|>\n";
 constexpr std::string_view kEmptyThought = "<|channel>thought\n<channel|>";
 
+// Collects a prompt as parts; `+=` is template text, Content() a message's text.
+class PartsBuilder {
+ public:
+  PartsBuilder& operator+=(std::string_view t) {
+    Add(t, false);
+    return *this;
+  }
+  PartsBuilder& operator+=(char c) { return *this += std::string_view(&c, 1); }
+  void Content(std::string_view t) { Add(t, true); }
+  std::vector<ChatPart> parts;
+
+ private:
+  void Add(std::string_view t, bool content) {
+    if (t.empty()) return;
+    if (!parts.empty() && parts.back().content == content) {
+      parts.back().text += t;
+    } else {
+      parts.push_back(ChatPart{std::string(t), content});
+    }
+  }
+};
+
 }  // namespace
 
 std::string StripThinking(std::string_view text) {
@@ -46,20 +68,36 @@ StatusOr<ChatTemplate> ChatTemplate::ForGguf(const GgufFile& file) {
   return ForModel(*arch, *model == "gemma4" ? TokenizerModel::kGemma4Bpe : TokenizerModel::kSpm);
 }
 
-StatusOr<std::string> ChatTemplate::Render(std::span<const ChatMessage> messages, const ChatOptions& opts) const {
+StatusOr<std::vector<ChatPart>> ChatTemplate::RenderParts(std::span<const ChatMessage> messages,
+                                                          const ChatOptions& opts) const {
   if (format_ == ChatFormat::kGemma3) return RenderGemma3(messages, opts);
   return RenderGemma4(messages, opts);
 }
 
+StatusOr<std::string> ChatTemplate::Render(std::span<const ChatMessage> messages, const ChatOptions& opts) const {
+  ASSIGN_OR_RETURN(std::vector<ChatPart> parts, RenderParts(messages, opts));
+  std::string out;
+  for (const ChatPart& p : parts) out += p.text;
+  return out;
+}
+
+std::vector<TextPart> AsTextParts(std::span<const ChatPart> parts, bool parse_special_in_content) {
+  std::vector<TextPart> out;
+  out.reserve(parts.size());
+  for (const ChatPart& p : parts) out.push_back(TextPart{p.text, !p.content || parse_special_in_content});
+  return out;
+}
+
 // HF Gemma 3 template: a leading system message becomes a prefix of the first user turn
 // (followed by a blank line, NOT trimmed); the rest must alternate user/assistant.
-StatusOr<std::string> ChatTemplate::RenderGemma3(std::span<const ChatMessage> messages,
-                                                 const ChatOptions& opts) const {
-  std::string out = opts.bos_text ? "<bos>" : "";
-  std::string prefix;
+StatusOr<std::vector<ChatPart>> ChatTemplate::RenderGemma3(std::span<const ChatMessage> messages,
+                                                           const ChatOptions& opts) const {
+  PartsBuilder out;
+  if (opts.bos_text) out += "<bos>";
+  const ChatMessage* system = nullptr;
   std::span<const ChatMessage> loop = messages;
   if (!messages.empty() && messages[0].role == "system") {
-    prefix = messages[0].content + "\n\n";
+    system = &messages[0];
     loop = messages.subspan(1);
   }
   for (size_t i = 0; i < loop.size(); ++i) {
@@ -71,20 +109,24 @@ StatusOr<std::string> ChatTemplate::RenderGemma3(std::span<const ChatMessage> me
     out += kGemma3Start;
     out += m.role == "assistant" ? "model" : m.role;
     out += '\n';
-    if (i == 0) out += prefix;
-    out += utf8::TrimPy(m.content);
+    if (i == 0 && system) {
+      out.Content(system->content);
+      out += "\n\n";
+    }
+    out.Content(utf8::TrimPy(m.content));
     out += kGemma3End;
   }
   if (opts.add_generation_prompt) {
     out += kGemma3Start;
     out += "model\n";
   }
-  return out;
+  return std::move(out.parts);
 }
 
 // HF Gemma 4 template, text-only path (no tools / tool calls / media parts).
-std::string ChatTemplate::RenderGemma4(std::span<const ChatMessage> messages, const ChatOptions& opts) const {
-  std::string out = opts.bos_text ? "<bos>" : "";
+std::vector<ChatPart> ChatTemplate::RenderGemma4(std::span<const ChatMessage> messages, const ChatOptions& opts) const {
+  PartsBuilder out;
+  if (opts.bos_text) out += "<bos>";
   std::span<const ChatMessage> loop = messages;
   const bool first_is_system =
       !messages.empty() && (messages[0].role == "system" || messages[0].role == "developer");
@@ -93,7 +135,7 @@ std::string ChatTemplate::RenderGemma4(std::span<const ChatMessage> messages, co
     out += "system\n";
     if (opts.enable_thinking) out += "<|think|>\n";
     if (first_is_system) {
-      out += utf8::TrimPy(messages[0].content);
+      out.Content(utf8::TrimPy(messages[0].content));
       loop = messages.subspan(1);
     }
     out += kGemma4End;
@@ -116,9 +158,9 @@ std::string ChatTemplate::RenderGemma4(std::span<const ChatMessage> messages, co
       out += '\n';
     }
     if (model) {
-      out += StripThinking(m.content);
+      out.Content(StripThinking(m.content));
     } else {
-      out += utf8::TrimPy(m.content);
+      out.Content(utf8::TrimPy(m.content));
     }
     out += kGemma4End;
   }
@@ -127,18 +169,16 @@ std::string ChatTemplate::RenderGemma4(std::span<const ChatMessage> messages, co
     out += "model\n";
     if (!opts.enable_thinking) out += kEmptyThought;
   }
-  return out;
+  return std::move(out.parts);
 }
 
 StatusOr<std::vector<TokenId>> ChatTemplate::Encode(const Tokenizer& tokenizer, std::span<const ChatMessage> messages,
                                                     const ChatOptions& opts) const {
   ChatOptions o = opts;
   o.bos_text = false;
-  ASSIGN_OR_RETURN(std::string text, Render(messages, o));
-  EncodeOptions e;
-  e.add_special = true;
-  e.parse_special = true;
-  std::vector<TokenId> ids = tokenizer.Encode(text, e);
+  ASSIGN_OR_RETURN(std::vector<ChatPart> parts, RenderParts(messages, o));
+  std::vector<TokenId> ids;
+  tokenizer.EncodeParts(AsTextParts(parts, opts.parse_special_in_content), /*add_special=*/true, &ids);
   const Vocab& v = tokenizer.vocab();
   if (!v.add_bos() && v.bos() != kNoToken) ids.insert(ids.begin(), v.bos());  // a conversion without add_bos
   return ids;

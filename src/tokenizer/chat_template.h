@@ -7,9 +7,13 @@
 //   Gemma 4: <bos>[<|turn>system\n[<|think|>\n]{system}<turn|>\n]<|turn>user\n{user}<turn|>\n
 //            <|turn>model\n[<|channel>thought\n<channel|>]   (empty thought when thinking is off)
 //
-// BOS: Render() leaves "<bos>" out unless ChatOptions::bos_text; Encode() tokenizes the
-// rendered text with add_special = true and parse_special = true, so the tokenizer adds the one
-// BOS. Either way a prompt starts with exactly one BOS.
+// BOS: Render() leaves "<bos>" out unless ChatOptions::bos_text; Encode() tokenizes with
+// add_special = true, so the tokenizer adds the one BOS. Either way a prompt starts with
+// exactly one BOS.
+//
+// Special tokens come only from the template: Encode() tokenizes message contents as plain
+// text (RenderParts tells them apart), so a user who types "<end_of_turn>" or "<turn|>" cannot
+// forge a turn boundary. ChatOptions::parse_special_in_content restores the old behaviour.
 #pragma once
 
 #include <span>
@@ -42,6 +46,15 @@ struct ChatOptions {
   // Start the text with "<bos>" like the HF template (for comparing renders). Leave it off
   // when the text goes to Tokenizer::Encode with add_special (Encode() below does that).
   bool bos_text = false;
+  // Encode: also recognise special-token texts inside message contents (unsafe with untrusted
+  // text; CLI --parse-special-in-content, serve --parse-special-in-content).
+  bool parse_special_in_content = false;
+};
+
+// One piece of a rendered prompt: the template's own text or (part of) a message's content.
+struct ChatPart {
+  std::string text;
+  bool content = false;
 };
 
 class ChatTemplate {
@@ -59,9 +72,12 @@ class ChatTemplate {
   // Message contents are trimmed (Python str.strip); Gemma 4 removes <|channel>...<channel|>
   // thoughts from earlier model messages.
   StatusOr<std::string> Render(std::span<const ChatMessage> messages, const ChatOptions& opts = {}) const;
+  // The same text as parts (their concatenation equals Render's), contents marked.
+  StatusOr<std::vector<ChatPart>> RenderParts(std::span<const ChatMessage> messages,
+                                              const ChatOptions& opts = {}) const;
 
-  // Render (without BOS text) + Tokenizer::Encode(add_special, parse_special): the prompt ids,
-  // starting with exactly one BOS.
+  // RenderParts (without BOS text) + Tokenizer::EncodeParts: the prompt ids, starting with
+  // exactly one BOS; special tokens parsed in the template's text only (see above).
   StatusOr<std::vector<TokenId>> Encode(const Tokenizer& tokenizer, std::span<const ChatMessage> messages,
                                         const ChatOptions& opts = {}) const;
 
@@ -70,8 +86,8 @@ class ChatTemplate {
   std::vector<TokenId> StopTokens(const Vocab& vocab) const;
 
  private:
-  StatusOr<std::string> RenderGemma3(std::span<const ChatMessage> messages, const ChatOptions& opts) const;
-  std::string RenderGemma4(std::span<const ChatMessage> messages, const ChatOptions& opts) const;
+  StatusOr<std::vector<ChatPart>> RenderGemma3(std::span<const ChatMessage> messages, const ChatOptions& opts) const;
+  std::vector<ChatPart> RenderGemma4(std::span<const ChatMessage> messages, const ChatOptions& opts) const;
 
   ChatFormat format_;
 };
@@ -79,5 +95,9 @@ class ChatTemplate {
 // Gemma 4's strip_thinking macro: splits at "<channel|>", keeps each part up to its first
 // "<|channel>" (so thoughts and an unclosed trailing "<|channel>..." go), joins, trims.
 std::string StripThinking(std::string_view text);
+
+// Parts as tokenizer input: template text with special tokens parsed, contents as plain text
+// unless parse_special_in_content.
+std::vector<TextPart> AsTextParts(std::span<const ChatPart> parts, bool parse_special_in_content);
 
 }  // namespace gemrun

@@ -167,23 +167,59 @@ void Tokenizer::Encode(std::string_view text, const EncodeOptions& opts, std::ve
         prev_special = true;
         continue;
       }
-      s.text.clear();
-      if (v.add_space_prefix() && prev_special && v.model() == TokenizerModel::kSpm) s.text = kSpaceMarker;
-      const std::string_view raw = chunk.substr(f.start, f.len);
-      if (v.escape_whitespaces()) {
-        AppendEscaped(raw, &s.text);
-      } else {
-        s.text.append(raw);
-      }
-      if (v.model() == TokenizerModel::kSpm) {
-        tokenizer_internal::SpmEncodeFragment(v, impl_->max_token_len, impl_->spm_words, s.text, &s, out);
-      } else {
-        impl_->bpe.Encode(s.text, opts_.gemma4_fallback, &s, out);
-      }
+      EncodeRaw(chunk.substr(f.start, f.len), prev_special, s, out);
       prev_special = false;
     }
   } while (base < text.size());
   if (opts.add_special && v.add_eos()) out->push_back(v.eos());
+}
+
+void Tokenizer::EncodeRaw(std::string_view raw, bool after_special, Scratch& s, std::vector<TokenId>* out) const {
+  const Vocab& v = *vocab_;
+  s.text.clear();
+  if (v.add_space_prefix() && after_special && v.model() == TokenizerModel::kSpm) s.text = kSpaceMarker;
+  if (v.escape_whitespaces()) {
+    AppendEscaped(raw, &s.text);
+  } else {
+    s.text.append(raw);
+  }
+  if (v.model() == TokenizerModel::kSpm) {
+    tokenizer_internal::SpmEncodeFragment(v, impl_->max_token_len, impl_->spm_words, s.text, &s, out);
+  } else {
+    impl_->bpe.Encode(s.text, opts_.gemma4_fallback, &s, out);
+  }
+}
+
+void Tokenizer::EncodeParts(std::span<const TextPart> parts, bool add_special, std::vector<TokenId>* out) const {
+  const Vocab& v = *vocab_;
+  if (add_special && v.add_bos()) out->push_back(v.bos());
+  Scratch split, enc;  // the split's fragments stay valid while raw text is encoded
+  std::string pending;  // raw text since the last special token, across part boundaries
+  bool prev_special = true;
+  auto flush = [&] {
+    if (pending.empty()) return;
+    EncodeRaw(pending, prev_special, enc, out);
+    prev_special = false;
+    pending.clear();
+  };
+  constexpr size_t kMaxChunk = size_t{1} << 31;  // 32-bit fragment offsets, as in Encode
+  for (const TextPart& p : parts) {
+    for (size_t base = 0; base < p.text.size(); base += kMaxChunk) {
+      const std::string_view chunk = p.text.substr(base, kMaxChunk);
+      impl_->splitter.Split(chunk, p.parse_special, &split);
+      for (const Fragment& f : split.frags) {
+        if (f.token == kNoToken) {
+          pending.append(chunk.substr(f.start, f.len));
+          continue;
+        }
+        flush();
+        out->push_back(f.token);
+        prev_special = true;
+      }
+    }
+  }
+  flush();
+  if (add_special && v.add_eos()) out->push_back(v.eos());
 }
 
 std::string_view Tokenizer::Piece(TokenId id, bool special) const {

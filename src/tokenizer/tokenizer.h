@@ -26,10 +26,21 @@
 namespace gemrun {
 
 class GgufFile;
+namespace tokenizer_internal {
+struct Scratch;
+}
 
 struct EncodeOptions {
   bool add_special = true;     // prepend BOS (and append EOS) as the vocabulary asks
   bool parse_special = false;  // recognise CONTROL texts such as "<start_of_turn>"
+};
+
+// A piece of text to tokenize with its own special-token rule: a chat template's own text
+// (parse_special: its <start_of_turn> etc. become control tokens) next to message contents
+// (plain text: a user who types "<end_of_turn>" gets those characters, not a turn boundary).
+struct TextPart {
+  std::string_view text;
+  bool parse_special = false;
 };
 
 struct DecodeOptions {
@@ -89,6 +100,11 @@ class Tokenizer {
   std::vector<TokenId> Encode(std::string_view text, const EncodeOptions& opts = {}) const;
   // Appends to *out (reuse one vector across calls to avoid reallocations).
   void Encode(std::string_view text, const EncodeOptions& opts, std::vector<TokenId>* out) const;
+  // Tokenizes the concatenation of `parts`, recognising special-token texts only inside parts
+  // with parse_special. Raw text of adjacent parts joins into one fragment, so the ids equal
+  // Encode(concatenation, {add_special, parse_special = true}) whenever the parts without
+  // parse_special hold no special-token text. Appends to *out.
+  void EncodeParts(std::span<const TextPart> parts, bool add_special, std::vector<TokenId>* out) const;
 
   // The bytes one token stands for (llama_token_to_piece with lstrip 0): CONTROL/UNKNOWN are
   // "" unless `special`; USER_DEFINED verbatim; NORMAL with U+2581 -> ' '; BYTE one raw byte
@@ -103,6 +119,9 @@ class Tokenizer {
  private:
   struct Impl;
   explicit Tokenizer(std::unique_ptr<Vocab> vocab, TokenizerOptions opts);
+  // One raw fragment (no special tokens) after the space-prefix and escaping rules.
+  void EncodeRaw(std::string_view raw, bool after_special, tokenizer_internal::Scratch& s,
+                 std::vector<TokenId>* out) const;
 
   std::unique_ptr<Vocab> vocab_;
   TokenizerOptions opts_;

@@ -18,7 +18,8 @@ constexpr std::string_view kKeyMerges = "tokenizer.ggml.merges";
 
 // A metadata value of the wrong type is a malformed file (exit code 2), not a usage error.
 Status AsFileError(const Status& s) {
-  if (s.code() == StatusCode::kInvalidArgument) return DataLossError(s.message());
+  if (s.code() == StatusCode::kInvalidArgument || s.code() == StatusCode::kInvalidModel)
+    return DataLossError(s.message());
   return s;
 }
 

@@ -177,6 +177,7 @@ TEST(Session, PrefixReuseWithSlidingWindowRings) {
   ASSERT_TRUE(reused.ok());
   EXPECT_EQ(reused->timings.cached_tokens, 0);
   auto fresh_s = (*e)->NewSession();
+  ASSERT_TRUE(fresh_s.ok()) << fresh_s.status().message();
   auto fresh = (*fresh_s)->Generate(b, p, nullptr);
   ASSERT_TRUE(fresh.ok());
   EXPECT_EQ(reused->tokens, fresh->tokens);

@@ -32,6 +32,7 @@ const char* CodeName(StatusCode c) {
     case StatusCode::kUnimplemented: return "Unimplemented";
     case StatusCode::kOutOfRange: return "OutOfRange";
     case StatusCode::kInternal: return "Internal";
+    case StatusCode::kInvalidModel: return "InvalidModel";
   }
   return "?";
 }

@@ -73,23 +73,23 @@ TEST(GgufReader, GetterErrors) {
   const GgufFile& f = **p.file;
   auto big = f.GetInt("u64");  // > INT64_MAX: range-checked, not wrapped
   ASSERT_FALSE(big.ok());
-  EXPECT_EQ(big.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(big.status().code(), StatusCode::kInvalidModel);
   EXPECT_TRUE(Contains(big.status(), "'u64'") && Contains(big.status(), "9223372036854775813") &&
               Contains(big.status(), "out of range"));
   auto fl = f.GetInt("f32");
-  EXPECT_EQ(fl.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(fl.status().code(), StatusCode::kInvalidModel);
   EXPECT_TRUE(Contains(fl.status(), "'f32'") && Contains(fl.status(), "integer") && Contains(fl.status(), "found f32"));
-  EXPECT_EQ(f.GetIntOr("str", 1).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(f.GetIntOr("str", 1).status().code(), StatusCode::kInvalidModel);
   auto missing = f.GetInt("nope");
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
   EXPECT_TRUE(Contains(missing.status(), "'nope'"));
   auto s = f.GetString("u8");
-  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidModel);
   EXPECT_TRUE(Contains(s.status(), "'u8'") && Contains(s.status(), "found u8"));
-  EXPECT_EQ(f.GetFloat("str").status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(f.GetBoolOr("f64", false).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(f.GetFloat("str").status().code(), StatusCode::kInvalidModel);
+  EXPECT_EQ(f.GetBoolOr("f64", false).status().code(), StatusCode::kInvalidModel);
   EXPECT_EQ(f.GetString("nope").status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(f.GetIntArray("u8").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(f.GetIntArray("u8").status().code(), StatusCode::kInvalidModel);
   EXPECT_EQ(f.GetIntArray("nope").status().code(), StatusCode::kNotFound);
 }
 
@@ -126,7 +126,7 @@ TEST(GgufReader, EveryArrayType) {
   EXPECT_EQ(*f.GetIntArray("u64"), (std::vector<int64_t>{1, int64_t{1} << 62}));
   EXPECT_EQ(*f.GetIntArray("i64"), (std::vector<int64_t>{std::numeric_limits<int64_t>::min(), -1}));
   auto big = f.GetIntArray("u64_big");
-  EXPECT_EQ(big.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(big.status().code(), StatusCode::kInvalidModel);
   EXPECT_TRUE(Contains(big.status(), "element 1") && Contains(big.status(), "out of range"));
   EXPECT_EQ((*f.GetFloatArray("u64_big"))[1], static_cast<float>(kBigU64));
   EXPECT_EQ(*f.GetFloatArray("f32"), (std::vector<float>{0.5f, -1.0f, 1e30f}));
@@ -146,13 +146,13 @@ TEST(GgufReader, EveryArrayType) {
 
   // Wrong element types name the key and the stored type.
   auto s = f.GetIntArray("strs");
-  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidModel);
   EXPECT_TRUE(Contains(s.status(), "'strs'"));
   auto fi = f.GetIntArray("f32");
   EXPECT_TRUE(Contains(fi.status(), "'f32'") && Contains(fi.status(), "holds f32"));
-  EXPECT_EQ(f.GetStringArray("u8").status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(f.GetBoolArray("f32").status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(f.GetFloatArray("strs").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(f.GetStringArray("u8").status().code(), StatusCode::kInvalidModel);
+  EXPECT_EQ(f.GetBoolArray("f32").status().code(), StatusCode::kInvalidModel);
+  EXPECT_EQ(f.GetFloatArray("strs").status().code(), StatusCode::kInvalidModel);
 }
 
 TEST(GgufReader, PerLayerInt) {
@@ -166,21 +166,41 @@ TEST(GgufReader, PerLayerInt) {
   EXPECT_TRUE(f.GetPerLayerInt("scalar", 0)->empty());
   EXPECT_EQ(*f.GetPerLayerInt("arr", 4), (std::vector<int64_t>{1, 2, 3, 4}));
   auto wrong = f.GetPerLayerInt("arr", 5);
-  EXPECT_EQ(wrong.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(wrong.status().code(), StatusCode::kInvalidModel);
   EXPECT_TRUE(Contains(wrong.status(), "'arr'") && Contains(wrong.status(), "has 4 entries") &&
               Contains(wrong.status(), "(5)"));
-  EXPECT_EQ(f.GetPerLayerInt("farr", 4).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(f.GetPerLayerInt("sarr", 4).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(f.GetPerLayerInt("f", 4).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(f.GetPerLayerInt("farr", 4).status().code(), StatusCode::kInvalidModel);
+  EXPECT_EQ(f.GetPerLayerInt("sarr", 4).status().code(), StatusCode::kInvalidModel);
+  EXPECT_EQ(f.GetPerLayerInt("f", 4).status().code(), StatusCode::kInvalidModel);
   EXPECT_EQ(f.GetPerLayerInt("missing", 4).status().code(), StatusCode::kNotFound);
   // n comes from the file (block_count): a negative or absurd count is an error, not a crash.
   auto neg = f.GetPerLayerInt("scalar", -1);
-  EXPECT_EQ(neg.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(neg.status().code(), StatusCode::kInvalidModel);
   EXPECT_TRUE(Contains(neg.status(), "layer count -1"));
-  EXPECT_EQ(f.GetPerLayerInt("scalar", int64_t{1} << 40).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(f.GetPerLayerInt("scalar", int64_t{1} << 40).status().code(), StatusCode::kInvalidModel);
 }
 
 // --------------------------------------------------------------------- tensors and layout
+
+// A crafted file with a huge u8 array must not make a getter allocate 8 bytes per element.
+TEST(GgufReader, HugeNumericArraysAreRefused) {
+  const uint64_t limit = GgufFile::kMaxArrayElements;
+  GgufBuilder b;
+  b.Array<uint8_t>("big", GgufType::kU8, std::vector<uint8_t>(limit + 1, 7));
+  b.Array<uint8_t>("ok", GgufType::kU8, std::vector<uint8_t>(1000, 1));
+  auto p = ParseCopy(b.Build());
+  ASSERT_TRUE(p.file.ok()) << p.file.status().message();
+  const GgufFile& f = **p.file;
+  for (const Status& st : {f.GetIntArray("big").status(), f.GetFloatArray("big").status()}) {
+    EXPECT_EQ(st.code(), StatusCode::kInvalidModel);
+    EXPECT_TRUE(Contains(st, "'big'") && Contains(st, std::to_string(limit + 1))) << st.message();
+  }
+  auto small = f.GetIntArray("ok");
+  ASSERT_TRUE(small.ok()) << small.status().message();
+  EXPECT_EQ(small->size(), 1000u);
+  EXPECT_EQ(f.GetIntArray("ok", 999).status().code(), StatusCode::kInvalidModel);
+  EXPECT_TRUE(f.GetFloatArray("ok", 1000).ok());
+}
 
 TEST(GgufReader, DefaultAlignmentAndViews) {
   GgufBuilder b;
@@ -336,7 +356,7 @@ TEST(GgufOpen, SplitShardRejected) {
   const std::string bad_path = TempPath("z-00001-of-00003.gguf");
   WriteFile(bad_path, bad.Build());
   auto g = GgufFile::Open(bad_path);
-  EXPECT_EQ(g.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(g.status().code(), StatusCode::kInvalidModel);
   EXPECT_TRUE(Contains(g.status(), "'split.count'")) << g.status().message();
 }
 

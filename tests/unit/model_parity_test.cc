@@ -19,10 +19,21 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+// A golden file. Missing, unreadable, empty or holding a partial element is a test failure:
+// an empty vector would otherwise make the comparison cover zero rows and pass.
 template <typename T>
 std::vector<T> ReadBin(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
+  if (!f) {
+    ADD_FAILURE() << "cannot open golden file " << p;
+    return {};
+  }
   std::vector<char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (bytes.empty() || bytes.size() % sizeof(T) != 0) {
+    ADD_FAILURE() << "golden file " << p << " holds " << bytes.size() << " bytes, not a non-empty array of "
+                  << sizeof(T) << "-byte values";
+    return {};
+  }
   std::vector<T> out(bytes.size() / sizeof(T));
   std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
   return out;
@@ -105,19 +116,26 @@ void CheckModel(const fs::path& root, const json& man, const json& m, int64_t ba
     int64_t over_before = t.rows_over;
     if (g.contains("prefill")) {
       auto gold = ReadBin<float>(root / g["prefill"]["file"].get<std::string>());
+      ASSERT_EQ(static_cast<int64_t>(gold.size()), n * V) << pname << " prefill golden";
       CompareRows(a.data(), gold.data(), n, V, max_norm_lim, gap_lim, pname, t);
     }
     if (g.contains("prefill_last")) {
       const int64_t k = g["prefill_last"]["shape"][0];
       auto gold = ReadBin<float>(root / g["prefill_last"]["file"].get<std::string>());
+      ASSERT_EQ(static_cast<int64_t>(gold.size()), k * V) << pname << " prefill_last golden";
       CompareRows(a.data() + (n - k) * V, gold.data(), k, V, max_norm_lim, gap_lim, pname, t);
     }
     auto dec = ReadBin<float>(root / g["decode"]["file"].get<std::string>());
+    ASSERT_FALSE(dec.empty()) << pname << " decode golden";
+    ASSERT_EQ(dec.size() % V, 0u) << pname << " decode golden is not whole rows";
+    ASSERT_LE(n + static_cast<int64_t>(dec.size()) / V, N) << pname << " decode golden has more rows than steps";
     CompareRows(a.data() + n * V, dec.data(), static_cast<int64_t>(dec.size()) / V, V, max_norm_lim, gap_lim, pname + " decode", t);
     if (g.contains("prefill_topk")) {
       auto tid = ReadBin<int32_t>(root / g["prefill_topk"]["ids_file"].get<std::string>());
       auto tlg = ReadBin<float>(root / g["prefill_topk"]["logits_file"].get<std::string>());
       const int64_t k = g["prefill_topk"]["k"];
+      ASSERT_EQ(static_cast<int64_t>(tid.size()), n * k);
+      ASSERT_EQ(static_cast<int64_t>(tlg.size()), n * k);
       for (int64_t r = 0; r < n; ++r) {
         const float* ar = a.data() + r * V;
         double md = 0, mg = 0;
@@ -146,6 +164,7 @@ void CheckModel(const fs::path& root, const json& man, const json& m, int64_t ba
       }
     }
   }
+  EXPECT_GT(t.total, 0) << m["name"].get<std::string>() << ": no golden rows compared";
   double kl = 0;
   for (double k : t.kls) kl += k;
   kl /= std::max<size_t>(1, t.kls.size());

@@ -128,6 +128,7 @@ TEST(VisionEmbed, LogitsWithImagesMatchGoldens) {
         // Post-image text rows.
         const auto post = ReadBin<float>(root.dir / md["post"]["file"].get<std::string>());
         const auto& positions = md["post"]["positions"];
+        ASSERT_EQ(post.size(), positions.size() * static_cast<size_t>(V));
         for (size_t r = 0; r < positions.size(); ++r) {
           const float* e = a.data() + positions[r].get<int64_t>() * V;
           EXPECT_LE(MaxNorm(e, post.data() + r * V, 1, V), lim.post) << "post row " << r;
@@ -136,6 +137,7 @@ TEST(VisionEmbed, LogitsWithImagesMatchGoldens) {
         // Teacher-forced decode rows.
         const auto dec = ReadBin<float>(root.dir / md["decode"]["file"].get<std::string>());
         const int64_t n_dec = md["decode"]["shape"][0];
+        ASSERT_EQ(static_cast<int64_t>(dec.size()), n_dec * V);
         EXPECT_EQ(md["decode"]["positions"][0].get<int64_t>(), n);
         for (int64_t r = 0; r < n_dec; ++r) {
           EXPECT_LE(MaxNorm(a.data() + (n + r) * V, dec.data() + r * V, 1, V), lim.post) << "decode row " << r;
@@ -149,6 +151,8 @@ TEST(VisionEmbed, LogitsWithImagesMatchGoldens) {
           const auto ids = ReadBin<int32_t>(root.dir / t["ids"].get<std::string>());
           const auto lg = ReadBin<float>(root.dir / t["logits"].get<std::string>());
           const int64_t p0 = t["positions"][0];
+          ASSERT_EQ(ids.size(), lg.size());
+          ASSERT_FALSE(ids.empty());
           for (size_t r = 0; r < ids.size() / 16; ++r) {
             double md2 = 0, mg = 0;
             for (int k = 0; k < 16; ++k) {

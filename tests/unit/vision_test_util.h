@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -51,10 +52,21 @@ inline const json* FindModel(const json& man, const std::string& name) {
   return nullptr;
 }
 
+// A golden file. Missing, unreadable, empty or holding a partial element is a test failure:
+// an empty vector would otherwise make the comparison cover zero rows and pass.
 template <typename T>
 std::vector<T> ReadBin(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
+  if (!f) {
+    ADD_FAILURE() << "cannot open golden file " << p;
+    return {};
+  }
   std::vector<char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (bytes.empty() || bytes.size() % sizeof(T) != 0) {
+    ADD_FAILURE() << "golden file " << p << " holds " << bytes.size() << " bytes, not a non-empty array of "
+                  << sizeof(T) << "-byte values";
+    return {};
+  }
   std::vector<T> out(bytes.size() / sizeof(T));
   std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
   return out;
