@@ -2,6 +2,8 @@
 // write the projector output (the text model's input rows for the image positions) as
 // float32 LE [n_tokens x n_embd]. Used by acceptance checks: keep the interface.
 #include <CLI/CLI.hpp>
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -11,6 +13,18 @@
 #include "vision/vision.h"
 
 namespace gemrun::cli {
+namespace {
+
+// CPU seconds of the whole process (all threads): on a busy machine wall time mostly measures
+// the wait for a core, CPU time the work.
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
+}  // namespace
 
 int CmdEmbedImage(int argc, char** argv) {
   CLI::App app{"Encode one image (PNG or JPEG) with a vision projector and write the embedding rows\n"
@@ -58,13 +72,16 @@ int CmdEmbedImage(int argc, char** argv) {
   ThreadPool pool(threads);
   std::vector<float> rows;
   const auto t0 = std::chrono::steady_clock::now();
+  const double cpu0 = ProcessCpuSeconds();
   if (Status s = (*enc)->Encode(*pre, &rows, pool); !s.ok()) return ReportError("embed-image", s);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu = ProcessCpuSeconds() - cpu0;
   const int64_t E = (*enc)->config().proj_dim;
-  std::fprintf(stderr, "gemrun embed-image: %lldx%lld image -> %lldx%lld canvas, %lld patches -> %lld tokens; encode %.3f s (%d threads)\n",
+  std::fprintf(stderr, "gemrun embed-image: %lldx%lld image -> %lldx%lld canvas, %lld patches -> %lld tokens; encode %.3f s "
+               "(%.3f s CPU, %d threads)\n",
                (long long)img->width, (long long)img->height, (long long)pre->canvas.width,
                (long long)pre->canvas.height, (long long)(pre->n_patches_x * pre->n_patches_y),
-               (long long)pre->n_tokens, secs, pool.size());
+               (long long)pre->n_tokens, secs, cpu, pool.size());
   std::ofstream out(out_path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(rows.data()), static_cast<std::streamsize>(rows.size() * sizeof(float)));
   if (!out) return ReportError("embed-image", InternalError("cannot write " + out_path));

@@ -105,8 +105,17 @@ set -e
 V=$DATA/vision
 out=$("$GEMRUN" run -m "$V/models/g4v-f32.gguf" --mmproj "$V/models/g4v-mmproj-f16.gguf" --image "$V/images/grad-224x224.png" \
       -p "What is in <image> this picture?" -n 4 --temp 0 --json --no-stdin)
-echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["usage"]["prompt_tokens"] > 256, d; assert len(d["tokens"]) == 4, d' \
+# 224 x 224 -> 336 x 336 canvas, 49 image tokens (llama.cpp 3f545becc budget 40..280).
+echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["usage"]["prompt_tokens"] > 49, d; assert len(d["tokens"]) == 4, d' \
   || fail "image prompt: $out"
+# The Gemma 4 12B-like pair (encoder-free gemma4uv projector) from the shared set, when present.
+SV=${3:-}/testdata/vision
+if [ -f "$SV/models/g4u-f32.gguf" ]; then
+  out=$("$GEMRUN" run -m "$SV/models/g4u-f32.gguf" --mmproj "$SV/models/g4u-mmproj-f16.gguf" --image "$V/images/tiny-5x3.png" \
+        -p "What is in <image> this picture?" -n 4 --temp 0 --json --no-stdin --image-max-tokens 60)
+  echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["usage"]["prompt_tokens"] > 45, d; assert len(d["tokens"]) == 4, d' \
+    || fail "gemma4uv image prompt: $out"
+fi
 set +e
 msg=$("$GEMRUN" run -m "$V/models/g4v-f32.gguf" --mmproj "$V/models/g4v-mmproj-f16.gguf" --image "$DATA/testdata/manifest.json" -p x --no-stdin 2>&1); rc=$?
 set -e

@@ -210,9 +210,11 @@ assert st == 200 and json.loads(b)["choices"][0]["message"]["content"] == want2,
 st, b = post("/v1/chat/completions", {"model": "m", "max_tokens": 16, "temperature": 0, "messages": [{"role": "user", "content": [
     {"type": "image_url", "image_url": {"url": "data:image/png;base64," + b64(img2)}}, {"type": "text", "text": "Describe this image."}]}]})
 assert st == 200 and json.loads(b)["choices"][0]["message"]["content"] != want1, (st, b[:300])
-# A prompt over the context (image rows included) states count and limit.
+# A prompt over the context (image rows included) states count and limit: 8 images of 104 rows
+# (640 x 360 -> 624 x 384 under the 40..280 budget) and some text exceed the 1024 positions.
 st, b = post("/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": [
-    {"type": "image_url", "image_url": {"url": "data:image/png;base64," + b64(img)}}] * 4}]})
+    {"type": "image_url", "image_url": {"url": "data:image/png;base64," + b64(img)}}] * 8 + [
+    {"type": "text", "text": " ".join(f"word{i} count{i % 7}" for i in range(120))}]}]})
 e = json.loads(b)["error"]
 assert st == 400 and e["code"] == "context_length_exceeded" and "context holds 1024" in e["message"], (st, b[:300])
 st, b = post("/api/show", {"model": "m"})
