@@ -5,6 +5,7 @@
 #include <random>
 
 #include "server/api.h"
+#include "server/audio_input.h"
 #include "server/ollama.h"
 #include "server/openai.h"
 #include "server_test_util.h"
@@ -100,9 +101,32 @@ TEST(ServerOpenAI, UnsupportedFieldsAreNamed) {
   EXPECT_EQ(e->param, "messages[0].content[0]");
   EXPECT_EQ(e->code, "images_not_enabled");
   EXPECT_NE(e->message.find("--mmproj"), std::string::npos);
+  // input_audio parts (audio_input.cc) are parsed; their faults name the field.
   e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]})", &r);
   ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "messages[0].content[0].input_audio.data");
+  EXPECT_EQ(e->code, "missing_required_parameter");
+  e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "ogg"}}]}]})", &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "messages[0].content[0].input_audio.format");
+  EXPECT_NE(e->message.find("supported: wav, mp3, flac"), std::string::npos) << e->message;
+  e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "%%%", "format": "wav"}}]}]})", &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "messages[0].content[0].input_audio.data");
+  e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav", "x": 1}}]}]})", &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "messages[0].content[0].input_audio.x");
+  e = Chat(R"({"model": "m", "messages": [{"role": "assistant", "content": [{"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}]}]})", &r);
+  ASSERT_TRUE(e);
   EXPECT_EQ(e->param, "messages[0].content[0].type");
+  EXPECT_FALSE(Chat(R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}]}]})", &r));
+  ASSERT_EQ(r.images.size(), 1u);
+  EXPECT_TRUE(r.images[0].audio);
+  EXPECT_EQ(r.images[0].bytes, "RIFF");
+  EXPECT_NE(r.messages[0].content.find(kAudioSlot), std::string::npos);
+  e = Chat("{\"model\": \"m\", \"messages\": [{\"role\": \"user\", \"content\": \"a\\u001fgemrun-audio\\u001fb\"}]}", &r);
+  ASSERT_TRUE(e);  // a forged audio slot
+  EXPECT_EQ(e->param, "messages[0].content");
   e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x", "name": "bob"}]})", &r);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->param, "messages[0].name");
