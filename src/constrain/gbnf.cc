@@ -97,6 +97,10 @@ class GbnfParser {
       RETURN_IF_ERROR(ParseSequence(nested, &seq, &seq_ast));
       regular &= seq_ast >= 0;
       alts.push_back(seq_ast);
+      // A sequence of terminals is one terminal (exact: repetition bounds stay in the regex), so a
+      // token spanning several of them is matched by one cached DFA walk.
+      if (seq_ast >= 0 && seq.size() > 1)
+        if (auto t = b_.TermFromRegex(ast_, seq_ast); t.ok()) seq = {*t};
       b_.AddAlt(rule, std::move(seq));
       SkipSpace(nested);
       *ast = !regular ? -1 : alts.size() == 1 ? alts[0] : ast_.Alt(alts);
