@@ -10,6 +10,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0 || size > 4096) return 0;
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  using namespace gemrun;
   using namespace gemrun::constrain;
   StatusOr<GrammarPtr> g = InvalidArgumentError("none");
   switch (data[0] % 3) {
