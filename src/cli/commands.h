@@ -27,6 +27,7 @@ int CmdInspect(int argc, char** argv);
 int CmdLogits(int argc, char** argv);
 int CmdTokenize(int argc, char** argv);
 int CmdBench(int argc, char** argv);
+int CmdBenchGrammar(int argc, char** argv);
 int CmdServe(int argc, char** argv);
 int CmdRun(int argc, char** argv);
 int CmdChat(int argc, char** argv);

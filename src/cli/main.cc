@@ -56,6 +56,7 @@ constexpr Command kCommands[] = {
     {"logits", CmdLogits, "evaluate token ids and write every position's logits (parity checks)"},
     {"tokenize", CmdTokenize, "tokenize text with a model's vocabulary"},
     {"bench", CmdBench, "measure prompt (pp) and generation (tg) tokens/s, like llama-bench"},
+    {"bench-grammar", CmdBenchGrammar, "measure constrained decoding: compile and token-mask time per token"},
     {"serve", CmdServe, "OpenAI- and Ollama-compatible HTTP server with continuous batching"},
 };
 

@@ -77,7 +77,8 @@ class GbnfParser {
     const int rule = b_.Rule(name);
     if (b_.Defined(rule)) return Error("rule '" + name + "' is defined twice");
     if (name == "root") seen_root_ = true;
-    RETURN_IF_ERROR(ParseAlternatives(rule, false));
+    int unused = -1;
+    RETURN_IF_ERROR(ParseAlternatives(rule, false, &unused));
     if (!AtEnd() && Peek() != '\n') {
       if (Peek() == ')') return Error("unbalanced ')' (no matching '(')");
       return Error("unexpected '" + std::string(1, Peek()) + "'");
@@ -85,36 +86,74 @@ class GbnfParser {
     return OkStatus();
   }
 
-  Status ParseAlternatives(int rule, bool nested) {
+  // *ast: the alternatives as one regex when every element is a terminal, else -1.
+  Status ParseAlternatives(int rule, bool nested, int* ast) {
     b_.MarkDefined(rule);
+    std::vector<int> alts;
+    bool regular = true;
     for (;;) {
       std::vector<Elem> seq;
-      RETURN_IF_ERROR(ParseSequence(nested, &seq));
+      int seq_ast = -1;
+      RETURN_IF_ERROR(ParseSequence(nested, &seq, &seq_ast));
+      regular &= seq_ast >= 0;
+      alts.push_back(seq_ast);
+      // A sequence of terminals is one terminal (exact: repetition bounds stay in the regex), so a
+      // token spanning several of them is matched by one cached DFA walk.
+      if (seq_ast >= 0 && seq.size() > 1)
+        if (auto t = b_.TermFromRegex(ast_, seq_ast); t.ok()) seq = {*t};
       b_.AddAlt(rule, std::move(seq));
       SkipSpace(nested);
+      *ast = !regular ? -1 : alts.size() == 1 ? alts[0] : ast_.Alt(alts);
       if (Peek() != '|') return OkStatus();
       ++i_;
       SkipSpace(true);
     }
   }
 
-  Status ParseSequence(bool nested, std::vector<Elem>* seq) {
+  Status ParseSequence(bool nested, std::vector<Elem>* seq, int* ast) {
+    std::vector<int> parts;
+    bool regular = true;
+    auto done = [&]() {
+      *ast = !regular ? -1 : parts.empty() ? ast_.Make(RegexAst::kEmpty, {}, {}, {}) : parts.size() == 1 ? parts[0] : ast_.Cat(parts);
+      return OkStatus();
+    };
     for (;;) {
       SkipSpace(nested);
       const char c = Peek();
-      if (AtEnd() || c == '|' || c == ')' || c == '\n') return OkStatus();
-      if (nested && IsWordChar(c) && StartsRule()) return OkStatus();  // a group left open
+      if (AtEnd() || c == '|' || c == ')' || c == '\n') return done();
+      if (nested && IsWordChar(c) && StartsRule()) return done();  // a group left open
       if (++depth_ > 100) return Error("nesting too deep");
+      last_ast_ = -1;
       Status st = ParseTerm(nested, seq);
       --depth_;
       RETURN_IF_ERROR(st);
+      regular &= last_ast_ >= 0;
+      parts.push_back(last_ast_);
     }
+  }
+
+  bool Nullable(int n) const {
+    const RegexAst::Node& x = ast_.nodes[static_cast<size_t>(n)];
+    switch (x.kind) {
+      case RegexAst::kEmpty: return true;
+      case RegexAst::kSet: return false;
+      case RegexAst::kBytes: return x.bytes.empty();
+      case RegexAst::kCat:
+        for (int k : x.kids) if (!Nullable(k)) return false;
+        return true;
+      case RegexAst::kAlt:
+        for (int k : x.kids) if (Nullable(k)) return true;
+        return false;
+      case RegexAst::kRep: return x.min == 0 || Nullable(x.kids[0]);
+    }
+    return true;
   }
 
   // One term plus its postfix operator, appended to *seq.
   Status ParseTerm(bool nested, std::vector<Elem>* seq) {
     const char c = Peek();
     int set_node = -1;  // a single-character term (repeatable as one terminal)
+    int lit_ast = -1;   // the term as a regex when it is regular
     RegexAst& ast = ast_;
     Elem e;
     if (c == '"') {
@@ -128,7 +167,11 @@ class GbnfParser {
       }
       if (AtEnd()) return Error("unterminated string literal (missing '\"')");
       ++i_;
-      if (bytes.empty()) return OkStatus();  // "" matches nothing: an empty element
+      if (bytes.empty()) {  // "" matches the empty string: no element
+        last_ast_ = ast_.Make(RegexAst::kEmpty, {}, {}, {});
+        return OkStatus();
+      }
+      lit_ast = ast_.Literal(bytes);
       size_t k = 0;
       DecodeUtf8(bytes, &k);
       if (k == bytes.size()) {
@@ -176,7 +219,7 @@ class GbnfParser {
       ++i_;
       SkipSpace(true);
       const int group = b_.NewRule("group");
-      RETURN_IF_ERROR(ParseAlternatives(group, true));
+      RETURN_IF_ERROR(ParseAlternatives(group, true, &lit_ast));
       SkipSpace(true);
       if (Peek() != ')') {
         i_ = open;
@@ -192,10 +235,11 @@ class GbnfParser {
     } else {
       return Error("unexpected '" + std::string(1, c) + "'");
     }
-    return ParsePostfix(e, set_node, seq);
+    return ParsePostfix(e, set_node, set_node >= 0 ? set_node : lit_ast, seq);
   }
 
-  Status ParsePostfix(Elem e, int set_node, std::vector<Elem>* seq) {
+  // Sets last_ast_ to the repeated term as a regex (or -1).
+  Status ParsePostfix(Elem e, int set_node, int term_ast, std::vector<Elem>* seq) {
     int min = 1, max = 1;
     const char c = Peek();
     if (c == '*') min = 0, max = -1, ++i_;
@@ -226,10 +270,16 @@ class GbnfParser {
     }
     if (min == 1 && max == 1) {
       seq->push_back(e);
+      last_ast_ = term_ast;
       return OkStatus();
     }
-    if (set_node >= 0) {  // one terminal spanning [min, max] code points
-      auto t = b_.TermFromRegex(ast_, ast_.Rep(set_node, 0, -1), min, max);
+    last_ast_ = term_ast >= 0 ? ast_.Rep(term_ast, min, max) : -1;
+    // One terminal spanning [min, max] code points: exact for a single character; for a group of
+    // non-empty regular alternatives it is a subset when min <= 1 (each repetition spans >= 1
+    // code point, so <= max code points means <= max repetitions).
+    const bool as_term = set_node >= 0 || (term_ast >= 0 && min <= 1 && !Nullable(term_ast));
+    if (as_term) {
+      auto t = b_.TermFromRegex(ast_, ast_.Rep(set_node >= 0 ? set_node : term_ast, 0, -1), min, max);
       if (!t.ok()) return Error(t.status().message());
       seq->push_back(*t);
       return OkStatus();
@@ -289,6 +339,7 @@ class GbnfParser {
   size_t i_ = 0;
   int depth_ = 0;
   bool seen_root_ = false;
+  int last_ast_ = -1;
   GrammarBuilder b_;
   RegexAst ast_;
 };

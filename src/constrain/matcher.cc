@@ -203,16 +203,20 @@ std::shared_ptr<const TokenTrie> TokenTrie::Build(std::vector<std::string> piece
 Matcher::Matcher(std::shared_ptr<const Grammar> g, std::shared_ptr<const TokenTrie> trie)
     : trie_(std::move(trie)), rec_(std::move(g)) {}
 
-const Matcher::CacheEntry& Matcher::Entry(int dfa_id, int state, const Follow& follow) {
-  const auto key = std::make_tuple(dfa_id, state, follow);
+const Matcher::CacheEntry& Matcher::Entry(int32_t node, int dfa_id, int state, const Follow& follow) {
+  const auto key = std::make_tuple(node, dfa_id, state, follow);
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
   const Dfa& d = rec_.grammar().dfas[static_cast<size_t>(dfa_id)];
   const TokenTrie& tr = *trie_;
   CacheEntry e;
-  std::vector<int32_t> st(65536), cp(65536);
-  st[0] = state;
+  const size_t d0 = tr.depth[static_cast<size_t>(node)];
+  if (st_.size() < 65536) st_.resize(65536), cp_.resize(65536);
+  std::vector<int32_t>& st = st_;
+  std::vector<int32_t>& cp = cp_;
+  st[d0] = state;
+  cp[d0] = 0;
   std::unordered_map<uint64_t, std::vector<int32_t>> groups;
-  for (int32_t i = 1; i < tr.n_nodes();) {
+  for (int32_t i = node + 1; i < tr.end[static_cast<size_t>(node)];) {
     const size_t dd = tr.depth[static_cast<size_t>(i)];
     const int32_t ps = st[dd - 1];
     const uint8_t b = tr.byte[static_cast<size_t>(i)];
@@ -251,6 +255,41 @@ const Matcher::CacheEntry& Matcher::Entry(int dfa_id, int state, const Follow& f
   return cache_.emplace(key, std::move(e)).first->second;
 }
 
+// Tokens below trie node `node` (whose bytes are already matched) allowed by the stacks in `set`:
+// per stack, the cached tokens that stay inside its top terminal, then, where that terminal can
+// end and a continuation byte follows, the same question one level down for the continuation.
+void Matcher::MaskFrom(int32_t node, const StackSet& set, TokenMask* mask) {
+  // Small subtrees are cheaper to walk byte by byte than to cache (one entry per node would
+  // otherwise be built for grammars whose terminals are single characters).
+  if (node != 0 && trie_->end[static_cast<size_t>(node)] - node < kCacheMinSubtree) {
+    WalkFrom(node, set, mask);
+    return;
+  }
+  const Grammar& g = rec_.grammar();
+  StackSet cont;
+  for (int32_t top : set.tops) {
+    const Recognizer::Frame f = rec_.frame(top);
+    const Terminal& t = g.terms[static_cast<size_t>(g.elems[static_cast<size_t>(f.pos)].id)];
+    rec_.ExitSet(top, &cont);
+    Follow follow{};
+    for (int32_t c : cont.tops) {
+      const Recognizer::Frame cf = rec_.frame(c);
+      const Dfa& cd = g.dfas[static_cast<size_t>(g.terms[static_cast<size_t>(g.elems[static_cast<size_t>(cf.pos)].id)].dfa)];
+      for (int b = 0; b < 256; ++b)
+        if (cd.Next(cf.state, static_cast<uint8_t>(b)) >= 0) follow[static_cast<size_t>(b) >> 6] |= uint64_t{1} << (b & 63);
+    }
+    const CacheEntry& e = Entry(node, t.dfa, f.state, follow);
+    for (const Group& gr : e.groups) {
+      if (!g.Feasible(t, gr.end_state, f.count + gr.cp)) continue;
+      for (auto [w, bits] : gr.words) (*mask)[w] |= bits;
+    }
+    if (cont.tops.empty()) continue;
+    const StackSet next = cont;
+    for (const ExitPoint& x : e.exits)
+      if (g.CanExit(t, x.state, f.count + x.cp)) MaskFrom(x.node, next, mask);
+  }
+}
+
 void Matcher::WalkFrom(int32_t node, const StackSet& start, TokenMask* mask) {
   const TokenTrie& tr = *trie_;
   const int d0 = tr.depth[static_cast<size_t>(node)];
@@ -274,30 +313,9 @@ void Matcher::WalkFrom(int32_t node, const StackSet& start, TokenMask* mask) {
 
 void Matcher::ComputeMask(TokenMask* mask) {
   mask->assign((static_cast<size_t>(trie_->n_vocab) + 63) / 64, 0);
-  const Grammar& g = rec_.grammar();
   const StackSet cur = rec_.state();
   rec_.BeginScratch();
-  StackSet cont;
-  for (int32_t top : cur.tops) {
-    const Recognizer::Frame f = rec_.frame(top);
-    const Terminal& t = g.terms[static_cast<size_t>(g.elems[static_cast<size_t>(f.pos)].id)];
-    rec_.ExitSet(top, &cont);
-    Follow follow{};
-    for (int32_t c : cont.tops) {
-      const Recognizer::Frame cf = rec_.frame(c);
-      const Dfa& cd = g.dfas[static_cast<size_t>(g.terms[static_cast<size_t>(g.elems[static_cast<size_t>(cf.pos)].id)].dfa)];
-      for (int b = 0; b < 256; ++b)
-        if (cd.Next(cf.state, static_cast<uint8_t>(b)) >= 0) follow[static_cast<size_t>(b) >> 6] |= uint64_t{1} << (b & 63);
-    }
-    const CacheEntry& e = Entry(t.dfa, f.state, follow);
-    for (const Group& gr : e.groups) {
-      if (!g.Feasible(t, gr.end_state, f.count + gr.cp)) continue;
-      for (auto [w, bits] : gr.words) (*mask)[w] |= bits;
-    }
-    if (cont.tops.empty()) continue;
-    for (const ExitPoint& x : e.exits)
-      if (g.CanExit(t, x.state, f.count + x.cp)) WalkFrom(x.node, cont, mask);
-  }
+  MaskFrom(0, cur, mask);
   rec_.EndScratch();
 }
 

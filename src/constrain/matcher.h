@@ -122,13 +122,16 @@ class Matcher {
     std::vector<ExitPoint> exits;
   };
   using Follow = std::array<uint64_t, 4>;
-  const CacheEntry& Entry(int dfa, int state, const Follow& follow);
+  const CacheEntry& Entry(int32_t node, int dfa, int state, const Follow& follow);
+  void MaskFrom(int32_t node, const StackSet& set, TokenMask* mask);
   void WalkFrom(int32_t node, const StackSet& start, TokenMask* mask);
+  static constexpr int32_t kCacheMinSubtree = 4096;  // trie nodes
 
   std::shared_ptr<const TokenTrie> trie_;
   Recognizer rec_;
-  std::map<std::tuple<int, int, Follow>, CacheEntry> cache_;
+  std::map<std::tuple<int32_t, int, int, Follow>, CacheEntry> cache_;
   std::vector<StackSet> walk_sets_;
+  std::vector<int32_t> st_, cp_;  // per-depth DFA state and code points of the cache walk
 };
 
 // Whether the whole of `text` is in the grammar's language.
