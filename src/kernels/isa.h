@@ -1,5 +1,6 @@
 // Runtime ISA dispatch: one table of hot inner kernels per instruction set. The best
-// available set is chosen once at start-up; GEMRUN_ISA=scalar|avx2|avx512 forces a lower one.
+// available set is chosen once at start-up; GEMRUN_ISA=scalar|avx2|avx2vnni|avx512 forces a
+// lower one.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +9,9 @@
 
 namespace gemrun::kernels {
 
-enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+// kAvx2Vnni (AVX2 + AVX-VNNI, no AVX-512) ranks between kAvx2 and kAvx512; its value is
+// appended so the older ones keep theirs.
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx2Vnni = 3 };
 
 // Converts an activation row (n floats) into a vec_dot format (the table is indexed by
 // the format's DType id: F32, F16, BF16, Q8_0, Q8_1, Q8_K).
@@ -53,6 +56,7 @@ struct IsaKernels {
   // the active ISA has a tile for their type.
   Rows16TileFn rows16_tile[kDTypeCount];
   BlockSumsFn block_sums[kDTypeCount];      // by activation format (Q8_0, Q8_K)
+  const char* rows16_desc = nullptr;         // how the kRows16 tiles run (bench); nullptr: none
 };
 
 // The kernels for `isa`, with every nullptr entry filled from the next lower ISA (and

@@ -272,6 +272,7 @@ IsaKernels Avx512Kernels() {
   Avx512AddQ8Tiles(k);
   Avx512AddKQuantTiles(k);
   Avx512AddRows16Tiles(k);
+  k.rows16_desc = "rows16 zmm (16 rows per vector), vpdpbusd (Q4_0 Q8_0 Q4_K)";
   k.gelu_mul = GeluMulAvx512;
   return k;
 }
