@@ -1,7 +1,7 @@
 // Micro-benchmarks of MatMul at real Gemma projection shapes: decode (T=1, memory bound,
 // reported as weight GB/s), batched decode (T=8) and prefill (T=64/512, reported as GFLOP/s),
 // 1 and 2 threads, Q4_0/Q8_0/Q4_K also in the row-interleaved layout (packed:1),
-// on the active ISA (GEMRUN_ISA=scalar|avx2|avx512 to compare). Decode rotates through weight
+// on the active ISA (GEMRUN_ISA=scalar|avx2|avx2vnni|avx512 to compare). Decode rotates through weight
 // copies larger than the L3 so that it measures DRAM streaming, as in a real model.
 //
 //   kernels_bench --benchmark_filter='Q4_0/K:2560'   # one type and shape

@@ -152,8 +152,12 @@ int CmdBench(int argc, char** argv) {
   const uint64_t bpt = BytesPerToken(m);
   const double eff = bw > 0 ? bpt * tg / 1e9 / bw : 0;
   const char* isa = kernels::ActiveKernels().name;
+  // Which kernel path ran: the ISA, and whether (and how) the row-interleaved tiles did.
+  const char* r16 = kernels::ActiveKernels().rows16_desc;
+  const std::string layout = m.packed_bytes() > 0 && r16 ? r16 : "file layout (no repacked weights)";
   if (json) {
     nlohmann::json out = {{"model", model_path}, {"arch", c.arch_name}, {"threads", pool.size()}, {"isa", isa},
+                          {"kernel_layout", layout}, {"repacked_bytes", m.packed_bytes()},
                           {"n_prompt", p}, {"n_gen", n}, {"n_depth", depth}, {"repetitions", reps},
                           {"pp_tokens_per_s", pp}, {"tg_tokens_per_s", tg}, {"load_s", load_s},
                           {"model_bytes", m.file().file_size()}, {"weight_bytes_per_token", bpt},
@@ -164,6 +168,7 @@ int CmdBench(int argc, char** argv) {
   } else {
     std::printf("model %s (%s, %.2f GB), %d threads, isa %s, load %.3f s\n", model_path.c_str(), c.arch_name.c_str(),
                 m.file().file_size() / 1e9, pool.size(), isa, load_s);
+    std::printf("kernels: %s, %s; %.1f MB repacked\n", isa, layout.c_str(), m.packed_bytes() / 1e6);
     std::printf("memory: weights %.1f MB mapped, KV cache %.1f MB (%lld positions), peak RSS %.1f MB\n",
                 m.file().file_size() / 1e6, kv_bytes / 1e6, (long long)ctx, peak_rss / 1e6);
     if (depth > 0) std::printf("after %lld cached tokens:\n", (long long)depth);

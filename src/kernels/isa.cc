@@ -60,13 +60,29 @@ CpuFeatures Detect() {
 
 // The raw tables the SIMD files provide (entries they do not implement are nullptr).
 const IsaKernels& Partial(Isa isa) {
-  static IsaKernels avx2, avx512;
+  static IsaKernels avx2, avx2vnni, avx512;
   static std::once_flag once;
   std::call_once(once, [] {
     if (CpuKernelsCompiled(Isa::kAvx2)) avx2 = Avx2Kernels();
+    if (CpuKernelsCompiled(Isa::kAvx2Vnni)) avx2vnni = Avx2VnniKernels();
     if (CpuKernelsCompiled(Isa::kAvx512)) avx512 = Avx512Kernels();
   });
-  return isa == Isa::kAvx2 ? avx2 : isa == Isa::kAvx512 ? avx512 : RefKernels();
+  switch (isa) {
+    case Isa::kAvx2: return avx2;
+    case Isa::kAvx2Vnni: return avx2vnni;
+    case Isa::kAvx512: return avx512;
+    case Isa::kScalar: break;
+  }
+  return RefKernels();
+}
+
+// The levels from lowest to highest (the enum's values are not in rank order: kAvx2Vnni was
+// appended so the older values keep theirs).
+constexpr Isa kRanked[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx2Vnni, Isa::kAvx512};
+int Rank(Isa isa) {
+  for (int i = 0; i < 4; ++i)
+    if (kRanked[i] == isa) return i;
+  return 0;
 }
 
 template <class Fn>
@@ -108,6 +124,7 @@ FeatureSet IsaBaseline(Isa isa) {
   switch (isa) {
     case Isa::kScalar: return 0;
     case Isa::kAvx2: return kAvx2;
+    case Isa::kAvx2Vnni: return kAvx2 | kFeatAvxVnni;
     case Isa::kAvx512:
       return kAvx2 | kFeatAvx512F | kFeatAvx512Bw | kFeatAvx512Vl | kFeatAvx512Dq | kFeatOsZmm;
   }
@@ -118,6 +135,7 @@ const char* IsaName(Isa isa) {
   switch (isa) {
     case Isa::kScalar: return "scalar";
     case Isa::kAvx2: return "avx2";
+    case Isa::kAvx2Vnni: return "avx2vnni";
     case Isa::kAvx512: return "avx512";
   }
   return "?";
@@ -129,8 +147,8 @@ IsaKernels BuildKernels(Isa isa, const CpuFeatures& cpu) {
   out.isa = isa;
   out.name = IsaName(isa);
   // Each slot: the highest layer whose code this CPU can run, up to `isa`.
-  for (Isa layer : {Isa::kAvx2, Isa::kAvx512}) {
-    if (layer > isa || !CpuKernelsCompiled(layer)) continue;
+  for (Isa layer : {Isa::kAvx2, Isa::kAvx2Vnni, Isa::kAvx512}) {
+    if (Rank(layer) > Rank(isa) || !CpuKernelsCompiled(layer)) continue;
     const IsaKernels& p = Partial(layer);
     IsaKernels::Needs& n = out.needs;
     for (uint32_t i = 0; i < kDTypeCount; ++i) {
@@ -143,6 +161,7 @@ IsaKernels BuildKernels(Isa isa, const CpuFeatures& cpu) {
   // kRows16 tiles never come from a lower set: weights are packed only for the active set.
   if (isa != Isa::kScalar) {
     const IsaKernels& p = Partial(isa);
+    out.rows16_desc = CpuKernelsCompiled(isa) ? p.rows16_desc : nullptr;
     for (uint32_t i = 0; i < kDTypeCount; ++i) {
       out.rows16_tile[i] = nullptr;
       out.needs.rows16_tile[i] = 0;
@@ -159,11 +178,10 @@ bool IsaAvailable(Isa isa) {
 }
 
 const IsaKernels& KernelsFor(Isa isa) {
-  static IsaKernels tables[3];
+  static IsaKernels tables[4];
   static std::once_flag once;
   std::call_once(once, [] {
-    for (Isa i : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512})
-      tables[static_cast<int>(i)] = BuildKernels(i, DetectCpuFeatures());
+    for (Isa i : kRanked) tables[static_cast<int>(i)] = BuildKernels(i, DetectCpuFeatures());
   });
   return tables[static_cast<int>(isa)];
 }
@@ -171,14 +189,15 @@ const IsaKernels& KernelsFor(Isa isa) {
 const IsaKernels& ActiveKernels() {
   static const IsaKernels* active = [] {
     Isa best = Isa::kScalar;
-    for (Isa i : {Isa::kAvx2, Isa::kAvx512})
+    for (Isa i : {Isa::kAvx2, Isa::kAvx2Vnni, Isa::kAvx512})
       if (IsaAvailable(i)) best = i;
     if (const char* env = std::getenv("GEMRUN_ISA"); env && *env) {
       Isa want = best;
       if (!std::strcmp(env, "scalar")) want = Isa::kScalar;
       else if (!std::strcmp(env, "avx2")) want = Isa::kAvx2;
+      else if (!std::strcmp(env, "avx2vnni")) want = Isa::kAvx2Vnni;
       else if (!std::strcmp(env, "avx512")) want = Isa::kAvx512;
-      else std::fprintf(stderr, "gemrun: ignoring unknown GEMRUN_ISA=%s (scalar|avx2|avx512)\n", env);
+      else std::fprintf(stderr, "gemrun: ignoring unknown GEMRUN_ISA=%s (scalar|avx2|avx2vnni|avx512)\n", env);
       if (!IsaAvailable(want))
         std::fprintf(stderr, "gemrun: GEMRUN_ISA=%s not available on this CPU; using %s\n", env, IsaName(best));
       else

@@ -1,8 +1,8 @@
 // Runtime ISA dispatch: one table of hot inner kernels per instruction set. The best
-// available set is chosen once at start-up; GEMRUN_ISA=scalar|avx2|avx512 forces a lower one.
-// Within a set each kernel declares the CPU features its code needs, and an entry whose
-// features this CPU lacks falls back to the next lower implementation (e.g. the AVX-512 BF16
-// dot tile on an Ice Lake, which has AVX-512 VNNI but not BF16).
+// available set is chosen once at start-up; GEMRUN_ISA=scalar|avx2|avx2vnni|avx512 forces a
+// lower one. Within a set each kernel declares the CPU features its code needs, and an entry
+// whose features this CPU lacks falls back to the next lower implementation (e.g. the AVX-512
+// BF16 dot tile on an Ice Lake, which has AVX-512 VNNI but not BF16).
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,9 @@
 
 namespace gemrun::kernels {
 
-enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+// kAvx2Vnni (AVX2 + AVX-VNNI, no AVX-512) ranks between kAvx2 and kAvx512; its value is
+// appended so the older ones keep theirs.
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx2Vnni = 3 };
 
 // One bit per CPU feature a kernel may need; OS_YMM/OS_ZMM mean the OS saves that register
 // state (XGETBV), without which the instructions fault even when CPUID lists them.
@@ -85,6 +87,7 @@ struct IsaKernels {
   // the active ISA has a tile for their type.
   Rows16TileFn rows16_tile[kDTypeCount];
   BlockSumsFn block_sums[kDTypeCount];      // by activation format (Q8_0, Q8_K)
+  const char* rows16_desc = nullptr;         // how the kRows16 tiles run (bench); nullptr: none
   // The CPU features each entry's code needs (0: plain C++). Declared by the file that
   // provides the kernel: the target flags it is compiled with (see CMakeLists.txt).
   struct Needs {

@@ -85,6 +85,8 @@ class Model {
   virtual ~Model() = default;
   const ModelConfig& config() const { return config_; }
   const GgufFile& file() const { return *file_; }
+  // Bytes of weights copied into the kRows16 layout at load (0: all in the file layout).
+  size_t packed_bytes() const { return packed_.bytes(); }
 
   // A KV cache for n_ctx positions in `kv_type` (F16: half the memory, llama.cpp's default;
   // Q8_0: K in Q8_0 and V in F16, about a quarter less again;

@@ -66,7 +66,7 @@ std::vector<float> RandomActs(int64_t n, uint32_t seed) {
 
 std::vector<Isa> IsasWithRows16(DType t) {
   std::vector<Isa> v;
-  for (Isa i : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512})
+  for (Isa i : {Isa::kScalar, Isa::kAvx2, Isa::kAvx2Vnni, Isa::kAvx512})
     if (IsaAvailable(i) && KernelsFor(i).rows16_tile[static_cast<uint32_t>(t)]) v.push_back(i);
   return v;
 }
@@ -101,7 +101,7 @@ TEST(RepackTest, Q8_0SumsMatchScalar) {
     for (int i = 0; i < 32; ++i) s += static_cast<int8_t>(q[static_cast<size_t>(b * 34 + 2 + i)]);
     ASSERT_EQ(s0[b], s) << "block " << b;
   }
-  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx2Vnni, Isa::kAvx512}) {
     if (!IsaAvailable(isa)) continue;
     KernelsFor(isa).block_sums[q8](q.data(), nb, d1.data(), s1.data());
     EXPECT_EQ(d0, d1) << IsaName(isa);
@@ -115,7 +115,7 @@ TEST(RepackTest, Q8_KSumsAreTheSubBlockSums) {
   const std::vector<float> x = RandomActs(K, 4);
   Bytes q(static_cast<size_t>(rb));
   QuantizeActRowRef(DType::kQ8_K, x.data(), q.data(), K);
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx2Vnni, Isa::kAvx512}) {
     if (!IsaAvailable(isa)) continue;
     std::vector<float> d(nsb);
     std::vector<int32_t> s(nsb * 4);
@@ -179,6 +179,24 @@ TEST(RepackTest, Rows16TilesMatchScalarDot) {
           CheckTile(isa, wt, K, K == 4096 ? 160 : 48, T, static_cast<uint32_t>(K + T));
         }
 }
+
+// The YMM levels on their own (Rows16TilesMatchScalarDot covers them too when present), so a
+// run on a CPU without them says so instead of passing silently.
+void CheckYmmLevel(Isa isa, std::initializer_list<DType> types) {
+  if (!IsaAvailable(isa)) GTEST_SKIP() << IsaName(isa) << " is not available on this CPU or in this binary";
+  EXPECT_NE(KernelsFor(isa).rows16_desc, nullptr);
+  for (DType wt : types) {
+    ASSERT_NE(KernelsFor(isa).rows16_tile[static_cast<uint32_t>(wt)], nullptr) << DTypeName(wt);
+    for (int64_t T : {1, 2, 4, 5, 6, 11})  // decode (both halves), one and several column passes
+      CheckTile(isa, wt, Fit(wt, 1024), 64, T, static_cast<uint32_t>(T + 100));
+  }
+}
+
+TEST(RepackTest, Avx2VnniTilesMatchScalarDot) {
+  CheckYmmLevel(Isa::kAvx2Vnni, {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K});
+}
+
+TEST(RepackTest, Avx2TilesMatchScalarDot) { CheckYmmLevel(Isa::kAvx2, {DType::kQ4_0, DType::kQ4_K}); }
 
 void CheckPackedMatMul(DType t) {
   const int64_t K = Fit(t, 1152), N = 96;

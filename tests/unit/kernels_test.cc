@@ -34,7 +34,7 @@ const DType kActFormats[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_
 
 std::vector<Isa> SimdIsas() {
   std::vector<Isa> v;
-  for (Isa i : {Isa::kAvx2, Isa::kAvx512})
+  for (Isa i : {Isa::kAvx2, Isa::kAvx2Vnni, Isa::kAvx512})
     if (IsaAvailable(i)) v.push_back(i);
   return v;
 }
@@ -389,7 +389,7 @@ TEST(KernelsTest, GeluMulMatchesScalarBitwise) {
   for (int i = 0; i < 1003; ++i) x.push_back(nd(rng));
   for (size_t i = 0; i < x.size(); ++i) up.push_back(nd(rng));
   const IsaKernels& ref = KernelsFor(Isa::kScalar);
-  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx2Vnni, Isa::kAvx512}) {
     if (!IsaAvailable(isa)) continue;
     for (const float* u : {static_cast<const float*>(nullptr), static_cast<const float*>(up.data())}) {
       const int64_t n = static_cast<int64_t>(x.size()) - 3;  // odd tail

@@ -223,6 +223,7 @@ IsaKernels Avx2Kernels() {
   SetDot(k, DType::kBF16, DotTile<DotBF16>);
   Avx2AddQ8Tiles(k);
   Avx2AddKQuantTiles(k);
+  Avx2AddRows16Tiles(k);
   DeclareNeeds(k, kAvx2Code);
   return k;
 }

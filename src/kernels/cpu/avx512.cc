@@ -227,6 +227,7 @@ IsaKernels Avx512Kernels() {
   DeclareNeeds(k, kAvx512VnniCode);
   Avx512AddBf16Tiles(k);
   DeclareNeeds(k, kAvx512Bf16Code);
+  k.rows16_desc = "rows16 zmm (16 rows per vector), vpdpbusd (Q4_0 Q8_0 Q4_K)";
   return k;
 }
 

@@ -37,4 +37,5 @@ void Avx512AddKQuantTiles(IsaKernels& k);
 void Avx2AddKQuantTiles(IsaKernels& k);
 // Tiles for row-interleaved (kRows16) weights and the Q8_0 block sums they consume.
 void Avx512AddRows16Tiles(IsaKernels& k);
+void Avx2AddRows16Tiles(IsaKernels& k);  // Q4_0, Q4_K with vpmaddubsw (avx2_rows16.cc)
 }  // namespace gemrun::kernels

@@ -4,7 +4,7 @@
 namespace gemrun::kernels {
 bool CpuKernelsCompiled(Isa isa) {
 #if defined(__x86_64__)
-  return isa == Isa::kAvx2 || isa == Isa::kAvx512;
+  return isa == Isa::kAvx2 || isa == Isa::kAvx2Vnni || isa == Isa::kAvx512;
 #else
   return isa == Isa::kScalar;
 #endif

@@ -6,6 +6,7 @@
 namespace gemrun::kernels {
 // Partial tables: entries left nullptr fall back to the ISA below.
 IsaKernels Avx2Kernels();
+IsaKernels Avx2VnniKernels();  // only the kRows16 tiles; the rest comes from Avx2Kernels
 IsaKernels Avx512Kernels();
 // Whether the kernels for `isa` were compiled into this binary.
 bool CpuKernelsCompiled(Isa isa);
