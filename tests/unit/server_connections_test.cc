@@ -100,12 +100,14 @@ TEST_F(ServerConnections, TricklingHeadersAreCutAtTheTotalDeadline) {
 TEST_F(ServerConnections, HealthAnswersWhileEveryWorkerIsBusy) {
   Start(ConnectionOptions{.read_timeout_s = 5, .max_per_client = 0, .workers = 2});
   int busy[4];
-  for (int& s : busy) {
-    s = Connect();
-    Send(s, Request("/block"));
+  // Both workers block (until release_) and two more requests wait in their queue. The first
+  // two go one at a time: sent together, all four could reach the queue (2 deep) before a
+  // worker takes one, and the fourth would get its 503 (the busy answer the queue bound gives).
+  for (int i = 0; i < 4; ++i) {
+    busy[i] = Connect();
+    Send(busy[i], Request("/block"));
+    while (i < 2 && blocked_.load() < i + 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  // Both workers block (until release_) and two more requests wait in their queue.
-  while (blocked_.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const auto t0 = Clock::now();
   const int h = Connect();
   Send(h, Request("/health"));
