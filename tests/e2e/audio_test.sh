@@ -65,7 +65,7 @@ expect_err 1 "the text model is gemma3" "$GEMRUN" run -m "$DATA/testdata/models/
 expect_err 1 "has no audio encoder" "$GEMRUN" run -m "$VM" --mmproj "$DATA/vision/models/g4v-mmproj-f16.gguf" \
   --audio "$CLIP" -p x --no-stdin
 expect_err 1 "requires --mmproj" "$GEMRUN" run -m "$VM" --audio "$CLIP" -p x --no-stdin
-"$GEMRUN" embed-audio --help | grep -q "gemrun embed-audio -m" || fail "embed-audio --help has no example"
+"$GEMRUN" embed-audio --help | grep "gemrun embed-audio -m" >/dev/null || fail "embed-audio --help has no example"
 ok "errors"
 
 # chat: /audio attaches a clip to the next message; a bad clip is an error line, chat goes on.

@@ -17,8 +17,8 @@ expect() {
   local err rc
   err=$("$GEMRUN" "$@" --no-stdin 2>&1 >/dev/null </dev/null); rc=$?
   [ "$rc" -eq "$want" ] || fail "gemrun $*: exit $rc, want $want: $err"
-  echo "$err" | grep -q -- "$needle" || fail "gemrun $*: message lacks '$needle': $err"
-  echo "$err" | grep -qi "terminate\|core dumped\|Aborted" && fail "gemrun $*: crashed: $err"
+  grep -q -- "$needle" <<<"$err" || fail "gemrun $*: message lacks '$needle': $err"
+  grep -qi "terminate\|core dumped\|Aborted" <<<"$err" && fail "gemrun $*: crashed: $err"
   return 0
 }
 patched() {  # patched NAME OP... -> path of a patched copy of the fixture

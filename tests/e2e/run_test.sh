@@ -84,7 +84,7 @@ b=$(printf 'Nov 24 12:00:01 host nginx[1]: bind() failed\n' | "$GEMRUN" run -m "
 [ "$b" -gt "$a" ] || fail "piped stdin not in the prompt ($a vs $b tokens)"
 
 # 3. Streaming to a pipe prints text; timings go to stderr.
-"$GEMRUN" run -m "$M/g4-tiny-q8_0.gguf" -p "hello" -n 5 --temp 0 --no-stdin 2>/tmp/gemrun_e2e_err.$$ | grep -q . || fail "no text on stdout"
+"$GEMRUN" run -m "$M/g4-tiny-q8_0.gguf" -p "hello" -n 5 --temp 0 --no-stdin 2>/tmp/gemrun_e2e_err.$$ | grep . >/dev/null || fail "no text on stdout"
 grep -q "gen 5 tok" /tmp/gemrun_e2e_err.$$ || fail "no timings on stderr: $(cat /tmp/gemrun_e2e_err.$$)"
 rm -f /tmp/gemrun_e2e_err.$$
 
@@ -93,13 +93,13 @@ set +e
 msg=$(head -c 20000 /dev/zero | tr '\0' 'a' | "$GEMRUN" run -m "$M/g3-tiny-q4_0.gguf" -c 64 -p x 2>&1 >/dev/null); rc=$?
 set -e
 [ $rc -eq 1 ] || fail "long prompt: exit $rc, want 1 ($msg)"
-echo "$msg" | grep -q "context holds 64" || fail "long prompt message: $msg"
+grep -q "context holds 64" <<<"$msg" || fail "long prompt message: $msg"
 
 # 5. Usage errors and missing files.
 set +e
 "$GEMRUN" run -m "$M/g3-tiny-q4_0.gguf" --temp -1 -p x --no-stdin >/dev/null 2>&1; [ $? -eq 1 ] || fail "bad temperature should exit 1"
 "$GEMRUN" run -m /nonexistent.gguf -p x --no-stdin >/dev/null 2>&1; [ $? -eq 2 ] || fail "missing model should exit 2"
-"$GEMRUN" run --help | grep -q "exit codes" || fail "--help lacks exit codes"
+"$GEMRUN" run --help | grep "exit codes" >/dev/null || fail "--help lacks exit codes"
 set -e
 # 6. Images: --image with a projector; an image placeholder; a corrupt image is a clean error.
 V=$DATA/vision
@@ -120,7 +120,7 @@ set +e
 msg=$("$GEMRUN" run -m "$V/models/g4v-f32.gguf" --mmproj "$V/models/g4v-mmproj-f16.gguf" --image "$DATA/testdata/manifest.json" -p x --no-stdin 2>&1); rc=$?
 set -e
 [ $rc -eq 2 ] || fail "non-image file: exit $rc ($msg)"
-echo "$msg" | grep -q "not a PNG or JPEG" || fail "non-image message: $msg"
+grep -q "not a PNG or JPEG" <<<"$msg" || fail "non-image message: $msg"
 # 7. The fused attention kernel (-fa on, llama.cpp's spelling) gives the same greedy text with the
 # F32 cache; a bad value is a usage error.
 greedy() { "$GEMRUN" run -m "$M/g3-tiny-q4_0.gguf" -p "hello there" -n 12 --temp 0 --no-stdin --json --kv-type f32 "$@" 2>/dev/null |

@@ -223,7 +223,7 @@ print("image requests: ok")
 PY
 python3 "$JS/abuse.py" "$PORT" "$KEY" 10 --images "$IMG" || fail "image abuse suite"
 curl -sf "$BASE/health" >/dev/null || fail "/health after the image tests"
-curl -sf "${AUTH[@]}" "$BASE/metrics" | grep -q '^gemrun_images_total [1-9]' || fail "gemrun_images_total"
+curl -sf "${AUTH[@]}" "$BASE/metrics" | grep '^gemrun_images_total [1-9]' >/dev/null || fail "gemrun_images_total"
 grep -q 'images=1 image_ms=' "$WORK/vision.log" || fail "no images= in the request log"
 grep -q 'detail="the server answered HTTP 404"' "$WORK/vision.log" || fail "the log lacks why an image URL failed"
 kill -TERM "$SERVER_PID"
