@@ -8,7 +8,9 @@
 #        FUZZ_ARGS (extra libFuzzer flags, e.g. "-jobs=2 -workers=2")
 # needs: clang with libFuzzer (Debian: clang-14 + libclang-rt-14-dev), cmake, ninja.
 #
-# Targets: gguf_fuzz (GGUF reader), tokenizer_fuzz, audio_fuzz (audio decoding: src/audio/wav.cc, resample.cc).
+# Targets: gguf_fuzz (GGUF reader), tokenizer_fuzz, audio_fuzz (audio decoding: src/audio/wav.cc, resample.cc),
+# constrain_fuzz, server_json_fuzz (request bodies), http_fuzz (in-process serve of a tiny model over
+# loopback), image_fuzz (PNG/JPEG decoding and preprocessing).
 # Seeds come from tests/fuzz/corpus/<name without _fuzz>/ (e.g. corpus/gguf/ for gguf_fuzz);
 # inputs the fuzzer finds go to BUILD_DIR/fuzz-corpus/<name>/, never into the source tree.
 set -euo pipefail

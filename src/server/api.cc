@@ -82,6 +82,8 @@ std::optional<ApiError> ParseJsonBody(std::string_view body, Json* out) {
   } catch (const Json::parse_error& e) {
     return ApiError::BadRequest("request body is not valid JSON (at byte " + std::to_string(e.byte) +
                                 "); send a JSON object with Content-Type: application/json");
+  } catch (const Json::out_of_range&) {  // a number beyond double's range, e.g. 1e400 (found by server_json_fuzz)
+    return ApiError::BadRequest("request body holds a number too large to represent");
   }
   if (!out->is_object()) return ApiError::BadRequest(std::string("request body must be a JSON object, got ") + TypeName(*out));
   return std::nullopt;

@@ -583,8 +583,9 @@ void ConnectionServer::Start(int listen_fd) {
   }
   m.general.max_queue = std::max<size_t>(m.opts.workers, 1);
   m.probe.max_queue = 64;
-  for (auto [lane, n] : {std::pair{&m.general, m.opts.workers}, std::pair{&m.probe, m.opts.probe_workers}})
+  for (auto [lane_ptr, n] : {std::pair{&m.general, m.opts.workers}, std::pair{&m.probe, m.opts.probe_workers}})
     for (size_t i = 0; i < std::max<size_t>(n, 1); ++i) {
+      Lane* lane = lane_ptr;  // a structured binding cannot be captured before C++20 in clang < 16
       lane->workers.push_back(std::make_unique<Lane::Worker>());
       lane->threads.emplace_back([&m, lane, w = lane->workers.back().get()] { m.WorkerLoop(*lane, *w); });
     }

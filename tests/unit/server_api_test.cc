@@ -31,6 +31,11 @@ TEST(ServerJson, ParsesObjectsAndRejectsOthers) {
   EXPECT_NE(e->message.find("JSON object"), std::string::npos);
   EXPECT_TRUE(ParseJsonBody("", &j));
   EXPECT_TRUE(ParseJsonBody("{\"s\": \"\xff\"}", &j));  // invalid UTF-8
+  // A number beyond double's range is a 400, not an escaping exception (found by server_json_fuzz).
+  e = ParseJsonBody(R"({"max_tokens": 1e400})", &j);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 400);
+  EXPECT_NE(e->message.find("number"), std::string::npos) << e->message;
 }
 
 TEST(ServerJson, RefusesDeepNestingBeforeParsing) {
