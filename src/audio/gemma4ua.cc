@@ -20,12 +20,12 @@ StatusOr<AudioConfig> ParseConfig(const GgufFile& f) {
   const std::string& path = f.path();
   ASSIGN_OR_RETURN(std::string arch, f.GetStringOr("general.architecture", ""));
   if (arch != "clip")
-    return InvalidArgumentError(path + ": not a projector file (general.architecture is '" + arch +
+    return InvalidModelError(path + ": not a projector file (general.architecture is '" + arch +
                                 "', expected 'clip'); pass the mmproj GGUF file with --mmproj");
   ASSIGN_OR_RETURN(bool has_audio, f.GetBoolOr("clip.has_audio_encoder", false));
   ASSIGN_OR_RETURN(std::string type, f.GetStringOr("clip.audio.projector_type", ""));
   if (!has_audio || type.empty())
-    return InvalidArgumentError(path + ": this projector has no audio encoder (clip.has_audio_encoder is " +
+    return InvalidModelError(path + ": this projector has no audio encoder (clip.has_audio_encoder is " +
                                 (has_audio ? "true" : "false/absent") +
                                 ", clip.audio.projector_type " + (type.empty() ? "absent" : "'" + type + "'") +
                                 "); audio needs a model with an audio projector, e.g. Gemma 4 12B's mmproj");
@@ -35,7 +35,7 @@ StatusOr<AudioConfig> ParseConfig(const GgufFile& f) {
   c.type = type;
   ASSIGN_OR_RETURN(c.frame, f.GetIntOr("clip.audio.embedding_length", kFrame));
   if (c.frame != kFrame)
-    return InvalidArgumentError(path + ": clip.audio.embedding_length = " + std::to_string(c.frame) +
+    return InvalidModelError(path + ": clip.audio.embedding_length = " + std::to_string(c.frame) +
                                 ", expected 640 (samples per gemma4ua token)");
   ASSIGN_OR_RETURN(c.proj_dim, f.GetIntOr("clip.audio.projection_dim", 0));
   // eps: llama.cpp uses 1e-6 whatever clip.audio.attention.layer_norm_epsilon says (clip.cpp).
@@ -57,10 +57,10 @@ StatusOr<std::unique_ptr<AudioEncoder>> AudioEncoder::FromFile(std::unique_ptr<G
   if (!t) return NotFoundError(f->path() + ": required tensor '" + name + "' is missing");
   const int64_t E = t->ne[1];
   if (E < 1 || E > kMaxProjDim)
-    return InvalidArgumentError(f->path() + ": tensor '" + name + "' has " + std::to_string(E) + " output rows (want 1.." +
+    return InvalidModelError(f->path() + ": tensor '" + name + "' has " + std::to_string(E) + " output rows (want 1.." +
                                 std::to_string(kMaxProjDim) + ")");
   if (c.proj_dim != 0 && c.proj_dim != E)
-    return InvalidArgumentError(f->path() + ": clip.audio.projection_dim = " + std::to_string(c.proj_dim) + " but tensor '" +
+    return InvalidModelError(f->path() + ": clip.audio.projection_dim = " + std::to_string(c.proj_dim) + " but tensor '" +
                                 name + "' has " + std::to_string(E) + " output rows");
   c.proj_dim = E;
   std::unique_ptr<AudioEncoder> enc(new AudioEncoder());
@@ -73,10 +73,10 @@ StatusOr<std::unique_ptr<AudioEncoder>> AudioEncoder::FromFile(std::unique_ptr<G
 
 Status AudioEncoder::CheckTextModel(const ModelConfig& text) const {
   if (text.arch != Arch::kGemma4)
-    return InvalidArgumentError("audio projector " + file_->path() + " is a Gemma 4 (gemma4ua) projector, the text model is " +
+    return InvalidModelError("audio projector " + file_->path() + " is a Gemma 4 (gemma4ua) projector, the text model is " +
                                 text.arch_name);
   if (config_.proj_dim != text.n_embd)
-    return InvalidArgumentError("audio projector " + file_->path() + " produces embeddings of size " +
+    return InvalidModelError("audio projector " + file_->path() + " produces embeddings of size " +
                                 std::to_string(config_.proj_dim) + ", but the text model's embedding size is " +
                                 std::to_string(text.n_embd) + "; use the mmproj file made for this model");
   return OkStatus();

@@ -44,7 +44,7 @@ class Gemma4uvEncoder final : public VisionEncoder {
 Status Gemma4uvEncoder::CheckFloatType(const std::string& name) const {
   const GgufTensorInfo* t = file_->FindTensor(name);
   if (!t || t->type == DType::kF32 || t->type == DType::kF16 || t->type == DType::kBF16) return OkStatus();
-  return InvalidArgumentError(file_->path() + ": gemma4uv tensor '" + name + "' has type " + DTypeName(t->type) +
+  return InvalidModelError(file_->path() + ": gemma4uv tensor '" + name + "' has type " + DTypeName(t->type) +
                               "; norms, biases and position tables must be F32 (or F16/BF16)");
 }
 
@@ -63,7 +63,7 @@ Status Gemma4uvEncoder::Bind() {
   // Ollama's own blobs number the three norms 0/1/2 (llama.cpp: 1/2/3); with .1/.2 present the
   // shapes would be off by one norm, so say what the file is instead of a shape error.
   if (f.FindTensor("v.patch_norm.0.weight"))
-    return InvalidArgumentError(f.path() + ": tensor 'v.patch_norm.0.weight' is Ollama's gemma4uv naming "
+    return InvalidModelError(f.path() + ": tensor 'v.patch_norm.0.weight' is Ollama's gemma4uv naming "
                                 "(v.patch_norm.0/1/2); gemrun reads llama.cpp's (v.patch_norm.1/2/3). Use an mmproj "
                                 "converted by llama.cpp's convert_hf_to_gguf.py --mmproj");
   WeightBinder b(f);
@@ -74,14 +74,14 @@ Status Gemma4uvEncoder::Bind() {
   RETURN_IF_ERROR(CheckFloatType("v.position_embd.weight"));
   RETURN_IF_ERROR(b.Matrix("v.position_embd.weight", Ev, -1, &pos_, true, 2));
   c.pos_size = pos_.ne[1];
-  if (c.pos_size < 1) return InvalidArgumentError(f.path() + ": empty position table 'v.position_embd.weight'");
+  if (c.pos_size < 1) return InvalidModelError(f.path() + ": empty position table 'v.position_embd.weight'");
   pos_.ne[1] *= 2;  // view the two tables as one matrix of 2*S rows
   pos_.ne[2] = 1;
   RETURN_IF_ERROR(BindNorm(b, 3, Ev, &ln3_));
   RETURN_IF_ERROR(BindLinear(b, f, "mm.input_projection", Ev, -1, false, false, &proj_));
   const int64_t E = proj_.out();
   if (c.proj_dim != 0 && c.proj_dim != E)
-    return InvalidArgumentError(f.path() + ": clip.vision.projection_dim = " + std::to_string(c.proj_dim) +
+    return InvalidModelError(f.path() + ": clip.vision.projection_dim = " + std::to_string(c.proj_dim) +
                                 " but mm.input_projection.weight produces " + std::to_string(E) + " values");
   c.proj_dim = E;
   return OkStatus();

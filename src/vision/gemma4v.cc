@@ -44,12 +44,12 @@ Status Gemma4vEncoder::Bind() {
   const GgufFile& f = *file_;
   VisionConfig& c = config_;
   const int64_t Ev = c.n_embd, Fv = c.n_ff, D = c.head_dim;
-  if (D % 4 != 0) return InvalidArgumentError(f.path() + ": gemma4v head size " + std::to_string(D) + " is not a multiple of 4 (2-D RoPE)");
+  if (D % 4 != 0) return InvalidModelError(f.path() + ": gemma4v head size " + std::to_string(D) + " is not a multiple of 4 (2-D RoPE)");
   WeightBinder b(f);
   RETURN_IF_ERROR(BindPatchEmbedding(f, c.patch_size, Ev, &patch_.w));
   RETURN_IF_ERROR(b.Matrix("v.position_embd.weight", Ev, -1, &pos_, true, 2));
   c.pos_size = pos_.ne[1];
-  if (c.pos_size < 1) return InvalidArgumentError(f.path() + ": empty position table");
+  if (c.pos_size < 1) return InvalidModelError(f.path() + ": empty position table");
   pos_.ne[1] *= 2;  // view the two tables as one matrix of 2*S rows
   pos_.ne[2] = 1;
   layers_.resize(static_cast<size_t>(c.n_layer));
@@ -76,11 +76,11 @@ Status Gemma4vEncoder::Bind() {
   RETURN_IF_ERROR(b.Vector("v.std_bias", Ev, &std_bias_, /*required=*/false));
   RETURN_IF_ERROR(b.Vector("v.std_scale", Ev, &std_scale_, /*required=*/false));
   if (std_bias_.empty() != std_scale_.empty())
-    return InvalidArgumentError(f.path() + ": v.std_bias and v.std_scale must be present together");
+    return InvalidModelError(f.path() + ": v.std_bias and v.std_scale must be present together");
   RETURN_IF_ERROR(BindLinear(b, f, "mm.input_projection", Ev, -1, false, true, &proj_));
   const int64_t E = proj_.out();
   if (c.proj_dim != 0 && c.proj_dim != E)
-    return InvalidArgumentError(f.path() + ": clip.vision.projection_dim = " + std::to_string(c.proj_dim) +
+    return InvalidModelError(f.path() + ": clip.vision.projection_dim = " + std::to_string(c.proj_dim) +
                                 " but mm.input_projection.weight produces " + std::to_string(E) + " values");
   c.proj_dim = E;
   return OkStatus();

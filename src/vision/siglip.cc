@@ -41,7 +41,7 @@ Status TransposeProjection(const GgufFile& f, int64_t Ev, int64_t* E, std::vecto
   const GgufTensorInfo* t = f.FindTensor(name);
   if (!t) return NotFoundError(f.path() + ": required tensor '" + name + "' is missing");
   if (t->n_dims > 2 || t->ne[1] != Ev)
-    return InvalidArgumentError(f.path() + ": tensor '" + name + "' has shape [" + std::to_string(t->ne[0]) + ", " +
+    return InvalidModelError(f.path() + ": tensor '" + name + "' has shape [" + std::to_string(t->ne[0]) + ", " +
                                 std::to_string(t->ne[1]) + "], expected [E, " + std::to_string(Ev) + "]");
   if (t->type != DType::kF32 && t->type != DType::kF16 && t->type != DType::kBF16)
     return UnimplementedError(f.path() + ": tensor '" + name + "' has type " + DTypeName(t->type) +
@@ -98,7 +98,7 @@ Status Gemma3Encoder::Bind() {
   int64_t E = 0;
   RETURN_IF_ERROR(TransposeProjection(f, Ev, &E, &proj_data_, &proj_.w));
   if (c.proj_dim != 0 && c.proj_dim != E)
-    return InvalidArgumentError(f.path() + ": clip.vision.projection_dim = " + std::to_string(c.proj_dim) +
+    return InvalidModelError(f.path() + ": clip.vision.projection_dim = " + std::to_string(c.proj_dim) +
                                 " but mm.input_projection.weight produces " + std::to_string(E) + " values");
   c.proj_dim = E;
   return OkStatus();

@@ -12,7 +12,7 @@ namespace {
 constexpr int64_t kMaxBudgetTokens = 4096;  // gemma4v: largest accepted --image-max-tokens
 
 Status Implausible(const std::string& path, const std::string& key, int64_t v, const std::string& want) {
-  return InvalidArgumentError(path + ": " + key + " = " + std::to_string(v) + " is implausible (" + want + ")");
+  return InvalidModelError(path + ": " + key + " = " + std::to_string(v) + " is implausible (" + want + ")");
 }
 
 StatusOr<VisionConfig> ParseConfig(const GgufFile& f) {
@@ -20,10 +20,10 @@ StatusOr<VisionConfig> ParseConfig(const GgufFile& f) {
   VisionConfig c;
   ASSIGN_OR_RETURN(std::string arch, f.GetStringOr("general.architecture", ""));
   if (arch != "clip")
-    return InvalidArgumentError(path + ": not a vision projector (general.architecture is '" + arch +
+    return InvalidModelError(path + ": not a vision projector (general.architecture is '" + arch +
                                 "', expected 'clip'); pass the mmproj GGUF file with --mmproj");
   ASSIGN_OR_RETURN(bool has_vision, f.GetBoolOr("clip.has_vision_encoder", true));
-  if (!has_vision) return InvalidArgumentError(path + ": this projector has no vision encoder (clip.has_vision_encoder = false)");
+  if (!has_vision) return InvalidModelError(path + ": this projector has no vision encoder (clip.has_vision_encoder = false)");
   ASSIGN_OR_RETURN(std::string type, f.GetStringOr("clip.vision.projector_type", ""));
   if (type.empty()) {
     ASSIGN_OR_RETURN(type, f.GetStringOr("clip.projector_type", ""));
@@ -59,22 +59,22 @@ StatusOr<VisionConfig> ParseConfig(const GgufFile& f) {
     c.n_head = static_cast<int>(n_head);
     c.head_dim = static_cast<int>(c.n_embd / n_head);
   } else if (c.n_layer != 0 || n_head != 0) {
-    return InvalidArgumentError(path + ": a gemma4uv projector has no encoder layers, but " + v + "block_count = " +
+    return InvalidModelError(path + ": a gemma4uv projector has no encoder layers, but " + v + "block_count = " +
                                 std::to_string(c.n_layer) + " and " + v + "attention.head_count = " +
                                 std::to_string(n_head) + "; the file is not a llama.cpp gemma4uv mmproj");
   }
   if (!(c.eps > 0.0f && c.eps < 1.0f))
-    return InvalidArgumentError(path + ": " + v + "attention.layer_norm_epsilon = " + std::to_string(eps) + " is implausible");
+    return InvalidModelError(path + ": " + v + "attention.layer_norm_epsilon = " + std::to_string(eps) + " is implausible");
   for (const char* key : {"image_mean", "image_std"}) {
     if (!f.Has(v + key)) continue;
     ASSIGN_OR_RETURN(std::vector<float> a, f.GetFloatArray(v + key));
-    if (a.size() != 3) return InvalidArgumentError(path + ": " + v + key + " has " + std::to_string(a.size()) + " values, expected 3");
+    if (a.size() != 3) return InvalidModelError(path + ": " + v + key + " has " + std::to_string(a.size()) + " values, expected 3");
     float* dst = std::string(key) == "image_mean" ? c.mean : c.std;
     for (int i = 0; i < 3; ++i) dst[i] = a[i];
   }
   for (int i = 0; i < 3; ++i)
     if (!std::isfinite(c.mean[i]) || !std::isfinite(c.std[i]) || c.std[i] == 0.0f)
-      return InvalidArgumentError(path + ": " + v + "image_mean/image_std must be finite with std != 0");
+      return InvalidModelError(path + ": " + v + "image_mean/image_std must be finite with std != 0");
   c.act_from_file = f.Has("clip.use_gelu");
   ASSIGN_OR_RETURN(bool use_gelu, f.GetBoolOr("clip.use_gelu", false));
   c.act = use_gelu ? VisionActivation::kGeluTanh : VisionActivation::kGeluQuick;
@@ -86,7 +86,7 @@ StatusOr<VisionConfig> ParseConfig(const GgufFile& f) {
       return Implausible(path, v + "image_size", c.image_size, "a multiple of patch_size " + std::to_string(c.patch_size) + ", at most 8192");
     const int64_t np = c.image_size / c.patch_size;
     if (np < c.pool)
-      return InvalidArgumentError(path + ": " + std::to_string(np) + " patches per side cannot be pooled " +
+      return InvalidModelError(path + ": " + std::to_string(np) + " patches per side cannot be pooled " +
                                   std::to_string(c.pool) + " x " + std::to_string(c.pool));
     c.pos_size = np * np;
   } else {
@@ -127,13 +127,13 @@ StatusOr<std::unique_ptr<VisionEncoder>> VisionEncoder::Load(const std::string& 
 
 Status VisionEncoder::CheckTextModel(const ModelConfig& text) const {
   if (config_.proj_dim != text.n_embd)
-    return InvalidArgumentError("projector " + file_->path() + " produces embeddings of size " +
+    return InvalidModelError("projector " + file_->path() + " produces embeddings of size " +
                                 std::to_string(config_.proj_dim) + ", but the text model's embedding size is " +
                                 std::to_string(text.n_embd) + "; use the mmproj file made for this model");
   if (config_.type == ProjectorType::kGemma3 && text.arch != Arch::kGemma3)
-    return InvalidArgumentError("projector " + file_->path() + " is a Gemma 3 (gemma3) projector, the text model is " + text.arch_name);
+    return InvalidModelError("projector " + file_->path() + " is a Gemma 3 (gemma3) projector, the text model is " + text.arch_name);
   if (config_.type != ProjectorType::kGemma3 && text.arch != Arch::kGemma4)
-    return InvalidArgumentError("projector " + file_->path() + " is a Gemma 4 (" + ProjectorTypeName(config_.type) +
+    return InvalidModelError("projector " + file_->path() + " is a Gemma 4 (" + ProjectorTypeName(config_.type) +
                                 ") projector, the text model is " + text.arch_name);
   return OkStatus();
 }

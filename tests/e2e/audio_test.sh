@@ -60,9 +60,9 @@ head -c 3000 /dev/urandom >"$WORK/noise.bin"
 expect_err 2 "truncated.wav: not a readable audio file" "$GEMRUN" run -m "$VM" --mmproj "$AP" --audio "$WORK/truncated.wav" -p x --no-stdin
 expect_err 2 "noise.bin: not a readable audio file" "$GEMRUN" embed-audio --mmproj "$AP" --audio "$WORK/noise.bin" -o "$WORK/o.bin"
 expect_err 2 "cannot open audio file" "$GEMRUN" embed-audio --mmproj "$AP" --audio "$WORK/missing.wav" -o "$WORK/o.bin"
-expect_err 1 "the text model is gemma3" "$GEMRUN" run -m "$DATA/testdata/models/g3-tiny-q4_0.gguf" --mmproj "$AP" \
+expect_err 2 "the text model is gemma3" "$GEMRUN" run -m "$DATA/testdata/models/g3-tiny-q4_0.gguf" --mmproj "$AP" \
   --audio "$CLIP" -p x --no-stdin
-expect_err 1 "has no audio encoder" "$GEMRUN" run -m "$VM" --mmproj "$DATA/vision/models/g4v-mmproj-f16.gguf" \
+expect_err 2 "has no audio encoder" "$GEMRUN" run -m "$VM" --mmproj "$DATA/vision/models/g4v-mmproj-f16.gguf" \
   --audio "$CLIP" -p x --no-stdin
 expect_err 1 "requires --mmproj" "$GEMRUN" run -m "$VM" --audio "$CLIP" -p x --no-stdin
 "$GEMRUN" embed-audio --help | grep "gemrun embed-audio -m" >/dev/null || fail "embed-audio --help has no example"

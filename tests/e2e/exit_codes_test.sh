@@ -42,6 +42,9 @@ expect 2 "has shape \[128\], expected \[256\]" -- run -m "$(patched shape tensor
 expect 2 "implausible attention shape" -- run -m "$(patched attn key-u32 gemma3.attention.key_length 0 key-u32 gemma3.attention.value_length 0)" -p hi
 expect 2 "should be an integer" -- run -m "$(patched type key-type gemma3.context_length f32)" -p hi
 expect 2 "embedding table only 1024 rows\|token_embd" -- run -m "$(patched vocab tensor-ne token_embd.weight 1 1024)" -p hi
+# A projector that does not belong to the model is a model-file problem too (was exit 1).
+expect 2 "produces embeddings of size 128" -- run -m "$M" --mmproj "$DATA/vision/models/g4v-mmproj-f16.gguf" \
+  --image "$DATA/vision/images/tiny-5x3.png" -p hi
 # 3: runtime: a context that cannot fit in memory is refused up front, naming -c and the bytes
 # (it used to end in std::bad_alloc and abort with 134, or the OOM killer).
 expect 3 "not enough memory.*(-c).*bytes" -- run -m "$M" -p hi -c 4000000000

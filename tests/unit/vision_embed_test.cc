@@ -205,7 +205,7 @@ TEST(VisionProjector, EmbeddingSizeMismatchNamesBothSizes) {
   ASSERT_TRUE(text.ok()) << text.status().message();
   Status s = (*g3)->CheckTextModel((*text)->config());
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidModel);
   EXPECT_NE(s.message().find("160"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("128"), std::string::npos) << s.message();
   auto g4 = VisionEncoder::Load(Bundled("models/g4v-mmproj-f16.gguf").string());
