@@ -175,23 +175,31 @@ std::vector<int> Closure(const Nfa& nfa, std::vector<int> set) {
   return set;
 }
 
-// Keeps the states that can reach an accepting one; renumbers them.
+// Keeps the states that can reach an accepting one; renumbers them. A backward search from the
+// accepting states over reversed edges: linear in the transitions (a forward fixpoint was
+// quadratic in the states and hung on long chains; found by constrain_fuzz).
 Status PruneDead(Dfa* d) {
-  std::vector<uint8_t> live(static_cast<size_t>(d->n_states));
-  for (int s = 0; s < d->n_states; ++s) live[static_cast<size_t>(s)] = d->accept[static_cast<size_t>(s)];
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (int s = 0; s < d->n_states; ++s) {
-      if (live[static_cast<size_t>(s)]) continue;
-      for (int b = 0; b < 256; ++b) {
-        const int t = d->Next(s, static_cast<uint8_t>(b));
-        if (t >= 0 && live[static_cast<size_t>(t)]) {
-          live[static_cast<size_t>(s)] = 1;
-          changed = true;
-          break;
-        }
-      }
-    }
+  const size_t n_all = static_cast<size_t>(d->n_states);
+  std::vector<uint32_t> first(n_all + 1, 0);  // reversed edges in CSR form: sources of each target
+  for (size_t s = 0; s < n_all; ++s)
+    for (int b = 0; b < 256; ++b)
+      if (const int t = d->Next(static_cast<int>(s), static_cast<uint8_t>(b)); t >= 0) ++first[static_cast<size_t>(t) + 1];
+  for (size_t t = 0; t < n_all; ++t) first[t + 1] += first[t];
+  std::vector<int32_t> from(first[n_all]);
+  std::vector<uint32_t> fill(first.begin(), first.end() - 1);
+  for (size_t s = 0; s < n_all; ++s)
+    for (int b = 0; b < 256; ++b)
+      if (const int t = d->Next(static_cast<int>(s), static_cast<uint8_t>(b)); t >= 0)
+        from[fill[static_cast<size_t>(t)]++] = static_cast<int32_t>(s);
+  std::vector<uint8_t> live(n_all);
+  std::vector<int32_t> todo;
+  for (size_t s = 0; s < n_all; ++s)
+    if (d->accept[s]) live[s] = 1, todo.push_back(static_cast<int32_t>(s));
+  while (!todo.empty()) {
+    const size_t t = static_cast<size_t>(todo.back());
+    todo.pop_back();
+    for (uint32_t i = first[t]; i < first[t + 1]; ++i)
+      if (!live[static_cast<size_t>(from[i])]) live[static_cast<size_t>(from[i])] = 1, todo.push_back(from[i]);
   }
   if (!live[static_cast<size_t>(d->start)]) return InvalidArgumentError("the pattern matches no string that can be generated");
   std::vector<int> remap(static_cast<size_t>(d->n_states), -1);
