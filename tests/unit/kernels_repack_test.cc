@@ -200,7 +200,7 @@ TEST(RepackTest, Avx2VnniTilesMatchScalarDot) {
 }
 
 TEST(RepackTest, Avx2TilesMatchScalarDot) {
-  CheckYmmLevel(Isa::kAvx2, {DType::kQ4_0, DType::kQ5_0, DType::kQ4_K, DType::kQ6_K});
+  CheckYmmLevel(Isa::kAvx2, {DType::kQ4_0, DType::kQ5_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K});
 }
 
 void CheckPackedMatMul(DType t) {

@@ -93,6 +93,18 @@ struct YQ8_0 {  // codes stored as q + 128; only with a Dot that takes codes up 
   }
 };
 
+// Q8_0 for a Dot that takes signed codes (AVX2's sign trick): the stored q + 128 flipped back.
+struct YQ8_0Signed : YQ8_0 {
+  static constexpr int kOff = 0;
+  template <int I>
+  static GEMRUN_INLINE void Pair(const uint8_t* pair, int hb, int h, __m256i& s0, __m256i& s1) {
+    const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+    YQ8_0::Pair<I>(pair, hb, h, s0, s1);
+    s0 = _mm256_xor_si256(s0, flip);
+    s1 = _mm256_xor_si256(s1, flip);
+  }
+};
+
 // One pass over nb blocks of NH halves (from half h0) of a 16-row group against NC activation
 // rows; init[c * nb + b] = -off * sum of block b of activation row c. Writes out[c * ldo + r].
 template <class W, class D, int NC, int NH>
