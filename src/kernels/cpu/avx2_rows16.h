@@ -1,4 +1,4 @@
-// YMM tiles for row-interleaved (kRows16) Q4_0, Q8_0 and Q4_K weights, shared by the AVX2
+// YMM tiles for row-interleaved (kRows16) Q4_0, Q5_0, Q8_0, Q4_K and Q6_K weights, shared by the AVX2
 // (vpmaddubsw + vpmaddwd) and AVX-VNNI (VEX vpdpbusd) levels through a `Dot` policy. Internal
 // linkage: each including file instantiates them under its own target flags.
 //
@@ -15,7 +15,8 @@
 // call), so it holds the exact sum((u - off) * a). Q4_K folds each exact sub-block sum into f32
 // with one vfmadd by the rows' 6-bit scales (exact products below 2^22), scales by d once per
 // super-block, and removes the mins with 4 DotW (vpdpwssd / vpmaddwd) against the Q8_K
-// sub-block sums.
+// sub-block sums. Q5_0 and Q6_K add their high bits with a shift, an AND and an OR per code
+// vector; Q6_K runs per 16-value sub-block (int8 scales) from a -32 * bsum start.
 #pragma once
 
 #include <immintrin.h>
