@@ -94,7 +94,7 @@ Weight MakeWeight(DType t, int64_t K, int64_t N) {
 
 // Decode streams weights from DRAM in a real model (GBs of weights, 32 MB of L3 here), so
 // T = 1 rotates through enough copies to exceed 128 MB; prefill uses one copy. `packed`:
-// the row-interleaved copy the model loader makes on AVX-512 (kernels/repack.h).
+// the row-interleaved copy the model loader makes (kernels/repack.h).
 const std::vector<Weight>& GetWeights(DType t, int64_t K, int64_t N, bool cold, bool packed) {
   static std::map<std::tuple<int, int64_t, int64_t, bool, bool>, std::vector<Weight>> cache;
   static kernels::PackedWeights* store = nullptr;
@@ -147,13 +147,14 @@ void BM_MatMul(benchmark::State& state, DType t) {
 }
 
 void Register() {
-  const int64_t shapes[][2] = {{1152, 6912}, {2560, 10240}, {3840, 15360}};
+  const int64_t shapes[][2] = {{1152, 6912}, {6912, 1152}, {2560, 10240}, {3840, 15360}};
   const DType types[] = {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K, DType::kF16,
                          DType::kBF16, DType::kQ5_0, DType::kQ5_K, DType::kF32};
   for (DType t : types) {
     auto* b = benchmark::RegisterBenchmark(("MatMul/" + DTypeName(t)).c_str(), BM_MatMul, t);
     b->ArgNames({"K", "N", "T", "thr", "packed"})->Unit(benchmark::kMillisecond)->UseRealTime();
-    const bool packable = t == DType::kQ4_0 || t == DType::kQ8_0 || t == DType::kQ4_K;
+    const bool packable = t == DType::kQ4_0 || t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ5_0 ||
+                          t == DType::kQ6_K;
     for (const auto& s : shapes)
       for (int64_t T : {1, 8, 64, 512})
         for (int64_t thr : {1, 2})

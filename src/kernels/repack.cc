@@ -47,28 +47,50 @@ bool CanPackRows16(const TensorView& w) {
   if (!ActiveKernels().block_sums[static_cast<uint32_t>(Traits(w.type).vec_dot)]) return false;
   switch (w.type) {
     case DType::kQ4_0:
+    case DType::kQ5_0:
     case DType::kQ8_0: return w.ne[0] % 64 == 0 && w.nb[1] == RowBytes(w.type, w.ne[0]);
-    case DType::kQ4_K: return w.nb[1] == RowBytes(w.type, w.ne[0]);
+    case DType::kQ4_K:
+    case DType::kQ6_K: return w.nb[1] == RowBytes(w.type, w.ne[0]);
     default: return false;
   }
 }
 
 namespace {
 
-// A 32-element block format with a leading f16 scale and `qs` bytes of codes; Q8_0's codes
-// are stored with the sign bit flipped (unsigned, as vpdpbusd wants them).
+// A 32-element block format with a leading f16 scale, `hi` bytes of high bits (Q5_0's qh)
+// and `qs` bytes of codes; Q8_0's codes are stored with the sign bit flipped (unsigned, as
+// vpdpbusd wants them).
 struct Format {
-  int64_t block, qs;
+  int64_t block, hi, qs;
   uint8_t flip;
 };
-constexpr Format kQ4_0{18, 16, 0x00}, kQ8_0{34, 32, 0x80};
+constexpr Format kQ4_0{18, 0, 16, 0x00}, kQ5_0{22, 4, 16, 0x00}, kQ8_0{34, 0, 32, 0x80};
 
-Format FormatOf(DType t) { return t == DType::kQ8_0 ? kQ8_0 : kQ4_0; }
+Format FormatOf(DType t) { return t == DType::kQ8_0 ? kQ8_0 : t == DType::kQ5_0 ? kQ5_0 : kQ4_0; }
+
+// Q5_0 high bits, qh (bit v: value v) <-> the packed order: byte k, bit 2i + e holds the high
+// bit of value 16e + 4i + k, i.e. of the low (e = 0) or high (e = 1) nibble of code byte 4i + k,
+// so code vector i needs one shift and one AND to place them at bit 4.
+uint32_t SpreadQh(uint32_t qh) {
+  uint32_t out = 0;
+  for (int k = 0; k < 4; ++k)
+    for (int b = 0; b < 8; ++b) out |= (qh >> (16 * (b % 2) + 4 * (b / 2) + k) & 1u) << (8 * k + b);
+  return out;
+}
+uint32_t GatherQh(uint32_t h) {
+  uint32_t qh = 0;
+  for (int k = 0; k < 4; ++k)
+    for (int b = 0; b < 8; ++b) qh |= (h >> (8 * k + b) & 1u) << (16 * (b % 2) + 4 * (b / 2) + k);
+  return qh;
+}
+
+// Byte offsets inside a packed pair of blocks: the 2 x 16 scales, block h's high bits, its codes.
+constexpr int64_t PairHi(const Format& f, int h) { return 64 + kRows16 * f.hi * h; }
+constexpr int64_t PairCodes(const Format& f, int h) { return 64 + 2 * kRows16 * f.hi + kRows16 * f.qs * h; }
 
 void PackRows16(const Format& f, const uint8_t* src, int64_t row_bytes, int64_t row_begin, int64_t row_end,
                 uint8_t* dst) {
   const int64_t nb = row_bytes / f.block, group_bytes = kRows16 * row_bytes, pair_bytes = 2 * kRows16 * f.block;
-  const int64_t block_qs = kRows16 * f.qs;  // one block's codes for 16 rows
   // Row by row: each source row is read once, front to back, while the group's output
   // (16 rows' worth) stays in cache.
   for (int64_t g = row_begin / kRows16; g < row_end / kRows16; ++g) {
@@ -79,10 +101,14 @@ void PackRows16(const Format& f, const uint8_t* src, int64_t row_bytes, int64_t 
         uint8_t* pair = out + (b / 2) * pair_bytes;
         const int h = static_cast<int>(b % 2);
         std::memcpy(pair + 32 * h + 2 * r, blk, 2);
-        uint8_t* codes = pair + 64 + block_qs * h + 4 * r;
+        if (f.hi != 0) {
+          const uint32_t spread = SpreadQh(quant_internal::LoadQh(blk + 2));
+          std::memcpy(pair + PairHi(f, h) + 4 * r, &spread, 4);
+        }
+        uint8_t* codes = pair + PairCodes(f, h) + 4 * r;
         for (int64_t i = 0; i < f.qs / 4; ++i) {
           uint32_t w;
-          std::memcpy(&w, blk + 2 + 4 * i, 4);
+          std::memcpy(&w, blk + 2 + f.hi + 4 * i, 4);
           w ^= f.flip * 0x01010101u;
           std::memcpy(codes + 64 * i, &w, 4);
         }
@@ -93,19 +119,25 @@ void PackRows16(const Format& f, const uint8_t* src, int64_t row_bytes, int64_t 
 
 void UnpackRow(const Format& f, const uint8_t* packed, int64_t row_bytes, int64_t i, uint8_t* dst) {
   const int64_t nb = row_bytes / f.block, g = i / kRows16, r = i % kRows16;
-  const int64_t pair_bytes = 2 * kRows16 * f.block, block_qs = kRows16 * f.qs;
+  const int64_t pair_bytes = 2 * kRows16 * f.block;
   const uint8_t* group = packed + g * kRows16 * row_bytes;
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* pair = group + (b / 2) * pair_bytes;
     const int h = static_cast<int>(b % 2);
     uint8_t* blk = dst + b * f.block;
     std::memcpy(blk, pair + 32 * h + 2 * r, 2);
-    const uint8_t* codes = pair + 64 + block_qs * h + 4 * r;
+    if (f.hi != 0) {
+      uint32_t spread;
+      std::memcpy(&spread, pair + PairHi(f, h) + 4 * r, 4);
+      const uint32_t qh = GatherQh(spread);
+      for (int k = 0; k < 4; ++k) blk[2 + k] = static_cast<uint8_t>(qh >> (8 * k));
+    }
+    const uint8_t* codes = pair + PairCodes(f, h) + 4 * r;
     for (int64_t k = 0; k < f.qs / 4; ++k) {
       uint32_t w;
       std::memcpy(&w, codes + 64 * k, 4);
       w ^= f.flip * 0x01010101u;
-      std::memcpy(blk + 2 + 4 * k, &w, 4);
+      std::memcpy(blk + 2 + f.hi + 4 * k, &w, 4);
     }
   }
 }
@@ -177,15 +209,55 @@ void UnpackQ4K(const uint8_t* packed, int64_t row_bytes, int64_t i, uint8_t* dst
     UnpackQ4KBlock(group + s * kQ4KGroupBlock, static_cast<int>(i % kRows16), dst + s * kQ4KBlock);
 }
 
+// Q6_K (210-byte super-blocks: ql[128], qh[64], 16 int8 scales, d) packs super-block s of the
+// 16 rows into the same 3360 bytes at s * 3360 within the group: ql as 32 code vectors and qh
+// as 16 (vector v holds bytes 4v..4v+3 of row r at 4r), the scales as bytes [j][r], the 16 d.
+constexpr int64_t kQ6KBlock = 210, kQ6KGroupBlock = kRows16 * kQ6KBlock;  // 3360
+constexpr int64_t kQ6KQh = 2048, kQ6KScales = 3072, kQ6KD = 3328;
+
+// Moves row r's super-block between the file layout `blk` and the packed one `p`.
+template <bool kPack>
+void MoveQ6KBlock(uint8_t* blk, int r, uint8_t* p) {
+  auto mv = [](uint8_t* file, uint8_t* packed, size_t n) {
+    if constexpr (kPack) std::memcpy(packed, file, n);
+    else std::memcpy(file, packed, n);
+  };
+  for (int v = 0; v < 32; ++v) mv(blk + 4 * v, p + 64 * v + 4 * r, 4);
+  for (int v = 0; v < 16; ++v) mv(blk + 128 + 4 * v, p + kQ6KQh + 64 * v + 4 * r, 4);
+  for (int j = 0; j < 16; ++j) mv(blk + 192 + j, p + kQ6KScales + 16 * j + r, 1);
+  mv(blk + 208, p + kQ6KD + 2 * r, 2);
+}
+
+void PackQ6K(const uint8_t* src, int64_t row_bytes, int64_t row_begin, int64_t row_end, uint8_t* dst) {
+  const int64_t nsb = row_bytes / kQ6KBlock;
+  for (int64_t g = row_begin / kRows16; g < row_end / kRows16; ++g)
+    for (int r = 0; r < kRows16; ++r) {
+      const uint8_t* row = src + (g * kRows16 + r) * row_bytes;
+      for (int64_t s = 0; s < nsb; ++s)
+        MoveQ6KBlock<true>(const_cast<uint8_t*>(row + s * kQ6KBlock), r,
+                           dst + g * kRows16 * row_bytes + s * kQ6KGroupBlock);
+    }
+}
+
+void UnpackQ6K(const uint8_t* packed, int64_t row_bytes, int64_t i, uint8_t* dst) {
+  const int64_t nsb = row_bytes / kQ6KBlock;
+  const uint8_t* group = packed + i / kRows16 * kRows16 * row_bytes;
+  for (int64_t s = 0; s < nsb; ++s)
+    MoveQ6KBlock<false>(dst + s * kQ6KBlock, static_cast<int>(i % kRows16),
+                        const_cast<uint8_t*>(group + s * kQ6KGroupBlock));
+}
+
 }  // namespace
 
 void PackRows16(DType t, const uint8_t* src, int64_t row_bytes, int64_t row_begin, int64_t row_end, uint8_t* dst) {
   if (t == DType::kQ4_K) return PackQ4K(src, row_bytes, row_begin, row_end, dst);
+  if (t == DType::kQ6_K) return PackQ6K(src, row_bytes, row_begin, row_end, dst);
   PackRows16(FormatOf(t), src, row_bytes, row_begin, row_end, dst);
 }
 
 void UnpackRow16(DType t, const uint8_t* packed, int64_t row_bytes, int64_t i, uint8_t* dst) {
   if (t == DType::kQ4_K) return UnpackQ4K(packed, row_bytes, i, dst);
+  if (t == DType::kQ6_K) return UnpackQ6K(packed, row_bytes, i, dst);
   UnpackRow(FormatOf(t), packed, row_bytes, i, dst);
 }
 

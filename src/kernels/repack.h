@@ -19,6 +19,12 @@
 // Q8_0 (34-byte blocks: f16 scale + 32 signed codes) is the same with 8 code vectors of 64 B
 // per block (pairs of 1088 bytes), the codes stored as q ^ 0x80 (= q + 128, unsigned).
 //
+// Q5_0 (22-byte blocks: f16 scale, 32 high bits, 16 bytes of nibbles) is Q4_0 with one 64-byte
+// vector of high bits per block between the scales and the nibbles (pairs of 704 bytes:
+// [64 B scales][64 B high bits of 2p][64 B of 2p+1][256 B nibbles of 2p][256 B of 2p+1]).
+// Row r's 4 bytes at 4r are spread so that byte k, bit 2i + e is the high bit of value
+// 16e + 4i + k: the one nibble e of code byte 4i + k that it belongs to.
+//
 // Q4_K (144-byte super-blocks of 256 values) packs super-block s of the 16 rows into the
 // same 2304 bytes at s * 2304 within the group:
 //   [32 B]  d of the 16 rows (f16), [32 B] dmin
@@ -29,6 +35,13 @@
 //   [2048 B] the nibbles: vector v (0..31) holds bytes 4v..4v+3 of row r's nibbles at 4r;
 //           its low nibbles are values 64 (v / 8) + 4 (v % 8).., of sub-block 2 (v / 8), its
 //           high nibbles the same positions of sub-block 2 (v / 8) + 1
+//
+// Q6_K (210-byte super-blocks: ql[128], qh[64], 16 int8 scales, f16 d) packs super-block s of
+// the 16 rows into the same 3360 bytes at s * 3360 within the group:
+//   [2048 B] ql as 32 vectors: vector v holds bytes 4v..4v+3 of row r's ql at 4r
+//   [1024 B] qh as 16 vectors the same way
+//   [256 B]  the scales as bytes [j][r], [32 B] d of the 16 rows (f16)
+// Every vector position is 32-byte aligned (3360 = 105 * 32).
 #pragma once
 
 #include <cstddef>

@@ -30,27 +30,30 @@ struct Aligned {
   uint8_t* get() const { return p.get(); }
 };
 
-const DType kPackable[] = {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K};
+const DType kPackable[] = {DType::kQ4_0, DType::kQ5_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K};
 
-// Row lengths that the type's layout holds: 32-value blocks need an even count; Q4_K any
+bool IsSuper(DType t) { return t == DType::kQ4_K || t == DType::kQ6_K; }
+
+// Row lengths that the type's layout holds: 32-value blocks need an even count; K-quants any
 // number of 256-value super-blocks (1152 = 4.5 of them is replaced).
-int64_t Fit(DType t, int64_t K) { return t == DType::kQ4_K ? (K + 255) / 256 * 256 : K; }
+int64_t Fit(DType t, int64_t K) { return IsSuper(t) ? (K + 255) / 256 * 256 : K; }
 
-// N rows of K values of a type whose blocks start with f16 scales (d, and dmin for Q4_K):
-// random codes and 6-bit scales (every byte value, -128 included for Q8_0), small positive
-// and negative d.
+// N rows of K values: random codes, high bits and scales (every byte value, -128 included for
+// Q8_0 codes and Q6_K scales), small positive and negative f16 d (and dmin for Q4_K; Q6_K's d
+// is the last 2 bytes of its block).
 Bytes RandomWeight(DType t, int64_t K, int64_t N, uint32_t seed) {
   std::mt19937 rng(seed);
   const int64_t nb = K / Traits(t).block_size, bs = Traits(t).type_size;
   const int n_scales = t == DType::kQ4_K ? 2 : 1;
+  const int64_t d_at = t == DType::kQ6_K ? bs - 2 : 0;
   Bytes w(static_cast<size_t>(N * nb * bs));
   for (int64_t b = 0; b < N * nb; ++b) {
     uint8_t* blk = w.data() + b * bs;
+    for (int64_t i = 0; i < bs; ++i) blk[i] = static_cast<uint8_t>(rng());
     for (int i = 0; i < n_scales; ++i) {
       const uint16_t d = Fp32ToFp16((static_cast<float>(rng() % 2000) - 1000.0f) * 1e-5f);
-      std::memcpy(blk + 2 * i, &d, 2);
+      std::memcpy(blk + d_at + 2 * i, &d, 2);
     }
-    for (int64_t i = 2 * n_scales; i < bs; ++i) blk[i] = static_cast<uint8_t>(rng());
   }
   return w;
 }
@@ -193,10 +196,12 @@ void CheckYmmLevel(Isa isa, std::initializer_list<DType> types) {
 }
 
 TEST(RepackTest, Avx2VnniTilesMatchScalarDot) {
-  CheckYmmLevel(Isa::kAvx2Vnni, {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K});
+  CheckYmmLevel(Isa::kAvx2Vnni, {DType::kQ4_0, DType::kQ5_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K});
 }
 
-TEST(RepackTest, Avx2TilesMatchScalarDot) { CheckYmmLevel(Isa::kAvx2, {DType::kQ4_0, DType::kQ4_K}); }
+TEST(RepackTest, Avx2TilesMatchScalarDot) {
+  CheckYmmLevel(Isa::kAvx2, {DType::kQ4_0, DType::kQ5_0, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K});
+}
 
 void CheckPackedMatMul(DType t) {
   const int64_t K = Fit(t, 1152), N = 96;
@@ -261,7 +266,7 @@ TEST(RepackTest, ShapesTheLayoutCannotHoldStayInFileLayout) {
   v.nb[1] = 4 * 18;
   v.ne[1] = 24;  // not a multiple of 16 rows
   EXPECT_FALSE(CanPackRows16(v));
-  v.type = DType::kQ6_K;
+  v.type = DType::kQ5_K;  // no kRows16 layout
   EXPECT_FALSE(CanPackRows16(v));
 }
 

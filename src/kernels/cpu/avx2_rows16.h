@@ -1,4 +1,4 @@
-// YMM tiles for row-interleaved (kRows16) Q4_0, Q8_0 and Q4_K weights, shared by the AVX2
+// YMM tiles for row-interleaved (kRows16) Q4_0, Q5_0, Q8_0, Q4_K and Q6_K weights, shared by the AVX2
 // (vpmaddubsw + vpmaddwd) and AVX-VNNI (VEX vpdpbusd) levels through a `Dot` policy. Internal
 // linkage: each including file instantiates them under its own target flags.
 //
@@ -15,13 +15,15 @@
 // call), so it holds the exact sum((u - off) * a). Q4_K folds each exact sub-block sum into f32
 // with one vfmadd by the rows' 6-bit scales (exact products below 2^22), scales by d once per
 // super-block, and removes the mins with 4 DotW (vpdpwssd / vpmaddwd) against the Q8_K
-// sub-block sums.
+// sub-block sums. Q5_0 and Q6_K add their high bits with a shift, an AND and an OR per code
+// vector; Q6_K runs per 16-value sub-block (int8 scales) from a -32 * bsum start.
 #pragma once
 
 #include <immintrin.h>
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -40,28 +42,67 @@ GEMRUN_INLINE __m256 Half8(const uint8_t* p) {  // 8 f16 -> f32
   return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
+template <int S>
+GEMRUN_INLINE __m256i ShiftBits(__m256i v) {  // S > 0: left, S < 0: right (16-bit lanes)
+  if constexpr (S > 0) return _mm256_slli_epi16(v, S);
+  else if constexpr (S < 0) return _mm256_srli_epi16(v, -S);
+  else return v;
+}
+
 // Weight formats (32-value blocks): bytes per block and per pair of 16-row blocks, offset of
-// the unsigned codes, and code-vector pair i (of 4) of one block for rows 8h..8h+7 with the
-// byte offsets of the activation dwords it multiplies.
+// the unsigned codes, and code-vector pair I (of 4) of block hb (0, 1) of a packed pair for
+// rows 8h..8h+7 with the byte offsets of the activation dwords it multiplies.
 struct YQ4_0 {
-  static constexpr int kBlock = 18, kOff = 8, kQs = 256;
+  static constexpr int kBlock = 18, kOff = 8;
   static constexpr int64_t kPair = 2 * 16 * kBlock;
   static constexpr int Off0(int i) { return 4 * i; }
   static constexpr int Off1(int i) { return 16 + 4 * i; }
-  static GEMRUN_INLINE void Pair(const uint8_t* qs, int i, int h, __m256i& u0, __m256i& u1) {
-    const __m256i lo4 = _mm256_set1_epi8(0x0F), q = Load(qs + 64 * i + 32 * h);
+  template <int I>
+  static GEMRUN_INLINE void Pair(const uint8_t* pair, int hb, int h, __m256i& u0, __m256i& u1) {
+    const __m256i lo4 = _mm256_set1_epi8(0x0F), q = Load(pair + 64 + 256 * hb + 64 * I + 32 * h);
     u0 = _mm256_and_si256(q, lo4);
     u1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), lo4);
   }
 };
+// Q5_0: the Q4_0 nibbles plus, per block, one vector of high bits in which byte k, bit 2i + e
+// is the high bit of nibble e of code byte 4i + k (kernels/repack.h), so each code vector
+// takes one shift and one AND to bring its high bits to bit 4, and one OR.
+struct YQ5_0 {
+  static constexpr int kBlock = 22, kOff = 16;
+  static constexpr int64_t kPair = 2 * 16 * kBlock;
+  static constexpr int Off0(int i) { return 4 * i; }
+  static constexpr int Off1(int i) { return 16 + 4 * i; }
+  template <int I>
+  static GEMRUN_INLINE void Pair(const uint8_t* pair, int hb, int h, __m256i& u0, __m256i& u1) {
+    const __m256i lo4 = _mm256_set1_epi8(0x0F), b4 = _mm256_set1_epi8(0x10);
+    const __m256i q = Load(pair + 192 + 256 * hb + 64 * I + 32 * h), hi = Load(pair + 64 + 64 * hb + 32 * h);
+    u0 = _mm256_or_si256(_mm256_and_si256(q, lo4), _mm256_and_si256(ShiftBits<4 - 2 * I>(hi), b4));
+    u1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), lo4),
+                         _mm256_and_si256(ShiftBits<3 - 2 * I>(hi), b4));
+  }
+};
 struct YQ8_0 {  // codes stored as q + 128; only with a Dot that takes codes up to 255
-  static constexpr int kBlock = 34, kOff = 128, kQs = 512;
+  static constexpr int kBlock = 34, kOff = 128;
   static constexpr int64_t kPair = 2 * 16 * kBlock;
   static constexpr int Off0(int i) { return 8 * i; }
   static constexpr int Off1(int i) { return 8 * i + 4; }
-  static GEMRUN_INLINE void Pair(const uint8_t* qs, int i, int h, __m256i& u0, __m256i& u1) {
-    u0 = Load(qs + 128 * i + 32 * h);
-    u1 = Load(qs + 128 * i + 64 + 32 * h);
+  template <int I>
+  static GEMRUN_INLINE void Pair(const uint8_t* pair, int hb, int h, __m256i& u0, __m256i& u1) {
+    const uint8_t* qs = pair + 64 + 512 * hb;
+    u0 = Load(qs + 128 * I + 32 * h);
+    u1 = Load(qs + 128 * I + 64 + 32 * h);
+  }
+};
+
+// Q8_0 for a Dot that takes signed codes (AVX2's sign trick): the stored q + 128 flipped back.
+struct YQ8_0Signed : YQ8_0 {
+  static constexpr int kOff = 0;
+  template <int I>
+  static GEMRUN_INLINE void Pair(const uint8_t* pair, int hb, int h, __m256i& s0, __m256i& s1) {
+    const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+    YQ8_0::Pair<I>(pair, hb, h, s0, s1);
+    s0 = _mm256_xor_si256(s0, flip);
+    s1 = _mm256_xor_si256(s1, flip);
   }
 };
 
@@ -81,7 +122,6 @@ void Pass32(int64_t nb, const uint8_t* wg, int h0, const uint8_t* a, int64_t as,
     if constexpr (NC <= 2) {
       if (hb == 0) PrefetchAhead<W::kPair>(pair);  // decode: one weight stream
     }
-    const uint8_t* qs = pair + 64 + W::kQs * hb;
     const uint8_t* q = a + b * 34 + 2;
     __m256i t[NH][NC];
     GEMRUN_UNROLL
@@ -90,16 +130,20 @@ void Pass32(int64_t nb, const uint8_t* wg, int h0, const uint8_t* a, int64_t as,
       GEMRUN_UNROLL
       for (int h = 0; h < NH; ++h) t[h][c] = s;
     }
-    GEMRUN_UNROLL
-    for (int i = 0; i < 4; ++i)
+    auto step = [&]<int I>() {
       GEMRUN_UNROLL
       for (int h = 0; h < NH; ++h) {
         __m256i u0, u1;
-        W::Pair(qs, i, h0 + h, u0, u1);
+        W::template Pair<I>(pair, hb, h0 + h, u0, u1);
         GEMRUN_UNROLL
         for (int c = 0; c < NC; ++c)
-          t[h][c] = D::Dot2(t[h][c], u0, Bc(q + c * as + W::Off0(i)), u1, Bc(q + c * as + W::Off1(i)));
+          t[h][c] = D::Dot2(t[h][c], u0, Bc(q + c * as + W::Off0(I)), u1, Bc(q + c * as + W::Off1(I)));
       }
+    };
+    step.template operator()<0>();
+    step.template operator()<1>();
+    step.template operator()<2>();
+    step.template operator()<3>();
     GEMRUN_UNROLL
     for (int h = 0; h < NH; ++h) {
       const __m256 dw = Half8(pair + 32 * hb + 16 * (h0 + h));
@@ -220,23 +264,141 @@ void PassQ4K(int64_t nsb, const uint8_t* wg, int h0, const uint8_t* a, int64_t a
   }
 }
 
+// Q6_K code vector K (0..3) of 16-value sub-block J for rows 8h..8h+7 of a packed super-block
+// (kernels/repack.h) and the activation byte offset of its dword. Sub-block J = 8n + 2q + w/4
+// holds values 128n + 32q + 4(w % 4).. of ql vector 16n + (w + 8(q % 2)) (nibble q / 2) and of
+// qh vector 8n + w (bits 2q, 2q + 1), w = 4 (J % 2) + K; an epi16 shift brings those bits to
+// 4-5 without carrying in bits from the neighbouring byte.
+template <int J, int K>
+struct Q6Vec {
+  static constexpr int kN = J / 8, kQ = (J % 8) / 2, kW = 4 * (J % 2) + K, kV = kW + 8 * (kQ % 2);
+  static constexpr int kQl = 64 * (16 * kN + kV), kQh = 2048 + 64 * (8 * kN + kW);
+  static constexpr int kAct = 128 * kN + 64 * (kQ / 2) + 4 * kV;
+  static GEMRUN_INLINE __m256i Codes(const uint8_t* blk, int h) {
+    const __m256i ql = ShiftBits<-4 * (kQ / 2)>(Load(blk + kQl + 32 * h));
+    const __m256i qh = ShiftBits<4 - 2 * kQ>(Load(blk + kQh + 32 * h));
+    return _mm256_or_si256(_mm256_and_si256(ql, _mm256_set1_epi8(0x0F)),
+                           _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
+  }
+};
+
+// Q6_K sub-block J of one super-block against NC Q8_K rows (codes at q8 + c * as): the int32
+// accumulators start at -32 * the activation's 16-value sums (init[c * is + J]), so they hold
+// the exact sum((u - 32) * a) (|.| <= 16 * 32 * 127); one FMA by the int8 scale folds it into
+// f32 exactly (< 2^23).
+template <class D, int NC, int NH, int J>
+GEMRUN_INLINE void SubQ6K(const uint8_t* blk, int h0, const uint8_t* q8, int64_t as, const int32_t* init, int64_t is,
+                          const float* scf, __m256 fs[NH][NC]) {
+  __m256i t[NH][NC];
+  GEMRUN_UNROLL
+  for (int c = 0; c < NC; ++c) {
+    const __m256i s = _mm256_set1_epi32(init[c * is + J]);
+    GEMRUN_UNROLL
+    for (int h = 0; h < NH; ++h) t[h][c] = s;
+  }
+  auto step = [&]<int K>() {
+    GEMRUN_UNROLL
+    for (int h = 0; h < NH; ++h) {
+      const __m256i u0 = Q6Vec<J, K>::Codes(blk, h0 + h), u1 = Q6Vec<J, K + 1>::Codes(blk, h0 + h);
+      GEMRUN_UNROLL
+      for (int c = 0; c < NC; ++c)
+        t[h][c] = D::Dot2(t[h][c], u0, Bc(q8 + c * as + Q6Vec<J, K>::kAct), u1,
+                          Bc(q8 + c * as + Q6Vec<J, K + 1>::kAct));
+    }
+  };
+  step.template operator()<0>();
+  step.template operator()<2>();
+  GEMRUN_UNROLL
+  for (int h = 0; h < NH; ++h) {
+    const __m256 sc = _mm256_load_ps(scf + 8 * h);
+    GEMRUN_UNROLL
+    for (int c = 0; c < NC; ++c) fs[h][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t[h][c]), sc, fs[h][c]);
+  }
+}
+
+// Q6_K: NH halves of a 16-row group (nsb packed super-blocks of 3360 bytes) against NC Q8_K
+// rows; ad[c * nsb + s] is row c's scale, init[(c * nsb + s) * 16 + j] = -32 * its 16-value
+// sum j. The running result lives in `out`, as for Q4_K.
+template <class D, int NC, int NH>
+void PassQ6K(int64_t nsb, const uint8_t* wg, int h0, const uint8_t* a, int64_t as, const float* ad,
+             const int32_t* init, float* out, int64_t ldo) {
+  constexpr int64_t kSuper = 3360, kActBlock = 292, kScales = 3072, kD = 3328;
+  GEMRUN_UNROLL
+  for (int h = 0; h < NH; ++h)
+    GEMRUN_UNROLL
+    for (int c = 0; c < NC; ++c) _mm256_storeu_ps(out + c * ldo + 8 * (h0 + h), _mm256_setzero_ps());
+  for (int64_t s = 0; s < nsb; ++s) {
+    const uint8_t* blk = wg + s * kSuper;
+    if constexpr (NC <= 2) PrefetchAhead<kSuper>(blk);
+    alignas(32) float scf[16][NH][8];  // the int8 scales of the rows, as f32 (exact)
+    GEMRUN_UNROLL
+    for (int j = 0; j < 16; ++j)
+      GEMRUN_UNROLL
+      for (int h = 0; h < NH; ++h) {
+        const __m128i s8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + kScales + 16 * j + 8 * (h0 + h)));
+        _mm256_store_ps(scf[j][h], _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(s8)));
+      }
+    __m256 fs[NH][NC];
+    GEMRUN_UNROLL
+    for (int h = 0; h < NH; ++h)
+      GEMRUN_UNROLL
+      for (int c = 0; c < NC; ++c) fs[h][c] = _mm256_setzero_ps();
+    const uint8_t* q8 = a + s * kActBlock + 4;
+    const int32_t* in = init + s * 16;
+    [&]<int... J>(std::integer_sequence<int, J...>) {
+      (SubQ6K<D, NC, NH, J>(blk, h0, q8, as, in, nsb * 16, scf[J][0], fs), ...);
+    }(std::make_integer_sequence<int, 16>{});
+    GEMRUN_UNROLL
+    for (int c = 0; c < NC; ++c) {
+      const __m256 da = _mm256_set1_ps(ad[c * nsb + s]);
+      GEMRUN_UNROLL
+      for (int h = 0; h < NH; ++h) {
+        float* o = out + c * ldo + 8 * (h0 + h);
+        const __m256 dw = Half8(blk + kD + 16 * (h0 + h));
+        _mm256_storeu_ps(o, _mm256_fmadd_ps(fs[h][c], _mm256_mul_ps(dw, da), _mm256_loadu_ps(o)));
+      }
+    }
+  }
+}
+
 using PassFn = void (*)(int64_t, const uint8_t*, int, const uint8_t*, int64_t, const float*, const int32_t*, float*,
                         int64_t);
 
-// Formats as the tile driver sees them: values and bytes per block, offset removed through
-// `init` (0: none, the pass reads the activation sums itself), activation rows per pass, and
-// the passes for nc columns over one half (prefill) or both halves (decode).
+// Formats as the tile driver sees them: values and bytes per block, activation sums per block
+// (BlockSumsFn), activation rows per pass, the passes for nc columns over one half (prefill)
+// or both halves (decode), and kInit: entries per block of the `init` array the passes take
+// instead of the sums (0: they take the sums), made by Init(sums, activation rows, ...).
 template <class W, class D, int kNC>
 struct Blocks32 {
-  static constexpr int kElems = 32, kBlock = W::kBlock, kOff = W::kOff, kNc = kNC, kSumsPerBlock = 1;
+  static constexpr int kElems = 32, kBlock = W::kBlock, kNc = kNC, kSumsPerBlock = 1, kInit = 1;
   template <int NC> static constexpr PassFn kOne = Pass32<W, D, NC, 1>;
   template <int NC> static constexpr PassFn kTwo = Pass32<W, D, NC <= 2 ? NC : 1, 2>;
+  static void Init(const int32_t* sums, const uint8_t*, int64_t, int nc, int64_t nb, int32_t* init) {
+    for (int64_t i = 0; i < nc * nb; ++i) init[i] = -W::kOff * sums[i];
+  }
 };
 template <class D, int kNC>
 struct SuperQ4K {
-  static constexpr int kElems = 256, kBlock = 144, kOff = 0, kNc = kNC, kSumsPerBlock = 4;
+  static constexpr int kElems = 256, kBlock = 144, kNc = kNC, kSumsPerBlock = 4, kInit = 0;
   template <int NC> static constexpr PassFn kOne = PassQ4K<D, NC, 1>;
   template <int NC> static constexpr PassFn kTwo = PassQ4K<D, NC <= 2 ? NC : 1, 2>;
+  static void Init(const int32_t*, const uint8_t*, int64_t, int, int64_t, int32_t*) {}
+};
+template <class D, int kNC>
+struct SuperQ6K {
+  static constexpr int kElems = 256, kBlock = 210, kNc = kNC, kSumsPerBlock = 4, kInit = 16;
+  template <int NC> static constexpr PassFn kOne = PassQ6K<D, NC, 1>;
+  template <int NC> static constexpr PassFn kTwo = PassQ6K<D, NC <= 2 ? NC : 1, 2>;
+  // -32 * the Q8_K block's own 16-value sums (bsums, int16 at byte 260 of a 292-byte block).
+  static void Init(const int32_t*, const uint8_t* a, int64_t as, int nc, int64_t nb, int32_t* init) {
+    for (int c = 0; c < nc; ++c)
+      for (int64_t s = 0; s < nb; ++s)
+        for (int j = 0; j < 16; ++j) {
+          int16_t bs;
+          std::memcpy(&bs, a + c * as + s * 292 + 260 + 2 * j, 2);
+          init[(c * nb + s) * 16 + j] = -32 * bs;
+        }
+  }
 };
 
 template <class F, bool kBoth, int... I>
@@ -256,17 +418,17 @@ void Tile(int64_t K, const uint8_t* w, int64_t n_rows, const uint8_t* a, int64_t
   const int64_t nb = K / F::kElems, group_bytes = 16 * nb * F::kBlock, n_groups = n_rows / 16;
   const int64_t groups_per_block = T <= 2 ? n_groups : std::max<int64_t>(1, kBlockBytes / group_bytes);
   thread_local std::vector<int32_t> init;
-  if constexpr (F::kOff != 0) init.resize(static_cast<size_t>(F::kNc * nb));
+  if constexpr (F::kInit != 0) init.resize(static_cast<size_t>(F::kNc * nb * F::kInit));
   for (int64_t g0 = 0; g0 < n_groups; g0 += groups_per_block) {
     const int64_t g1 = std::min(n_groups, g0 + groups_per_block);
     for (int64_t c0 = 0; c0 < T; c0 += F::kNc) {
       const int nc = static_cast<int>(std::min<int64_t>(F::kNc, T - c0));
+      const uint8_t* ac = a + c0 * as;
       const int32_t* sums = asum + c0 * nb * F::kSumsPerBlock;
-      if constexpr (F::kOff != 0) {
-        for (int64_t i = 0; i < nc * nb; ++i) init[static_cast<size_t>(i)] = -F::kOff * sums[i];
+      if constexpr (F::kInit != 0) {
+        F::Init(sums, ac, as, nc, nb, init.data());
         sums = init.data();
       }
-      const uint8_t* ac = a + c0 * as;
       const float* adc = ad + c0 * nb;
       for (int64_t g = g0; g < g1; ++g) {
         const uint8_t* wg = w + g * group_bytes;

@@ -1,6 +1,6 @@
 // AVX2 + AVX-VNNI kernels (compiled with -mavx2 -mfma -mf16c -mavxvnni; Intel client cores since
 // Alder Lake, AMD Zen 5): the kRows16 tiles of avx2_rows16.h on VEX vpdpbusd / vpdpwssd, for
-// Q4_0, Q8_0 and Q4_K. Everything else in this table comes from the AVX2 level.
+// Q4_0, Q5_0, Q8_0, Q4_K and Q6_K. Everything else in this table comes from the AVX2 level.
 #include <immintrin.h>
 
 #include "kernels/cpu/avx2_rows16.h"
@@ -28,8 +28,10 @@ IsaKernels Avx2VnniKernels() {
   k.rows16_tile[static_cast<uint32_t>(DType::kQ4_0)] = y16::Tile<y16::Blocks32<y16::YQ4_0, DotVnni, kNc>>;
   k.rows16_tile[static_cast<uint32_t>(DType::kQ8_0)] = y16::Tile<y16::Blocks32<y16::YQ8_0, DotVnni, kNc>>;
   k.rows16_tile[static_cast<uint32_t>(DType::kQ4_K)] = y16::Tile<y16::SuperQ4K<DotVnni, kNc>>;
+  k.rows16_tile[static_cast<uint32_t>(DType::kQ5_0)] = y16::Tile<y16::Blocks32<y16::YQ5_0, DotVnni, kNc>>;
+  k.rows16_tile[static_cast<uint32_t>(DType::kQ6_K)] = y16::Tile<y16::SuperQ6K<DotVnni, kNc>>;
   k.block_sums[static_cast<uint32_t>(DType::kQ8_0)] = y16::Q8_0Sums;
-  k.rows16_desc = "rows16 as 2 x 8-row ymm halves, vpdpbusd (Q4_0 Q8_0 Q4_K)";
+  k.rows16_desc = "rows16 as 2 x 8-row ymm halves, vpdpbusd (Q4_0 Q5_0 Q8_0 Q4_K Q6_K)";
   DeclareNeeds(k, kAvx2Code | kFeatAvxVnni);
   return k;
 }
