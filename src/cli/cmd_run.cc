@@ -262,7 +262,10 @@ int CmdRun(int argc, char** argv) {
     if (!rf_format.ok()) return ReportError("run", rf_format.status());
     rreq.response_format = *rf_format;
     if (ropts->mode == remote::Escalate::kAlways) {
-      pre = remote::Router(*ropts).Route(rreq, remote::LocalResult{.prompt_tokens = n_prompt, .context = (*session)->n_ctx()});
+      remote::LocalResult none;  // not run yet: the local model is the fallback
+      none.prompt_tokens = n_prompt;
+      none.context = (*session)->n_ctx();
+      pre = remote::Router(*ropts).Route(rreq, none);
       if (pre->has_answer) return PrintRouted(*pre, nullptr, json, n_prompt);
     }
   }
@@ -280,11 +283,11 @@ int CmdRun(int argc, char** argv) {
   auto res = (*session)->Generate(std::span<const PromptSegment>(segments), f.gen, on_token);
   if (routed) {
     if (!res.ok() && res.status().code() != StatusCode::kOutOfRange) return ReportError("run", res.status());
-    remote::LocalResult local{.available = res.ok() && res->constraint_error.empty(),
-                              .fits_context = res.ok(),
-                              .prompt_tokens = n_prompt,
-                              .context = (*session)->n_ctx(),
-                              .valid = res.ok() && res->constraint_error.empty()};
+    remote::LocalResult local;
+    local.available = local.valid = res.ok() && res->constraint_error.empty();
+    local.fits_context = res.ok();
+    local.prompt_tokens = n_prompt;
+    local.context = (*session)->n_ctx();
     if (res.ok()) {
       local.text = res->text;
       local.invalid_reason = res->constraint_error;

@@ -185,25 +185,55 @@ set -e
 ok "usage errors"
 
 # 9. A real remote: a second gemrun serve of the tiny model.
-"$GEMRUN" serve -m "$MODEL" --port 0 -t 2 -c 4096 2>"$WORK/serve.err" &
-SPID=$!
-PIDS+=("$SPID")
-SPORT=""
-for _ in $(seq 1 100); do
-  SPORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/serve.err" | head -n1)
-  [ -n "$SPORT" ] && break
-  sleep 0.1
-done
-[ -n "$SPORT" ] || fail "serve did not start"
-for _ in $(seq 1 300); do
-  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SPORT/health" || true)" = 200 ] && break
-  sleep 0.1
-done
+# start_serve LOG ARGS...: a gemrun serve on a free loopback port; sets SPORT.
+start_serve() {
+  local log=$1
+  shift
+  "$GEMRUN" serve -m "$MODEL" --port 0 -t 2 -c 4096 "$@" 2>"$log" &
+  PIDS+=($!)
+  SPORT=""
+  for _ in $(seq 1 100); do
+    SPORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n1)
+    [ -n "$SPORT" ] && break
+    sleep 0.1
+  done
+  [ -n "$SPORT" ] || fail "serve did not start: $(cat "$log")"
+  for _ in $(seq 1 300); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SPORT/health" || true)" = 200 ] && return 0
+    sleep 0.1
+  done
+  fail "serve not healthy"
+}
+start_serve "$WORK/serve.err"
 run_g real --remote "http://127.0.0.1:$SPORT/v1" --escalate always --json
 [ "$RC" = 0 ] || fail "real remote: rc $RC"
 python3 -c "import json,sys; o=json.load(open(sys.argv[1])); assert o['route']['answered_by']=='remote' and o['usage']['completion_tokens']>0, o" \
   "$WORK/real.out" || fail "real remote: $(cat "$WORK/real.out")"
 ok "a second gemrun serve answers as the remote"
+
+# 11. serve as a gateway: the decision in x-gemrun-route, the answer restored, fallback on failure.
+chat() {  # chat PORT STREAM -> headers in $WORK/h.txt, body in $WORK/b.json
+  curl -s -D "$WORK/h.txt" -o "$WORK/b.json" "http://127.0.0.1:$1/v1/chat/completions" -H 'Content-Type: application/json' \
+    -d '{"model":"g","messages":[{"role":"user","content":"host db-7.prod.acme-internal.com at 10.9.8.7 fails, password=Hunter2xyz"}],"max_tokens":4,"stream":'"$2"'}'
+}
+n=$(nbodies)
+start_serve "$WORK/gw1.err" --remote "$FAKE/ok" --escalate auto --min-confidence 0 --audit "$WORK/gw.audit"
+chat "$SPORT" false
+grep -qi '^x-gemrun-route: remote (confidence .* < 0.00)' "$WORK/h.txt" || fail "gateway: header $(grep -i route "$WORK/h.txt")"
+python3 -c "
+import json,sys; t=json.load(open(sys.argv[1]))['choices'][0]['message']['content']
+assert 'db-7.prod.acme-internal.com' in t and '10.9.8.7' in t and 'Hunter2xyz' not in t and '<SECRET_1>' in t, t" "$WORK/b.json" ||
+  fail "gateway: answer not restored: $(cat "$WORK/b.json")"
+[ "$(nbodies)" = $((n + 1)) ] || fail "gateway: expected one request"
+grep -q 'Hunter2xyz\|10\.9\.8\.7' "$REC/body-$((n + 1)).json" && fail "gateway: secret on the wire"
+chat "$SPORT" true
+grep -qi '^x-gemrun-route: local (gateway: only non-streamed' "$WORK/h.txt" || fail "gateway stream: $(grep -i route "$WORK/h.txt")"
+start_serve "$WORK/gw2.err" --remote "$FAKE/500" --escalate always --remote-retries 0
+chat "$SPORT" false
+grep -qi '^x-gemrun-route: remote (--escalate always); remote not used, local answer instead' "$WORK/h.txt" ||
+  fail "gateway fallback: $(grep -i route "$WORK/h.txt")"
+grep -q '"content"' "$WORK/b.json" || fail "gateway fallback: no local answer: $(cat "$WORK/b.json")"
+ok "serve gateway: x-gemrun-route, restored answer, streamed requests stay local, 500 falls back"
 
 # 10. Every body recorded over the whole test (retries, streams, faults included) is clean.
 python3 "$WORK/check_bodies.py" "$REC" "$DATA/redact/planted.txt" - - - || fail "a planted secret reached the wire"
