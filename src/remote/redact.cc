@@ -5,6 +5,7 @@
 
 #include <pcre2.h>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 
@@ -103,13 +104,22 @@ StatusOr<std::unique_ptr<Redactor>> Redactor::Create(const UserRules& user) {
   return r;
 }
 
-std::string Redactor::PlaceholderFor(Kind kind, const std::string& value) {
+namespace {
+bool IsRunByte(char c) { return IsWordByte(c) || c == '.' || c == '-'; }
+}  // namespace
+
+std::string Redactor::PlaceholderFor(Kind kind, const std::string& value, bool sweep) {
   auto key = std::make_pair(kind, value);
   auto it = by_value_.find(key);
   if (it != by_value_.end()) return it->second;
   std::string ph = std::string("<") + KindName(kind) + "_" + std::to_string(++next_[kind]) + ">";
   by_value_.emplace(key, ph);
   by_placeholder_.emplace(ph, value);
+  // Short values would hit ordinary words.
+  if (sweep && value.size() >= 4) {
+    if (std::all_of(value.begin(), value.end(), IsRunByte)) sweep_words_.emplace(value, ph);
+    else sweep_other_.emplace_back(value, ph);
+  }
   return ph;
 }
 
@@ -134,7 +144,7 @@ std::string Redactor::ApplyRule(const Rule& rule, std::string_view text) {
     std::string_view value = set ? text.substr(b, e - b) : std::string_view();
     if (set && (!rule.valid || rule.valid(value))) {
       out.append(text.substr(copied, b - copied));
-      out += PlaceholderFor(rule.kind, std::string(value));
+      out += PlaceholderFor(rule.kind, std::string(value), /*sweep=*/rule.group < 0);
       copied = e;
       ++stats_.by_rule[rule.name];
       ++stats_.total;
@@ -145,18 +155,40 @@ std::string Redactor::ApplyRule(const Rule& rule, std::string_view text) {
   return out;
 }
 
-// Every other whole-word occurrence of a value already seen (4 bytes or more: shorter values
-// would hit ordinary words).
+// Every other whole-word occurrence of a context-found value: one pass over word runs
+// ([A-Za-z0-9_.-]+, trailing dots ignored: "web-01." ends a sentence), then find() for the few
+// values with other bytes.
 std::string Redactor::ReplaceKnown(std::string_view text) {
-  std::string cur(text);
-  for (const auto& [key, ph] : by_value_) {
-    const std::string& v = key.second;
-    if (v.size() < 4) continue;
+  if (sweep_words_.empty() && sweep_other_.empty()) return std::string(text);
+  std::string cur;
+  cur.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    if (!IsRunByte(text[i])) {
+      cur += text[i++];
+      continue;
+    }
+    size_t j = i;
+    while (j < text.size() && IsRunByte(text[j])) ++j;
+    size_t end = j;
+    while (end > i && text[end - 1] == '.') --end;
+    auto it = sweep_words_.find(std::string(text.substr(i, end - i)));
+    if (it != sweep_words_.end()) {
+      cur += it->second;
+      cur.append(text.substr(end, j - end));
+      ++stats_.by_rule["known_value"];
+      ++stats_.total;
+    } else {
+      cur.append(text.substr(i, j - i));
+    }
+    i = j;
+  }
+  for (const auto& [v, ph] : sweep_other_) {
     std::string next;
     size_t copied = 0, pos = 0;
     while ((pos = cur.find(v, pos)) != std::string::npos) {
-      const bool left_ok = pos == 0 || !(IsWordByte(cur[pos - 1]) || cur[pos - 1] == '-' || cur[pos - 1] == '.');
       const size_t end = pos + v.size();
+      const bool left_ok = pos == 0 || !IsRunByte(cur[pos - 1]);
       const bool right_ok = end == cur.size() || !(IsWordByte(cur[end]) || cur[end] == '-');
       if (left_ok && right_ok) {
         next.append(cur, copied, pos - copied);

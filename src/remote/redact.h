@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/status.h"
@@ -57,12 +58,17 @@ class Redactor {
  private:
   struct Rule;
   Redactor();
-  std::string PlaceholderFor(Kind kind, const std::string& value);
+  std::string PlaceholderFor(Kind kind, const std::string& value, bool sweep);
   std::string ApplyRule(const Rule& rule, std::string_view text);
   std::string ReplaceKnown(std::string_view text);
 
   std::vector<std::unique_ptr<Rule>> rules_;
   std::map<std::pair<Kind, std::string>, std::string> by_value_;
+  // Values found by context (a syslog host field, the value of password=) are swept through the
+  // rest of the text too; pattern-found values are caught by their pattern anywhere anyway.
+  // Values made of [A-Za-z0-9._-] are looked up per word run (one pass, hash lookups); others by find.
+  std::unordered_map<std::string, std::string> sweep_words_;
+  std::vector<std::pair<std::string, std::string>> sweep_other_;
   std::map<std::string, std::string> by_placeholder_;
   std::map<Kind, int> next_;
   RedactStats stats_;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -178,6 +179,42 @@ TEST(Redact, Corpus) {
   // Restored: every placeholder but <SECRET_n> goes back to its value.
   const std::string back = r->Restore(out);
   for (const char* k : {"<IP_", "<HOST_", "<EMAIL_", "<MAC_", "<TERM_"}) EXPECT_EQ(back.find(k), std::string::npos) << k;
+}
+
+}  // namespace
+}  // namespace gemrun::remote
+
+namespace gemrun::remote {
+namespace {
+
+// Hostile input never crashes: random bytes, NULs, unterminated PEM blocks, long lines.
+TEST(Redact, ArbitraryBytes) {
+  auto r = Redactor::Create().value();
+  std::string junk;
+  uint32_t x = 12345;
+  for (int i = 0; i < 200000; ++i) {
+    x = x * 1664525u + 1013904223u;
+    junk += static_cast<char>(x >> 24);
+  }
+  junk += "-----BEGIN PRIVATE KEY-----" + std::string(100000, 'A');
+  junk += std::string(100000, ':') + std::string(100000, '.') + "password=" + std::string(600, 'x');
+  std::string out = r->Redact(junk);
+  EXPECT_EQ(out.find(std::string(1000, 'A')), std::string::npos);  // the cut key block is gone
+  (void)r->Restore(out);
+}
+
+// Throughput on a log with many distinct values (run by hand: --gtest_also_run_disabled_tests).
+TEST(Redact, DISABLED_Throughput) {
+  std::string log;
+  for (int i = 0; log.size() < (size_t{8} << 20); ++i)
+    log += "Dec  2 10:00:01 web-" + std::to_string(i % 500) + " app[1]: GET from 10." + std::to_string(i % 250) + "." +
+           std::to_string(i / 250 % 250) + ".7 for user" + std::to_string(i) + "@example.com took 12 ms, v1.2.3\n";
+  auto r = Redactor::Create().value();
+  auto t0 = std::chrono::steady_clock::now();
+  std::string out = r->Redact(log);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("redacted %.1f MiB in %.2f s (%.1f MiB/s), %zu distinct values\n", log.size() / 1048576.0, s,
+              log.size() / 1048576.0 / s, r->placeholders().size());
 }
 
 }  // namespace
