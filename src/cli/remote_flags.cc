@@ -1,6 +1,7 @@
 // RemoteFlags implementation.
 #include "cli/remote_flags.h"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -48,6 +49,13 @@ StatusOr<remote::RouterOptions> RemoteFlags::Finish() const {
   if (at != std::string::npos && at < url.find('/', scheme_end))
     return InvalidArgumentError("--remote: credentials in the URL would show in the process list; put the key in "
                                 "--remote-key-file or $GEMRUN_REMOTE_KEY");
+  if (url.rfind("http://", 0) == 0) {  // TLS is the remote's to offer; say so when the body crosses a network in clear
+    const std::string host = url.substr(7, url.find_first_of("/:", 7) == std::string::npos ? std::string::npos
+                                                                                          : url.find_first_of("/:", 7) - 7);
+    if (host != "127.0.0.1" && host != "localhost" && url.rfind("http://[::1]", 0) != 0)
+      std::fprintf(stderr, "gemrun: warning: --remote %s is plain http: the redacted body and the key travel "
+                           "unencrypted; use https\n", url.c_str());
+  }
   auto mode = remote::ParseEscalate(escalate.empty() ? "auto" : escalate);
   if (!mode.ok()) return mode.status();
   o.mode = *mode;
