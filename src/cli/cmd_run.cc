@@ -2,6 +2,8 @@
 // stdin (appended as a delimited document: piped input that arrives within a short grace, or
 // `-f -`, which waits for EOF); the model's chat format is applied unless
 // --raw. Tokens stream to stdout; timings go to stderr; --json prints one object at the end.
+// With --remote the answer may come from a remote engine (remote/router.h): the decision goes to
+// stderr and into the --json record, and the answer is printed whole once it is decided.
 #include <poll.h>
 #include <unistd.h>
 
@@ -11,12 +13,14 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "cli/constrain_flags.h"
 #include "cli/gen_flags.h"
+#include "cli/remote_flags.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/utf8.h"
 #include "cli/images.h"
@@ -86,6 +90,31 @@ Status BuildUserText(const std::string& prompt, const std::vector<std::string>& 
   return OkStatus();
 }
 
+// Prints a routed answer: the decision on stderr, the text (or the --json record) on stdout.
+// `local` is the local generation when one ran and produced a usable answer.
+int PrintRouted(const remote::RouteResult& r, const GenerateResult* local, bool json, int64_t n_prompt) {
+  std::fprintf(stderr, "gemrun run: %s\n", r.Line().c_str());
+  if (!r.has_answer)
+    return ReportError("run", InternalError("no answer: the remote failed (" + r.note + ") and there is no local answer "
+                                            "to fall back to"));
+  if (r.fell_back) std::fprintf(stderr, "gemrun run: warning: the remote was not used (%s); this is the local answer\n",
+                                r.note.c_str());
+  if (!json) {
+    std::fwrite(r.text.data(), 1, r.text.size(), stdout);
+    std::printf("\n");
+    return kExitOk;
+  }
+  nlohmann::json out = {{"text", utf8::Sanitize(r.text)}, {"route", r.ToJson()}};
+  if (r.remote_used) {
+    out["usage"] = {{"prompt_tokens", r.remote_prompt_tokens}, {"completion_tokens", r.remote_completion_tokens}};
+  } else if (local) {
+    out["tokens"] = local->tokens;
+    out["finish_reason"] = FinishReasonName(local->finish);
+    out["usage"] = {{"prompt_tokens", n_prompt}, {"completion_tokens", local->tokens.size()}};
+  }
+  std::printf("%s\n", out.dump().c_str());
+  return kExitOk;
+}
 
 }  // namespace
 
@@ -98,7 +127,9 @@ int CmdRun(int argc, char** argv) {
                "  gemrun run -m model.gguf -f /var/log/syslog -p \"Summarise the errors\" --temp 0 --json\n"
                "  gemrun run -m model.gguf --prompt-ids 2,105,2364 -n 16 --temp 0 --json\n"
                "  gemrun run -m gemma-4-12b.gguf --mmproj mmproj.gguf --audio call.wav -p \"Transcribe <audio>\"\n"
-               "  gemrun run -m model.gguf -p \"Triage this alert\" --schema triage.schema.json --json\n\n"
+               "  gemrun run -m model.gguf -p \"Triage this alert\" --schema triage.schema.json --json\n"
+               "  gemrun run -m model.gguf -f app.log -p \"Why?\" --remote https://llm.example.com/v1 --escalate auto "
+               "--audit remote.jsonl   (redacted; docs/remote.md)\n\n"
                "constrained output (--schema/--json-object/--grammar/--regex): a refused constraint exits 1 naming the "
                "keyword; an answer cut by -n or a full context exits 3 (never a truncated document)\n\n"
                "exit codes: 0 ok, 1 usage error (incl. a prompt longer than the context), 2 model/file error, "
@@ -128,6 +159,8 @@ int CmdRun(int argc, char** argv) {
   app.add_option("--audio", audios, "audio clip (WAV; Gemma 4 12B), repeatable; \"<audio>\" in -p marks where it goes, "
                                     "otherwise clips come first (after the images)")->needs("--mmproj");
   AddImageFlags(app, &io, /*needs_mmproj=*/false);
+  RemoteFlags rf;
+  rf.Register(app);
   f.gen.sampling.temperature = 0.8f;
   try {
     app.parse(argc, argv);
@@ -136,6 +169,13 @@ int CmdRun(int argc, char** argv) {
   }
   if (Status s = f.Finish(); !s.ok()) return ReportError("run", s);
   if (Status s = constraint.Apply(&f.gen); !s.ok()) return ReportError("run", s);
+  auto ropts = rf.Finish();
+  if (!ropts.ok()) return ReportError("run", ropts.status());
+  const bool routed = rf.active();
+  if (routed && (!prompt_ids.empty() || raw || !images.empty() || !audios.empty()))
+    return ReportError("run", InvalidArgumentError("--remote works with text prompts (not --prompt-ids, --raw, --image, "
+                                                   "--audio)"));
+  if (routed && ropts->mode == remote::Escalate::kAuto) f.gen.logprobs = true;  // for --min-confidence
 
   std::vector<int32_t> ids;
   std::string user;
@@ -211,14 +251,63 @@ int CmdRun(int argc, char** argv) {
   for (const auto& seg : segments) n_prompt += seg.size();
   auto session = e.NewSession();
   if (!session.ok()) return ReportError("run", session.status());
-  auto on_token = [json](const TokenEvent& ev) {
-    if (!json && !ev.text.empty()) {
+  // The remote request: the same messages, unredacted (the router redacts).
+  remote::ChatRequest rreq;
+  std::optional<remote::RouteResult> pre;  // --escalate always: the remote is tried before the local run
+  if (routed) {
+    if (!system.empty()) rreq.messages.push_back({"system", system});
+    rreq.messages.push_back({"user", user});
+    rreq.max_tokens = f.gen.max_tokens > 0 ? f.gen.max_tokens : 0;
+    auto rf_format = ResponseFormatFor(constraint);
+    if (!rf_format.ok()) return ReportError("run", rf_format.status());
+    rreq.response_format = *rf_format;
+    if (ropts->mode == remote::Escalate::kAlways) {
+      remote::LocalResult none;  // not run yet: the local model is the fallback
+      none.prompt_tokens = n_prompt;
+      none.context = (*session)->n_ctx();
+      pre = remote::Router(*ropts).Route(rreq, none);
+      if (pre->has_answer) return PrintRouted(*pre, nullptr, json, n_prompt);
+    }
+  }
+  double logprob_sum = 0;
+  int64_t logprob_n = 0;
+  auto on_token = [json, routed, &logprob_sum, &logprob_n](const TokenEvent& ev) {
+    logprob_sum += ev.logprob;
+    ++logprob_n;
+    if (!json && !routed && !ev.text.empty()) {
       std::fwrite(ev.text.data(), 1, ev.text.size(), stdout);
       std::fflush(stdout);
     }
     return true;
   };
   auto res = (*session)->Generate(std::span<const PromptSegment>(segments), f.gen, on_token);
+  if (routed) {
+    if (!res.ok() && res.status().code() != StatusCode::kOutOfRange) return ReportError("run", res.status());
+    remote::LocalResult local;
+    local.available = local.valid = res.ok() && res->constraint_error.empty();
+    local.fits_context = res.ok();
+    local.prompt_tokens = n_prompt;
+    local.context = (*session)->n_ctx();
+    if (res.ok()) {
+      local.text = res->text;
+      local.invalid_reason = res->constraint_error;
+      if (logprob_n > 0 && ropts->mode == remote::Escalate::kAuto) local.mean_logprob = logprob_sum / logprob_n;
+    }
+    remote::RouteResult r;
+    if (pre) {  // always: the remote already failed; the local answer is the fallback
+      r = *pre;
+      r.has_answer = local.available;
+      r.text = local.text;
+    } else {
+      r = remote::Router(*ropts).Route(rreq, local);
+    }
+    if (!r.has_answer && res.ok() && !res->constraint_error.empty()) {
+      std::fprintf(stderr, "gemrun run: %s\n", r.Line().c_str());
+      return ReportError("run", InternalError(res->constraint_error));
+    }
+    if (!r.has_answer && !res.ok() && !r.decision.remote) return ReportError("run", res.status());
+    return PrintRouted(r, res.ok() ? &*res : nullptr, json, n_prompt);
+  }
   if (!res.ok()) return ReportError("run", res.status());
   if (!res->constraint_error.empty()) return ReportError("run", InternalError(res->constraint_error));
   const Timings& t = res->timings;

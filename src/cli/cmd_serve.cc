@@ -12,6 +12,7 @@
 #include <atomic>
 #include <malloc.h>
 #include <map>
+#include <optional>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "cli/commands.h"
 #include "cli/gen_flags.h"
 #include "cli/images.h"
+#include "cli/remote_flags.h"
 #include "server/http_server.h"
 #include "server/scheduler.h"
 
@@ -126,7 +128,9 @@ int CmdServe(int argc, char** argv) {
                "examples:\n  gemrun serve -m gemma-3-1b-it-Q4_0.gguf\n"
                "  gemrun serve -m model.gguf --host 0.0.0.0 --port 8080 --parallel 8 --api-key-file /etc/gemrun/key\n"
                "  gemrun serve -m model.gguf --mmproj mmproj.gguf --allow-image-urls --read-timeout 10 \\\n"
-               "      --max-connections 1024 --max-connections-per-client 16 --max-buffered-bytes 268435456 --sse-ping 15",
+               "      --max-connections 1024 --max-connections-per-client 16 --max-buffered-bytes 268435456 --sse-ping 15\n"
+               "  gemrun serve -m model.gguf --remote https://llm.example.com/v1 --escalate auto --audit remote.jsonl\n"
+               "      (gateway: non-streamed chat requests may escalate, redacted; header x-gemrun-route; docs/remote.md)",
                "gemrun serve"};
   std::string model_path, alias, key_file, kv_type = "f16", flash_attn = "auto", suppress = "auto";
   server::ServerOptions so;
@@ -186,10 +190,20 @@ int CmdServe(int argc, char** argv) {
       ->needs("--allow-image-urls");
   app.add_option("--max-buffered-bytes", so.max_buffered_bytes, "request bodies and image bytes held at once over all "
                  "requests; beyond it requests get 503")->check(CLI::Range(size_t{1} << 20, size_t{1} << 40));
+  RemoteFlags rf;
+  rf.Register(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  auto ropts = rf.Finish();
+  if (!ropts.ok()) return ReportError("serve", ropts.status());
+  std::optional<remote::Router> router;  // outlives the server below
+  if (rf.active()) {
+    router.emplace(*ropts);
+    std::fprintf(stderr, "gemrun serve: gateway to %s (--escalate %s)\n", rf.url.c_str(),
+                 remote::EscalateName(ropts->mode));
   }
   // Tests only: "host:port:address,..." entries that pin image-URL DNS names (CURLOPT_RESOLVE),
   // so the address check can be shown to hold for a name that resolves to a refused address.
@@ -306,6 +320,7 @@ int CmdServe(int argc, char** argv) {
   backend.info = Describe(**engine, model_path, alias, sched.n_ctx);
   backend.images = images.get();
   backend.audio = audio.get();
+  backend.router = router ? &*router : nullptr;
   backend.info.vision = images != nullptr;
   const std::string id = backend.info.id;
   http.SetBackend(std::move(backend));

@@ -353,6 +353,79 @@ void RespondWhole(const std::shared_ptr<Job>& job, const ApiRequest& r, const Re
   }
 }
 
+// Waits for a whole (non-streamed) job; false when the client went away (499 sent).
+bool WaitWhole(const std::shared_ptr<Job>& job, int fd, std::vector<TokenOut>* toks, httplib::Response& res) {
+  while (!job->Wait(kPoll, toks))
+    if (!job->cancelled() && PeerClosed(fd)) {
+      job->Cancel();
+      CurrentLog().client_gone = true;
+    }
+  RecordResult(job->result(), job->error());
+  if (!CurrentLog().client_gone) return true;
+  res.status = 499;
+  res.set_header("Connection", "close");
+  return false;
+}
+
+// serve --remote (gateway): a non-streamed text chat request runs locally first (unless
+// --escalate always), then the router decides; the decision is the x-gemrun-route header.
+void RespondRouted(const GenerateContext& ctx, const ApiRequest& r, const ResponseMeta& meta,
+                   std::shared_ptr<Job> job, std::optional<ApiError> prompt_error, const httplib::Request& hreq,
+                   httplib::Response& res) {
+  const Backend& b = *ctx.backend;
+  const remote::Router& router = *b.router;
+  remote::ChatRequest rreq;
+  for (const ChatMessage& m : r.messages) rreq.messages.push_back({m.role, m.content});
+  rreq.max_tokens = r.gen.max_tokens > 0 ? r.gen.max_tokens : 0;
+  remote::LocalResult local;
+  local.prompt_tokens = static_cast<int64_t>(job->prompt.size());
+  local.context = b.scheduler->options().n_ctx;
+  if (prompt_error) {
+    if (prompt_error->code != "context_length_exceeded") return SendError(hreq, res, *prompt_error);
+    local.fits_context = false;
+  }
+  CompletionResult result;
+  auto run_local = [&]() -> bool {  // false: a response was sent already
+    job->params = r.gen;
+    job->params.logprobs = true;  // for --min-confidence
+    job->want_pieces = r.gen.logprobs;
+    if (auto e = b.scheduler->Submit(job)) { SendError(hreq, res, *e); return false; }
+    std::vector<TokenOut> toks;
+    if (!WaitWhole(job, CurrentConnection().fd, &toks, res)) return false;
+    if (job->error()) { SendError(hreq, res, *job->error()); return false; }
+    result = job->result();
+    double sum = 0;
+    int64_t n = 0;
+    for (const TokenOut& t : toks)
+      if (!t.eog) { sum += t.logprob; ++n; }
+    result.tokens = std::move(toks);
+    local.available = true;
+    local.text = result.text;
+    if (n > 0) local.mean_logprob = sum / static_cast<double>(n);
+    return true;
+  };
+  const bool always = router.options().mode == remote::Escalate::kAlways;
+  if (local.fits_context && !always && !run_local()) return;
+  remote::RouteResult rr = router.Route(rreq, local);
+  if (rr.fell_back && !rr.has_answer && local.fits_context && always) {
+    if (!run_local()) return;
+    rr.has_answer = true;
+    rr.text = local.text;
+  }
+  res.set_header("x-gemrun-route", rr.Line().substr(7));  // without "route: "
+  if (!rr.has_answer)
+    return SendError(hreq, res, ApiError::Of(502, "remote_error", "the remote failed (" + rr.note +
+                                                 ") and the prompt does not fit the local context", "remote_failed"));
+  if (rr.remote_used) {
+    result = CompletionResult{};
+    result.text = rr.text;
+    result.finish = FinishReason::kEog;
+    result.usage.prompt_tokens = std::max<int64_t>(rr.remote_prompt_tokens, 0);
+    result.usage.completion_tokens = std::max<int64_t>(rr.remote_completion_tokens, 0);
+  }
+  SendJson(res, ChatCompletionJson(meta, result, r));
+}
+
 std::string PromptForLog(const ApiRequest& r) {
   if (!r.use_template) return r.prompt;
   Json m = Json::array();
@@ -400,6 +473,12 @@ void HandleGenerate(const GenerateContext& ctx, Endpoint ep, const httplib::Requ
   // The deadline counts from here, so slow image encoding spends the request's time too.
   job->deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(ctx.opts->request_timeout_s * 1000));
   const int fd = CurrentConnection().fd;
+  if (b.router && ep == Endpoint::kChatCompletions && !r.stream && r.images.empty() && r.use_template) {
+    auto e = BuildPrompt(b, r, &job->prompt);
+    body_lease.Reset();
+    return RespondRouted(ctx, r, meta, job, e, hreq, res);
+  }
+  if (b.router) res.set_header("x-gemrun-route", "local (gateway: only non-streamed text chat requests escalate)");
   if (r.images.empty()) {
     if (auto e = BuildPrompt(b, r, &job->prompt)) return SendError(hreq, res, *e);
   } else {

@@ -13,6 +13,7 @@
 
 #include "base/status.h"
 #include "engine/engine.h"
+#include "remote/router.h"
 #include "server/audio_input.h"
 #include "server/image_prompt.h"
 #include "server/metrics.h"
@@ -54,6 +55,7 @@ struct Backend {
   ModelInfo info;
   const ImageEncoder* images = nullptr;  // set with --mmproj; null: requests with images get 400
   const AudioService* audio = nullptr;   // --mmproj with an audio part; null: input_audio gets 400
+  const remote::Router* router = nullptr;  // serve --remote: the gateway mode (docs/remote.md); null: local only
 };
 
 class HttpServer {

@@ -193,9 +193,9 @@ void Scheduler::OnToken(Job& job, const TokenEvent& ev) {
   t.id = ev.id;
   t.text = std::string(ev.text);
   t.eog = eog;
+  t.logprob = ev.logprob;  // 0 unless params.logprobs (the gateway's --min-confidence reads it without pieces)
   if (job.want_pieces && !eog) {
     t.piece = std::string(tok.Piece(ev.id));
-    t.logprob = ev.logprob;
     for (const auto& [id, lp] : ev.top) t.top.emplace_back(std::string(tok.Piece(id)), lp);
   }
   if (!eog) {
