@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <cctype>
 #include <cstdio>
 #include <vector>
 
@@ -169,6 +170,11 @@ StatusOr<PullResult> Pull(const Store& store, const std::string& ref, const Pull
   if (m.architecture.empty()) {  // the model blob was already present: read its header from the store
     Status st = FillFromHeader(store.BlobPath(m.model.sha256), &m);
     if (!st.ok()) return st;
+  }
+  // The repo's name for the quantization ("Q4_K_M") says more than the dominant tensor type.
+  if (r.kind == PullRef::Kind::kHfQuant) {
+    m.quantization = r.quant;
+    for (char& c : m.quantization) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   RETURN_IF_ERROR(store.Put(m));
   return out;
