@@ -98,6 +98,7 @@ StatusOr<BlobRef> Fetch(const Store& s, const Wanted& w, const PullOptions& o, M
                         const std::function<void(const std::string&)>& log) {
   BlobRef b{w.sha256, w.size, w.url, BaseName(w.file), w.sha256.empty() ? "computed" : "lfs"};
   if (!w.sha256.empty() && s.HasBlob(w.sha256)) {
+    b.size = FileSize(s.BlobPath(w.sha256));  // the blob's true size, whatever the listing claims
     log("already in the store: " + b.file + " (sha256 " + w.sha256.substr(0, 12) + ")");
     return b;
   }

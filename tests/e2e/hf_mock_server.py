@@ -11,6 +11,7 @@ honours Range. Repos (files are fixtures given on the command line):
                    connection half way, then normal (resume with Range)
   org/bad-GGUF     bad-Q8_0.gguf: the listing has the true hash, the bytes have one flipped
   org/slow-GGUF    slow-Q8_0.gguf: served in small timed chunks (to kill a pull mid-file)
+  org/huge-GGUF    huge-Q8_0.gguf, listed as 1 EiB (the free-space check refuses it)
   /plain/tiny.gguf a file with no published hash
 Unknown repos and files: 404. Every request is appended to LOG as one JSON line.
 usage: hf_mock_server.py PORT_FILE LOG TINY_Q4_0 TINY_Q8_0 VIS VIS_MMPROJ GATED FLAKY SLOW
@@ -20,6 +21,7 @@ import hashlib, http.server, json, os, sys, threading, time
 port_file, log_path = sys.argv[1], sys.argv[2]
 paths = dict(zip(["tiny-Q4_0", "tiny-Q8_0", "vis", "vis-mmproj", "gated", "flaky", "slow"], sys.argv[3:]))
 data = {k: open(p, "rb").read() for k, p in paths.items()}
+data["huge"] = b"never downloaded"
 
 def entry(name, key):
     return {"name": name, "key": key, "sha": hashlib.sha256(data[key]).hexdigest()}
@@ -31,6 +33,7 @@ REPOS = {
     "org/flaky-GGUF": [entry("flaky-Q4_K_M.gguf", "flaky")],
     "org/bad-GGUF": [entry("bad-Q8_0.gguf", "tiny-Q8_0")],
     "org/slow-GGUF": [entry("slow-Q8_0.gguf", "slow")],
+    "org/huge-GGUF": [dict(entry("huge-Q8_0.gguf", "huge"), fake_size=1 << 60)],  # 1 EiB: no disk has that
 }
 lock = threading.Lock()
 counts = {}
@@ -76,8 +79,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.reply(401, b'{"error":"Access to this repo is restricted"}')
             listing = [{"type": "file", "path": "README.md", "size": 12, "oid": "0" * 40}]
             for f in REPOS[repo]:
-                listing.append({"type": "file", "path": f["name"], "size": len(data[f["key"]]), "oid": "1" * 40,
-                                "lfs": {"oid": f["sha"], "size": len(data[f["key"]]), "pointerSize": 134}})
+                size = f.get("fake_size", len(data[f["key"]]))
+                listing.append({"type": "file", "path": f["name"], "size": size, "oid": "1" * 40,
+                                "lfs": {"oid": f["sha"], "size": size, "pointerSize": 134}})
             return self.reply(200, json.dumps(listing).encode(), [("Content-Type", "application/json")])
         if len(parts) >= 5 and parts[2] == "resolve":
             repo, name = "/".join(parts[:2]), "/".join(parts[4:])

@@ -111,6 +111,11 @@ grep -q "disk full" "$T/out" || { cat "$T/out"; fail "no disk-full message"; }
 expect 0 "resuming at" "$GEMRUN" pull org/tiny-GGUF:Q8_0
 cmp "$S/blobs/sha256-$Q80" "$M/g3-tiny-q8_0.gguf" || fail "blob after the disk-full resume differs"
 
+# 9b. The free-space check refuses a file larger than the disk before any download.
+n=$(requests)
+expect 3 "not enough disk space" "$GEMRUN" pull org/huge-GGUF:Q8_0
+[ "$(tail -n +$((n + 1)) "$T/log" | grep -c /cdn/)" = 0 ] || fail "a download started despite the free-space check"
+
 # 10. Offline never touches the network.
 n=$(requests)
 GEMRUN_OFFLINE=1 expect 1 "GEMRUN_OFFLINE=1" "$GEMRUN" pull org/vis-GGUF:F32
