@@ -1,4 +1,4 @@
-// The model store's commands: pull, list, show, rm. Thin: parse flags, call store/, print.
+// The model store's commands: pull, list, show, rm, export, import. Thin: parse flags, call store/, print.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -10,6 +10,7 @@
 #include "base/sys_info.h"
 #include "cli/commands.h"
 #include "model/model.h"
+#include "store/bundle.h"
 #include "store/pull.h"
 #include "store/ref.h"
 #include "store/store.h"
@@ -195,6 +196,51 @@ int CmdRm(int argc, char** argv) {
     if (!freed.ok()) return ReportError("rm", freed.status());
     std::printf("removed %s (freed %s)\n", n.c_str(), HumanBytes(*freed).c_str());
   }
+  return kExitOk;
+}
+
+}  // namespace gemrun::cli
+
+namespace gemrun::cli {
+
+int CmdExport(int argc, char** argv) {
+  CLI::App app{"Write a stored model (manifest, model file, projector) into one tar bundle for an air-gapped "
+               "machine; `gemrun import` there checks every SHA-256.\n"
+               "example:\n  gemrun export gemma3:1b -o gemma3-1b.tar",
+               "gemrun export"};
+  std::string name, out;
+  app.add_option("name", name, "store name (see gemrun list)")->required();
+  app.add_option("-o,--output", out, "bundle file to write (a plain tar)")->required();
+  bool done = false;
+  int rc = 0;
+  ParseOrExit(app, argc, argv, &done, &rc);
+  if (done) return rc;
+  Status st = store::ExportBundle(store::Store::Default(), name, out);
+  if (!st.ok()) return ReportError("export", st);
+  std::printf("exported %s to %s\n", name.c_str(), out.c_str());
+  return kExitOk;
+}
+
+int CmdImport(int argc, char** argv) {
+  CLI::App app{"Add a bundle made by `gemrun export` to the local store; every file's SHA-256 is checked "
+               "before anything enters the store. No network.\n"
+               "examples:\n  gemrun import gemma3-1b.tar\n  gemrun import gemma3-1b.tar --name g1",
+               "gemrun import"};
+  std::string bundle, name;
+  app.add_option("bundle", bundle, "bundle file (tar)")->required();
+  app.add_option("--name", name, "store name (default: the name it was exported under)");
+  bool done = false;
+  int rc = 0;
+  ParseOrExit(app, argc, argv, &done, &rc);
+  if (done) return rc;
+  if (!name.empty()) {
+    if (Status st = store::Store::ValidateName(name); !st.ok()) return ReportError("import", st);
+  }
+  auto m = store::ImportBundle(store::Store::Default(), bundle, name);
+  if (!m.ok()) return ReportError("import", m.status());
+  std::printf("imported %s (%s, %s, sha256 %s verified)%s\n", m->name.c_str(), m->architecture.c_str(),
+              HumanBytes(m->model.size).c_str(), m->model.sha256.substr(0, 12).c_str(),
+              m->projector ? " + projector" : "");
   return kExitOk;
 }
 

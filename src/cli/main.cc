@@ -62,6 +62,8 @@ constexpr Command kCommands[] = {
     {"list", CmdList, "list the models in the local store"},
     {"show", CmdShow, "show a stored model's metadata and memory need"},
     {"rm", CmdRm, "remove models from the local store"},
+    {"export", CmdExport, "write a stored model into a tar bundle (air-gapped transfer)"},
+    {"import", CmdImport, "add a bundle made by export to the store (SHA-256 checked)"},
 };
 
 void PrintUsage() {

@@ -133,4 +133,23 @@ expect 0 "+ projector" "$GEMRUN" pull org/vis-GGUF:F32
 expect 0 "projector" "$GEMRUN" show org/vis-GGUF:F32
 $GEMRUN run -m org/vis-GGUF:F32 --image "$DATA/vision/images/grad-224x224.png" -p "What is this?" -n 2 --temp 0 -t 1 \
   > "$T/out" 2>&1 || { cat "$T/out"; fail "run -m NAME --image without --mmproj"; }
+
+# 13. Air gap: export to a plain tar (GNU tar reads it), import into an empty store, run from it.
+n=$(requests)
+expect 0 "exported" "$GEMRUN" export org/vis-GGUF:F32 -o "$T/vis.tar"
+tar -tf "$T/vis.tar" > "$T/members" || fail "GNU tar cannot read the bundle"
+grep -q '^manifest.json$' "$T/members" && grep -q "^blobs/sha256-$(sha "$V/g4v-mmproj-f16.gguf")$" "$T/members" || fail "bundle members"
+GEMRUN_HOME=$T/airgap expect 0 "+ projector" "$GEMRUN" import "$T/vis.tar" --name vis
+cmp "$T/airgap/blobs/sha256-$(sha "$V/g4v-f32.gguf")" "$V/g4v-f32.gguf" || fail "imported blob differs"
+GEMRUN_HOME=$T/airgap $GEMRUN run -m vis --image "$DATA/vision/images/grad-224x224.png" -p "What is this?" -n 2 --temp 0 -t 1 \
+  > "$T/out" 2>&1 || { cat "$T/out"; fail "run -m NAME after import"; }
+$PY - "$T/vis.tar" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[4096] ^= 0xFF  # inside the first blob
+open(sys.argv[1], "wb").write(b)
+PY
+GEMRUN_HOME=$T/airgap2 expect 2 "SHA-256 mismatch" "$GEMRUN" import "$T/vis.tar"
+[ -z "$(ls "$T/airgap2/blobs")" ] && [ -z "$(ls "$T/airgap2/manifests")" ] || fail "a damaged bundle left files in the store"
+[ "$(requests)" = "$n" ] || fail "export/import contacted the network"
 echo "store_test: all passed"

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "base/sha256.h"
+#include "store/bundle.h"
 #include "store/manifest.h"
 #include "store/ref.h"
 #include "store/store.h"
@@ -182,6 +183,54 @@ TEST_F(StoreDirTest, ResolveModelArgPrefersExistingPaths) {
   EXPECT_FALSE(ResolveModelArg(root_).has_value());  // an existing path is used as given
   EXPECT_FALSE(ResolveModelArg("absent").has_value());
   ::unsetenv("GEMRUN_HOME");
+}
+
+}  // namespace
+}  // namespace gemrun::store
+
+namespace gemrun::store {
+namespace {
+
+TEST_F(StoreDirTest, BundleRoundTripAndTampering) {
+  Store a(root_ + "/a"), b(root_ + "/b");
+  Manifest m = Sample("tiny", AddBlob(a, std::string(3000, 'w')));
+  m.model.size = 3000;
+  m.projector = BlobRef{AddBlob(a, "proj"), 4, "u", "mmproj.gguf", "lfs"};
+  ASSERT_TRUE(a.Put(m).ok());
+  const std::string tar = root_ + "/x.tar";
+  ASSERT_TRUE(ExportBundle(a, "tiny", tar).ok());
+  auto got = ImportBundle(b, tar, "renamed");
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_EQ(got->name, "renamed");
+  EXPECT_TRUE(b.HasBlob(m.model.sha256));
+  EXPECT_TRUE(b.HasBlob(m.projector->sha256));
+  EXPECT_TRUE(b.Has("renamed"));
+
+  // One flipped byte inside the model blob: a mismatch, and nothing enters a fresh store.
+  std::string bytes;
+  {
+    std::ifstream in(tar, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t k = bytes.find(std::string(100, 'w'));
+  ASSERT_NE(k, std::string::npos);
+  std::string bad = bytes;
+  bad[k + 50] = 'x';
+  std::ofstream(tar, std::ios::binary | std::ios::trunc) << bad;
+  Store c(root_ + "/c");
+  auto r = ImportBundle(c, tar, "");
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(r.status().message().find("SHA-256 mismatch"), std::string::npos) << r.status().message();
+  EXPECT_FALSE(c.HasBlob(m.model.sha256));
+  EXPECT_FALSE(c.Has("tiny"));
+  EXPECT_TRUE(std::filesystem::is_empty(c.PartialDir()));
+
+  // Truncated and garbage bundles are DataLoss too.
+  std::ofstream(tar, std::ios::binary | std::ios::trunc) << bytes.substr(0, 2000);
+  EXPECT_EQ(ImportBundle(c, tar, "").status().code(), StatusCode::kDataLoss);
+  std::ofstream(tar, std::ios::binary | std::ios::trunc) << std::string(1024, 'g');
+  EXPECT_EQ(ImportBundle(c, tar, "").status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(ImportBundle(c, root_ + "/absent.tar", "").status().code(), StatusCode::kNotFound);
 }
 
 }  // namespace
