@@ -1,7 +1,8 @@
 // Store names for -m: the one place every command's model argument is resolved. Before a
 // command parses its flags, `-m NAME` (or --model NAME / --model=NAME) naming no file but a
 // model in the store becomes the blob's path, and commands that take a projector get the
-// manifest's one as --mmproj unless the user gave one.
+// manifest's one as --mmproj unless the user gave one; `serve` advertises the store name
+// (--alias) instead of the blob's file name.
 #include <cstring>
 #include <string>
 #include <vector>
@@ -26,10 +27,12 @@ void ResolveStoreModelArgs(int* argc, char*** argv) {
   static std::vector<char*> ptrs;
   std::vector<std::string> args((*argv), (*argv) + *argc);
   std::string projector;
-  bool has_mmproj = false, changed = false;
+  std::string store_name;
+  bool has_mmproj = false, has_alias = false, changed = false;
   for (size_t i = 1; i < args.size(); ++i) {
     std::string& a = args[i];
     if (a == "--mmproj" || a.rfind("--mmproj=", 0) == 0) has_mmproj = true;
+    if (a == "--alias" || a.rfind("--alias=", 0) == 0) has_alias = true;
     std::string* value = nullptr;
     std::string prefix;
     if ((a == "-m" || a == "--model") && i + 1 < args.size()) value = &args[++i];
@@ -38,6 +41,7 @@ void ResolveStoreModelArgs(int* argc, char*** argv) {
     const std::string v = value->substr(prefix.size());
     auto r = store::ResolveModelArg(v);
     if (!r) continue;
+    store_name = v;
     *value = prefix + r->model_path;
     projector = r->projector_path;
     changed = true;
@@ -46,6 +50,10 @@ void ResolveStoreModelArgs(int* argc, char*** argv) {
   if (!has_mmproj && !projector.empty() && *argc >= 1 && TakesProjector((*argv)[0])) {
     args.push_back("--mmproj");
     args.push_back(projector);
+  }
+  if (!has_alias && *argc >= 1 && !std::strcmp((*argv)[0], "serve")) {
+    args.push_back("--alias");
+    args.push_back(store_name);
   }
   storage = std::move(args);
   ptrs.clear();
