@@ -134,6 +134,21 @@ expect 0 "projector" "$GEMRUN" show org/vis-GGUF:F32
 $GEMRUN run -m org/vis-GGUF:F32 --image "$DATA/vision/images/grad-224x224.png" -p "What is this?" -n 2 --temp 0 -t 1 \
   > "$T/out" 2>&1 || { cat "$T/out"; fail "run -m NAME --image without --mmproj"; }
 
+# 12b. serve -m NAME advertises the store name and loads the projector from the manifest.
+"$GEMRUN" serve -m org/vis-GGUF:F32 --port 0 -t 1 --parallel 1 2> "$T/serve.log" &
+SERVE=$!
+PORT=
+for _ in $(seq 100); do
+  PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.log" | head -n1)
+  [ -n "$PORT" ] && grep -q "ready" "$T/serve.log" && break
+  kill -0 $SERVE 2>/dev/null || { cat "$T/serve.log"; fail "serve -m NAME exited"; }
+  sleep 0.1
+done
+models=$(curl -s "http://127.0.0.1:$PORT/v1/models") || true
+kill $SERVE; wait $SERVE 2>/dev/null || true
+grep -q '"id":"org/vis-GGUF:F32"' <<< "$models" || fail "serve -m NAME does not advertise the store name: $models"
+grep -q "projector $S/blobs/sha256-" "$T/serve.log" || { cat "$T/serve.log"; fail "serve -m NAME did not load the projector"; }
+
 # 13. Air gap: export to a plain tar (GNU tar reads it), import into an empty store, run from it.
 n=$(requests)
 expect 0 "exported" "$GEMRUN" export org/vis-GGUF:F32 -o "$T/vis.tar"
