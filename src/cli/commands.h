@@ -31,5 +31,16 @@ int CmdBenchGrammar(int argc, char** argv);
 int CmdServe(int argc, char** argv);
 int CmdRun(int argc, char** argv);
 int CmdChat(int argc, char** argv);
+int CmdPull(int argc, char** argv);
+int CmdList(int argc, char** argv);
+int CmdShow(int argc, char** argv);
+int CmdRm(int argc, char** argv);
+int CmdExport(int argc, char** argv);
+int CmdImport(int argc, char** argv);
+
+// Rewrites `-m NAME` for a model in the local store into its file (and adds the manifest's
+// projector as --mmproj for commands that take one); argv[0] is the subcommand. Paths that
+// exist are left alone. The new argv stays valid until exit. (model_arg.cc)
+void ResolveStoreModelArgs(int* argc, char*** argv);
 
 }  // namespace gemrun::cli

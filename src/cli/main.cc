@@ -58,6 +58,12 @@ constexpr Command kCommands[] = {
     {"bench", CmdBench, "measure prompt (pp) and generation (tg) tokens/s, like llama-bench"},
     {"bench-grammar", CmdBenchGrammar, "measure constrained decoding: compile and token-mask time per token"},
     {"serve", CmdServe, "OpenAI- and Ollama-compatible HTTP server with continuous batching"},
+    {"pull", CmdPull, "download a model into the local store (verified, resumable)"},
+    {"list", CmdList, "list the models in the local store"},
+    {"show", CmdShow, "show a stored model's metadata and memory need"},
+    {"rm", CmdRm, "remove models from the local store"},
+    {"export", CmdExport, "write a stored model into a tar bundle (air-gapped transfer)"},
+    {"import", CmdImport, "add a bundle made by export to the store (SHA-256 checked)"},
 };
 
 void PrintUsage() {
@@ -67,7 +73,8 @@ void PrintUsage() {
   for (const auto& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);
   std::printf(
       "\nexit codes: 0 ok, 1 usage error, 2 model/file error, 3 runtime error\n"
-      "environment: GEMRUN_ISA=scalar|avx2|avx512 forces a lower SIMD path\n");
+      "environment: GEMRUN_ISA=scalar|avx2|avx512 forces a lower SIMD path; GEMRUN_HOME is the model store\n"
+      "(-m takes a file or a store name: gemrun pull gemma3:1b && gemrun run -m gemma3:1b -p Hi)\n");
 }
 
 // llama.cpp's multi-letter short flags, which CLI11 cannot declare, as our long names.
@@ -115,7 +122,12 @@ int Dispatch(int argc, char** argv) {
   }
   RewriteLlamaShortFlags(argc, argv);
   for (const auto& c : kCommands)
-    if (!std::strcmp(argv[1], c.name)) return c.fn(argc - 1, argv + 1);
+    if (!std::strcmp(argv[1], c.name)) {
+      int n = argc - 1;
+      char** args = argv + 1;
+      ResolveStoreModelArgs(&n, &args);  // -m NAME from the store, for every command
+      return c.fn(n, args);
+    }
   std::fprintf(stderr, "gemrun: unknown command '%s' (see gemrun --help)\n", argv[1]);
   return kExitUsage;
 }

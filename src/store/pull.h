@@ -1,0 +1,38 @@
+// `gemrun pull`: resolve a reference to files (Hugging Face listing or URL), download each one
+// the store lacks into partial/, verify its SHA-256, move it into blobs/ and write the manifest.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "base/status.h"
+#include "store/store.h"
+
+namespace gemrun::store {
+
+inline constexpr const char* kDefaultEndpoint = "https://huggingface.co";
+
+struct PullOptions {
+  std::string endpoint = kDefaultEndpoint;  // HF_ENDPOINT / --endpoint (mirrors)
+  std::string token;                        // HF_TOKEN / --token-file
+  std::string name;                         // store name; "" = the reference's default name
+  bool offline = false;                     // GEMRUN_OFFLINE=1 / --offline: fail before any request
+  bool force = false;                       // fetch again even when the name is in the store
+  bool progress = false;                    // progress bars on stderr
+  int max_attempts = 8;
+  double backoff_s = 1.0;
+};
+
+struct PullResult {
+  Manifest manifest;
+  bool already_present = false;  // nothing fetched: the name was in the store
+};
+
+// `log` receives one line per step worth telling (what is fetched, what was reused, notes such
+// as "no published hash"). Errors: InvalidArgument (bad ref, offline, 401), NotFound (404, no
+// file for the quantization), DataLoss (hash mismatch, not a GGUF file), ResourceExhausted (not
+// enough disk space), Internal (network after the retries).
+StatusOr<PullResult> Pull(const Store& store, const std::string& ref, const PullOptions& o,
+                          const std::function<void(const std::string&)>& log);
+
+}  // namespace gemrun::store
