@@ -47,14 +47,8 @@ void Mmla4(int64_t n, const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as
       W::Decode(b0, l0, h0);
       W::Decode(b1, l1, h1);
       Interleave(l0, h0, l1, h1, wx[q]);
-      const float d0 = W::D(b0), d1 = W::D(b1);
-      const float dv[4] = {d0, d0, d1, d1};
-      dw[q] = vld1q_f32(dv);
-      if constexpr (W::kMin) {
-        const float m0 = W::M(b0), m1 = W::M(b1);
-        const float mv[4] = {m0, m0, m1, m1};
-        mw[q] = vld1q_f32(mv);
-      }
+      dw[q] = vcombine_f32(vdup_n_f32(W::D(b0)), vdup_n_f32(W::D(b1)));  // [d0 d0 d1 d1]
+      if constexpr (W::kMin) mw[q] = vcombine_f32(vdup_n_f32(W::M(b0)), vdup_n_f32(W::M(b1)));
     }
     GEMRUN_UNROLL
     for (int p = 0; p < P; ++p) {
@@ -63,9 +57,13 @@ void Mmla4(int64_t n, const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as
       auto codes = [](const uint8_t* q) { return vld1q_s8(reinterpret_cast<const int8_t*>(q)); };
       int8x16_t ax[4];
       Interleave(codes(a0 + A::kQs), codes(a0 + A::kQs + 16), codes(a1 + A::kQs), codes(a1 + A::kQs + 16), ax);
-      const float da0 = H2F(a0), da1 = H2F(a1);
-      const float dv[4] = {da0, da1, da0, da1};
-      const float32x4_t da = vld1q_f32(dv);
+      const float32x2_t d01 = vset_lane_f32(H2F(a1), vdup_n_f32(H2F(a0)), 1);
+      const float32x4_t da = vcombine_f32(d01, d01);  // [a0 a1 a0 a1]
+      float32x4_t sa = vdupq_n_f32(0.f);
+      if constexpr (W::kMin) {
+        const float32x2_t s01 = vset_lane_f32(H2F(a1 + 2), vdup_n_f32(H2F(a0 + 2)), 1);
+        sa = vcombine_f32(s01, s01);
+      }
       GEMRUN_UNROLL
       for (int q = 0; q < 2; ++q) {
         int32x4_t s = vmmlaq_s32(vdupq_n_s32(0), wx[q][0], ax[0]);
@@ -73,11 +71,7 @@ void Mmla4(int64_t n, const uint8_t* w, int64_t ws, const uint8_t* a, int64_t as
         s = vmmlaq_s32(s, wx[q][2], ax[2]);
         s = vmmlaq_s32(s, wx[q][3], ax[3]);
         acc[q * P + p] = vfmaq_f32(acc[q * P + p], vcvtq_f32_s32(s), vmulq_f32(dw[q], da));
-        if constexpr (W::kMin) {
-          const float s0 = H2F(a0 + 2), s1 = H2F(a1 + 2);
-          const float sv[4] = {s0, s1, s0, s1};
-          macc[q * P + p] = vfmaq_f32(macc[q * P + p], mw[q], vld1q_f32(sv));
-        }
+        if constexpr (W::kMin) macc[q * P + p] = vfmaq_f32(macc[q * P + p], mw[q], sa);
       }
     }
   }

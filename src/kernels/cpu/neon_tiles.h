@@ -9,6 +9,17 @@
 namespace gemrun::kernels {
 namespace {
 
+// acc + x * s[lane] (fmla by element; the lane must be a constant, hence the switch that the
+// unrolled callers fold away).
+GEMRUN_INLINE float32x4_t FmaLane(float32x4_t acc, float32x4_t x, float32x4_t s, int lane) {
+  switch (lane) {
+    case 0: return vfmaq_laneq_f32(acc, x, s, 0);
+    case 1: return vfmaq_laneq_f32(acc, x, s, 1);
+    case 2: return vfmaq_laneq_f32(acc, x, s, 2);
+    default: return vfmaq_laneq_f32(acc, x, s, 3);
+  }
+}
+
 // ---- Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL: NR weight rows x NC activation rows ------------------
 // Per 32-value block: the NR weight blocks are decoded once (two int8x16 each) and reused by
 // the NC columns; per (row, column) pair two dots, one int->f32 convert and one fmla by the
@@ -27,24 +38,27 @@ struct Q8Family {
       for (int p = 0; p < NR * NC; ++p) acc[p] = vdupq_n_f32(0.f), macc[p] = 0.f;
       for (int64_t b = 0; b < nb; ++b) {
         int8x16_t wl[NR], wh[NR];
-        float dw[NR], mw[NR];
+        uint16x4_t dh = vdup_n_u16(0);  // the NR half scales, one lane each
+        float mw[NR];
         GEMRUN_UNROLL
         for (int r = 0; r < NR; ++r) {
           const uint8_t* blk = w + r * ws + b * W::kBytes;
           W::Decode(blk, wl[r], wh[r]);
-          dw[r] = W::D(blk);
+          if constexpr (NR > 1) dh = vld1_lane_u16(reinterpret_cast<const uint16_t*>(blk), dh, r);
           mw[r] = W::M(blk);
         }
+        // One row (decode): a scalar convert is cheaper than lane load + fcvtl.
+        const float32x4_t dw = NR == 1 ? vdupq_n_f32(W::D(w + b * W::kBytes)) : vcvt_f32_f16(vreinterpret_f16_u16(dh));
         GEMRUN_UNROLL
         for (int c = 0; c < NC; ++c) {
           const uint8_t* ab = a + c * as + b * A::kBytes;
           const int8x16_t al = vld1q_s8(reinterpret_cast<const int8_t*>(ab + A::kQs));
           const int8x16_t ah = vld1q_s8(reinterpret_cast<const int8_t*>(ab + A::kQs + 16));
-          const float da = H2F(ab);
+          const float32x4_t scale = vmulq_n_f32(dw, H2F(ab));  // lane r: d_w[r] * d_a
           GEMRUN_UNROLL
           for (int r = 0; r < NR; ++r) {
             const int32x4_t p = D::Dot(D::Dot(vdupq_n_s32(0), wl[r], al), wh[r], ah);
-            acc[r * NC + c] = vfmaq_n_f32(acc[r * NC + c], vcvtq_f32_s32(p), dw[r] * da);
+            acc[r * NC + c] = FmaLane(acc[r * NC + c], vcvtq_f32_s32(p), scale, r);
             if constexpr (W::kMin) macc[r * NC + c] += mw[r] * H2F(ab + 2);
           }
         }
