@@ -129,6 +129,8 @@ int Rank(Isa isa) {
   return 0;
 }
 
+constexpr bool IsArmLevel(Isa isa) { return isa == Isa::kNeon || isa == Isa::kNeonDot || isa == Isa::kNeonI8mm; }
+
 template <class Fn>
 void Take(Fn& dst, FeatureSet& dst_needs, Fn src, FeatureSet src_needs, FeatureSet have) {
   if (src && (src_needs & ~have) == 0) {
@@ -199,6 +201,7 @@ IsaKernels BuildKernels(Isa isa, const CpuFeatures& cpu) {
   // Each slot: the highest layer whose code this CPU can run, up to `isa`.
   for (Isa layer : kRanked) {
     if (layer == Isa::kScalar || Rank(layer) > Rank(isa) || !CpuKernelsCompiled(layer)) continue;
+    if (IsArmLevel(layer) != IsArmLevel(isa)) continue;  // an ARM level never takes x86 layers
     const IsaKernels& p = Partial(layer);
     IsaKernels::Needs& n = out.needs;
     for (uint32_t i = 0; i < kDTypeCount; ++i) {

@@ -48,6 +48,19 @@ std::vector<Isa> SimdIsas() {
   GTEST_SKIP() << "this CPU has no AVX2/AVX-512/NEON (or the OS does not enable it): no SIMD " \
                   "kernels to compare with the scalar twins"
 
+#if defined(__aarch64__)
+// The parity tests here cover the NEON levels the CPU has; one it lacks is reported as a skip
+// with the reason (CI requires all three: GEMRUN_REQUIRE_ISA in kernels_isa_test).
+TEST(KernelsTest, EveryNeonLevelIsCompared) {
+  std::string missing;
+  for (Isa isa : {Isa::kNeon, Isa::kNeonDot, Isa::kNeonI8mm})
+    if (!IsaAvailable(isa)) missing += std::string(missing.empty() ? "" : ", ") + IsaName(isa);
+  if (!missing.empty())
+    GTEST_SKIP() << "this CPU lacks the features of " << missing << " (dotprod: sdot, i8mm: smmla): "
+                 << "those tiles were not compared with the scalar twins";
+}
+#endif
+
 // Activations shaped like a model's: mostly N(0, 1) with a few outliers, an all-zero block and
 // some exact zeros.
 std::vector<float> RandomActs(int64_t n, uint32_t seed) {
