@@ -10,7 +10,9 @@
 #include <fstream>
 #include <future>
 #include <atomic>
-#include <malloc.h>
+#if defined(__GLIBC__)
+#include <malloc.h>  // mallopt (glibc only)
+#endif
 #include <map>
 #include <optional>
 #include <pthread.h>
@@ -234,7 +236,9 @@ int CmdServe(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   // Dozens of HTTP threads would otherwise each get a malloc arena; their allocations are small
   // and short-lived, so a few shared arenas keep RSS flat under load.
+#if defined(__GLIBC__)
   mallopt(M_ARENA_MAX, 4);
+#endif
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);

@@ -73,8 +73,8 @@ void PrintUsage() {
   for (const auto& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);
   std::printf(
       "\nexit codes: 0 ok, 1 usage error, 2 model/file error, 3 runtime error\n"
-      "environment: GEMRUN_ISA=scalar|avx2|avx512 forces a lower SIMD path; GEMRUN_HOME is the model store\n"
-      "(-m takes a file or a store name: gemrun pull gemma3:1b && gemrun run -m gemma3:1b -p Hi)\n");
+      "environment: GEMRUN_ISA=scalar|avx2|avx2vnni|avx512 (ARM64: neon|neondot|neoni8mm) forces a lower SIMD path;\n"
+      "GEMRUN_HOME is the model store (-m takes a file or a store name: gemrun pull gemma3:1b && gemrun run -m gemma3:1b -p Hi)\n");
 }
 
 // llama.cpp's multi-letter short flags, which CLI11 cannot declare, as our long names.

@@ -9,6 +9,11 @@
 #if defined(__x86_64__)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#elif defined(__aarch64__) && defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/ref/ref_kernels.h"
@@ -21,13 +26,42 @@ constexpr bool CpuFeatures::*kFields[kCpuFeatureCount] = {
     &CpuFeatures::avx2,     &CpuFeatures::fma,        &CpuFeatures::f16c,       &CpuFeatures::avx_vnni,
     &CpuFeatures::avx512f,  &CpuFeatures::avx512bw,   &CpuFeatures::avx512vl,   &CpuFeatures::avx512dq,
     &CpuFeatures::avx512vnni, &CpuFeatures::avx512bf16, &CpuFeatures::avx512vbmi, &CpuFeatures::os_ymm,
-    &CpuFeatures::os_zmm};
+    &CpuFeatures::os_zmm,   &CpuFeatures::neon,       &CpuFeatures::dotprod,    &CpuFeatures::i8mm};
 constexpr const char* kNames[kCpuFeatureCount] = {
     "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512bw", "avx512vl", "avx512dq",
-    "avx512vnni", "avx512bf16", "avx512vbmi", "os_ymm", "os_zmm"};
+    "avx512vnni", "avx512bf16", "avx512vbmi", "os_ymm", "os_zmm", "neon", "dotprod", "i8mm"};
+
+#if defined(__aarch64__)
+// The OS's view of the ARM extensions: Linux's auxiliary vector (no /proc parsing) or the
+// macOS sysctl names. ASIMD is architectural on AArch64; the bits are still read on Linux.
+void DetectArm(CpuFeatures& f) {
+#if defined(__linux__)
+  constexpr unsigned long kHwcapAsimd = 1ul << 1, kHwcapAsimdDp = 1ul << 20;  // asm/hwcap.h
+  constexpr unsigned long kHwcap2I8mm = 1ul << 13;
+  const unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+  f.neon = hw & kHwcapAsimd;
+  f.dotprod = f.neon && (hw & kHwcapAsimdDp);
+  f.i8mm = f.neon && (hw2 & kHwcap2I8mm);
+#elif defined(__APPLE__)
+  auto has = [](const char* name) {
+    int v = 0;
+    size_t len = sizeof(v);
+    return sysctlbyname(name, &v, &len, nullptr, 0) == 0 && v != 0;
+  };
+  f.neon = true;
+  f.dotprod = has("hw.optional.arm.FEAT_DotProd");
+  f.i8mm = has("hw.optional.arm.FEAT_I8MM");
+#else
+  f.neon = true;  // other OSes: the architectural baseline only
+#endif
+}
+#endif
 
 CpuFeatures Detect() {
   CpuFeatures f;
+#if defined(__aarch64__)
+  DetectArm(f);
+#endif
 #if defined(__x86_64__)
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (!__get_cpuid_count(1, 0, &a, &b, &c, &d)) return f;
@@ -61,16 +95,26 @@ CpuFeatures Detect() {
 // The raw tables the SIMD files provide (entries they do not implement are nullptr).
 const IsaKernels& Partial(Isa isa) {
   static IsaKernels avx2, avx2vnni, avx512;
+  static IsaKernels neon, neondot, neoni8mm;
   static std::once_flag once;
   std::call_once(once, [] {
+#if defined(__x86_64__)  // only this architecture's kernel files are linked in
     if (CpuKernelsCompiled(Isa::kAvx2)) avx2 = Avx2Kernels();
     if (CpuKernelsCompiled(Isa::kAvx2Vnni)) avx2vnni = Avx2VnniKernels();
     if (CpuKernelsCompiled(Isa::kAvx512)) avx512 = Avx512Kernels();
+#elif defined(__aarch64__)
+    if (CpuKernelsCompiled(Isa::kNeon)) neon = NeonKernels();
+    if (CpuKernelsCompiled(Isa::kNeonDot)) neondot = NeonDotKernels();
+    if (CpuKernelsCompiled(Isa::kNeonI8mm)) neoni8mm = NeonI8mmKernels();
+#endif
   });
   switch (isa) {
     case Isa::kAvx2: return avx2;
     case Isa::kAvx2Vnni: return avx2vnni;
     case Isa::kAvx512: return avx512;
+    case Isa::kNeon: return neon;
+    case Isa::kNeonDot: return neondot;
+    case Isa::kNeonI8mm: return neoni8mm;
     case Isa::kScalar: break;
   }
   return RefKernels();
@@ -78,12 +122,14 @@ const IsaKernels& Partial(Isa isa) {
 
 // The levels from lowest to highest (the enum's values are not in rank order: kAvx2Vnni was
 // appended so the older values keep theirs).
-constexpr Isa kRanked[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx2Vnni, Isa::kAvx512};
+constexpr const Isa (&kRanked)[kIsaCount] = kIsasByRank;
 int Rank(Isa isa) {
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < kIsaCount; ++i)
     if (kRanked[i] == isa) return i;
   return 0;
 }
+
+constexpr bool IsArmLevel(Isa isa) { return isa == Isa::kNeon || isa == Isa::kNeonDot || isa == Isa::kNeonI8mm; }
 
 template <class Fn>
 void Take(Fn& dst, FeatureSet& dst_needs, Fn src, FeatureSet src_needs, FeatureSet have) {
@@ -127,6 +173,9 @@ FeatureSet IsaBaseline(Isa isa) {
     case Isa::kAvx2Vnni: return kAvx2 | kFeatAvxVnni;
     case Isa::kAvx512:
       return kAvx2 | kFeatAvx512F | kFeatAvx512Bw | kFeatAvx512Vl | kFeatAvx512Dq | kFeatOsZmm;
+    case Isa::kNeon: return kFeatNeon;
+    case Isa::kNeonDot: return kFeatNeon | kFeatDotProd;
+    case Isa::kNeonI8mm: return kFeatNeon | kFeatDotProd | kFeatI8mm;
   }
   return 0;
 }
@@ -137,6 +186,9 @@ const char* IsaName(Isa isa) {
     case Isa::kAvx2: return "avx2";
     case Isa::kAvx2Vnni: return "avx2vnni";
     case Isa::kAvx512: return "avx512";
+    case Isa::kNeon: return "neon";
+    case Isa::kNeonDot: return "neondot";
+    case Isa::kNeonI8mm: return "neoni8mm";
   }
   return "?";
 }
@@ -147,8 +199,9 @@ IsaKernels BuildKernels(Isa isa, const CpuFeatures& cpu) {
   out.isa = isa;
   out.name = IsaName(isa);
   // Each slot: the highest layer whose code this CPU can run, up to `isa`.
-  for (Isa layer : {Isa::kAvx2, Isa::kAvx2Vnni, Isa::kAvx512}) {
-    if (Rank(layer) > Rank(isa) || !CpuKernelsCompiled(layer)) continue;
+  for (Isa layer : kRanked) {
+    if (layer == Isa::kScalar || Rank(layer) > Rank(isa) || !CpuKernelsCompiled(layer)) continue;
+    if (IsArmLevel(layer) != IsArmLevel(isa)) continue;  // an ARM level never takes x86 layers
     const IsaKernels& p = Partial(layer);
     IsaKernels::Needs& n = out.needs;
     for (uint32_t i = 0; i < kDTypeCount; ++i) {
@@ -178,7 +231,7 @@ bool IsaAvailable(Isa isa) {
 }
 
 const IsaKernels& KernelsFor(Isa isa) {
-  static IsaKernels tables[4];
+  static IsaKernels tables[kIsaCount];
   static std::once_flag once;
   std::call_once(once, [] {
     for (Isa i : kRanked) tables[static_cast<int>(i)] = BuildKernels(i, DetectCpuFeatures());
@@ -189,15 +242,15 @@ const IsaKernels& KernelsFor(Isa isa) {
 const IsaKernels& ActiveKernels() {
   static const IsaKernels* active = [] {
     Isa best = Isa::kScalar;
-    for (Isa i : {Isa::kAvx2, Isa::kAvx2Vnni, Isa::kAvx512})
+    for (Isa i : kRanked)
       if (IsaAvailable(i)) best = i;
     if (const char* env = std::getenv("GEMRUN_ISA"); env && *env) {
       Isa want = best;
-      if (!std::strcmp(env, "scalar")) want = Isa::kScalar;
-      else if (!std::strcmp(env, "avx2")) want = Isa::kAvx2;
-      else if (!std::strcmp(env, "avx2vnni")) want = Isa::kAvx2Vnni;
-      else if (!std::strcmp(env, "avx512")) want = Isa::kAvx512;
-      else std::fprintf(stderr, "gemrun: ignoring unknown GEMRUN_ISA=%s (scalar|avx2|avx2vnni|avx512)\n", env);
+      bool known = false;
+      for (Isa i : kRanked)
+        if (!std::strcmp(env, IsaName(i))) want = i, known = true;
+      if (!known)
+        std::fprintf(stderr, "gemrun: ignoring unknown GEMRUN_ISA=%s (scalar|avx2|avx2vnni|avx512|neon|neondot|neoni8mm)\n", env);
       if (!IsaAvailable(want))
         std::fprintf(stderr, "gemrun: GEMRUN_ISA=%s not available on this CPU; using %s\n", env, IsaName(best));
       else

@@ -2,7 +2,8 @@
 // available set is chosen once at start-up; GEMRUN_ISA=scalar|avx2|avx2vnni|avx512 forces a
 // lower one. Within a set each kernel declares the CPU features its code needs, and an entry
 // whose features this CPU lacks falls back to the next lower implementation (e.g. the AVX-512
-// BF16 dot tile on an Ice Lake, which has AVX-512 VNNI but not BF16).
+// BF16 dot tile on an Ice Lake, which has AVX-512 VNNI but not BF16). On 64-bit ARM the levels
+// are neon < neondot < neoni8mm (GEMRUN_ISA=neon|neondot|neoni8mm|scalar), see docs/ARM64.md.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,14 @@ namespace gemrun::kernels {
 
 // kAvx2Vnni (AVX2 + AVX-VNNI, no AVX-512) ranks between kAvx2 and kAvx512; its value is
 // appended so the older ones keep theirs.
-enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx2Vnni = 3 };
+// The ARM levels (ASIMD; + dotprod sdot; + i8mm smmla) follow; a binary contains the levels of
+// its architecture only.
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx2Vnni = 3, kNeon = 4, kNeonDot = 5, kNeonI8mm = 6 };
+constexpr int kIsaCount = 7;
+// All levels from lowest to highest (each architecture's levels rank above scalar; the two
+// architectures never meet in one binary).
+constexpr Isa kIsasByRank[kIsaCount] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx2Vnni, Isa::kAvx512,
+                                        Isa::kNeon,   Isa::kNeonDot, Isa::kNeonI8mm};
 
 // One bit per CPU feature a kernel may need; OS_YMM/OS_ZMM mean the OS saves that register
 // state (XGETBV), without which the instructions fault even when CPUID lists them.
@@ -23,8 +31,11 @@ enum CpuFeature : FeatureSet {
   kFeatAvx512F = 1u << 4, kFeatAvx512Bw = 1u << 5, kFeatAvx512Vl = 1u << 6, kFeatAvx512Dq = 1u << 7,
   kFeatAvx512Vnni = 1u << 8, kFeatAvx512Bf16 = 1u << 9, kFeatAvx512Vbmi = 1u << 10,
   kFeatOsYmm = 1u << 11, kFeatOsZmm = 1u << 12,
+  // 64-bit ARM: Advanced SIMD, the dot product (FEAT_DotProd) and int8 matrix multiply
+  // (FEAT_I8MM) extensions.
+  kFeatNeon = 1u << 13, kFeatDotProd = 1u << 14, kFeatI8mm = 1u << 15,
 };
-constexpr int kCpuFeatureCount = 13;
+constexpr int kCpuFeatureCount = 16;
 constexpr FeatureSet kAllCpuFeatures = (1u << kCpuFeatureCount) - 1;
 const char* CpuFeatureName(CpuFeature f);
 
@@ -34,11 +45,13 @@ struct CpuFeatures {
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
   bool avx512vnni = false, avx512bf16 = false, avx512vbmi = false;
   bool os_ymm = false, os_zmm = false;  // XCR0: YMM / ZMM+opmask state enabled by the OS
+  bool neon = false, dotprod = false, i8mm = false;  // AArch64: HWCAP (Linux) / sysctl (macOS)
 
   FeatureSet Set() const;
   static CpuFeatures FromSet(FeatureSet s);
 };
-// CPUID + XGETBV on x86-64 (cached); nothing elsewhere.
+// CPUID + XGETBV on x86-64, getauxval(AT_HWCAP/AT_HWCAP2) on Linux/AArch64, sysctlbyname
+// on macOS/arm64 (cached); nothing elsewhere.
 const CpuFeatures& DetectCpuFeatures();
 // The features every kernel of a set's compile flags may use (its table's baseline, which
 // decides IsaAvailable); entries that need more declare it (IsaKernels::Needs).

@@ -10,7 +10,7 @@
 #include <memory>
 #include <vector>
 
-#include "base/sha256.h"
+#include "store/sha256.h"
 
 namespace gemrun::store {
 namespace {

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "base/sha256.h"
+#include "store/sha256.h"
 #include "base/sys_info.h"
 #include "gguf/gguf.h"
 #include "store/download.h"

@@ -9,6 +9,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define GEMRUN_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define GEMRUN_PAUSE() __asm__ __volatile__("yield")  // the spin-wait hint, no system call
 #else
 #define GEMRUN_PAUSE() std::this_thread::yield()
 #endif

@@ -2,6 +2,8 @@
 // out a kernel that needs it, and such a kernel falls back to the next lower implementation.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "kernels/isa.h"
@@ -23,7 +25,7 @@ void ForEachEntry(const IsaKernels& k, Fn fn) {
   fn("gelu_mul", reinterpret_cast<const void*>(k.gelu_mul), k.needs.gelu_mul);
 }
 
-constexpr Isa kIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512};
+constexpr const Isa (&kIsas)[kIsaCount] = kIsasByRank;
 
 TEST(KernelsIsaTest, NoEntryNeedsAMissingFeature) {
   for (int bit = 0; bit < kCpuFeatureCount; ++bit) {
@@ -82,6 +84,45 @@ TEST(KernelsIsaTest, MissingFeatureFallsBackPerKernel) {
   for (uint32_t i = 0; i < kDTypeCount; ++i) EXPECT_EQ(no_zmm.dot_tile[i], avx2.dot_tile[i]) << i;
 }
 #endif
+
+#if defined(__aarch64__)
+// The ARM levels: sdot tiles need dotprod and smmla tiles i8mm; without them each entry falls
+// back one level (neoni8mm -> neondot -> neon), never to a kernel the CPU cannot run.
+TEST(KernelsIsaTest, ArmMissingFeatureFallsBackPerKernel) {
+  const uint32_t q4 = static_cast<uint32_t>(DType::kQ4_0), q4k = static_cast<uint32_t>(DType::kQ4_K);
+  const uint32_t f16 = static_cast<uint32_t>(DType::kF16);
+  const CpuFeatures all = CpuFeatures::FromSet(kAllCpuFeatures);
+  const IsaKernels i8mm = BuildKernels(Isa::kNeonI8mm, all), dot = BuildKernels(Isa::kNeonDot, all);
+  const IsaKernels neon = BuildKernels(Isa::kNeon, all);
+  EXPECT_TRUE(i8mm.needs.dot_tile[q4] & kFeatI8mm) << "the smmla tile must declare i8mm";
+  EXPECT_TRUE(dot.needs.dot_tile[q4] & kFeatDotProd);
+  EXPECT_EQ(i8mm.dot_tile[q4k], dot.dot_tile[q4k]);  // K-quants: sdot at both levels
+  EXPECT_NE(dot.dot_tile[q4], neon.dot_tile[q4]);
+  EXPECT_EQ(dot.dot_tile[f16], neon.dot_tile[f16]);  // float tiles come from the baseline
+
+  const IsaKernels no_i8mm = BuildKernels(Isa::kNeonI8mm, CpuFeatures::FromSet(kAllCpuFeatures & ~kFeatI8mm));
+  EXPECT_EQ(no_i8mm.dot_tile[q4], dot.dot_tile[q4]);
+  const IsaKernels no_dot = BuildKernels(Isa::kNeonI8mm, CpuFeatures::FromSet(kAllCpuFeatures & ~kFeatDotProd));
+  for (uint32_t i = 0; i < kDTypeCount; ++i) EXPECT_EQ(no_dot.dot_tile[i], neon.dot_tile[i]) << i;
+  const IsaKernels no_neon = BuildKernels(Isa::kNeon, CpuFeatures::FromSet(kAllCpuFeatures & ~kFeatNeon));
+  for (uint32_t i = 0; i < kDTypeCount; ++i) EXPECT_EQ(no_neon.dot_tile[i], RefKernels().dot_tile[i]) << i;
+}
+#endif
+
+// CI sets GEMRUN_REQUIRE_ISA to the level its machine (or emulator: qemu -cpu max has dotprod
+// and i8mm) must offer, so that the SIMD parity tests cannot pass by skipping.
+TEST(KernelsIsaTest, RequiredIsaIsAvailable) {
+  const char* want = std::getenv("GEMRUN_REQUIRE_ISA");
+  if (!want || !*want) GTEST_SKIP() << "GEMRUN_REQUIRE_ISA is not set";
+  bool known = false;
+  for (Isa isa : kIsas)
+    if (!std::strcmp(want, IsaName(isa))) {
+      known = true;
+      EXPECT_TRUE(IsaAvailable(isa)) << want << " is not available (CPU features 0x" << std::hex
+                                     << DetectCpuFeatures().Set() << ")";
+    }
+  EXPECT_TRUE(known) << "unknown level GEMRUN_REQUIRE_ISA=" << want;
+}
 
 TEST(KernelsIsaTest, AvailabilityFollowsTheBaseline) {
   const FeatureSet have = DetectCpuFeatures().Set();

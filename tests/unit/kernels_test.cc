@@ -32,10 +32,12 @@ const DType kWeightTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::k
                               DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_NL, DType::kIQ4_XS};
 const DType kActFormats[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ8_1, DType::kQ8_K};
 
+// Every SIMD level of this binary the CPU runs (x86: avx2, avx2vnni, avx512; AArch64: neon,
+// neondot, neoni8mm).
 std::vector<Isa> SimdIsas() {
   std::vector<Isa> v;
-  for (Isa i : {Isa::kAvx2, Isa::kAvx2Vnni, Isa::kAvx512})
-    if (IsaAvailable(i)) v.push_back(i);
+  for (Isa i : kIsasByRank)
+    if (i != Isa::kScalar && IsaAvailable(i)) v.push_back(i);
   return v;
 }
 
@@ -43,8 +45,21 @@ std::vector<Isa> SimdIsas() {
 // loop over nothing and pass, so they say that they did not run.
 #define SKIP_WITHOUT_SIMD()                                                              \
   if (SimdIsas().empty())                                                                \
-  GTEST_SKIP() << "this CPU has no AVX2/AVX-512 (or the OS does not enable it): no SIMD " \
+  GTEST_SKIP() << "this CPU has no AVX2/AVX-512/NEON (or the OS does not enable it): no SIMD " \
                   "kernels to compare with the scalar twins"
+
+#if defined(__aarch64__)
+// The parity tests here cover the NEON levels the CPU has; one it lacks is reported as a skip
+// with the reason (CI requires all three: GEMRUN_REQUIRE_ISA in kernels_isa_test).
+TEST(KernelsTest, EveryNeonLevelIsCompared) {
+  std::string missing;
+  for (Isa isa : {Isa::kNeon, Isa::kNeonDot, Isa::kNeonI8mm})
+    if (!IsaAvailable(isa)) missing += std::string(missing.empty() ? "" : ", ") + IsaName(isa);
+  if (!missing.empty())
+    GTEST_SKIP() << "this CPU lacks the features of " << missing << " (dotprod: sdot, i8mm: smmla): "
+                 << "those tiles were not compared with the scalar twins";
+}
+#endif
 
 // Activations shaped like a model's: mostly N(0, 1) with a few outliers, an all-zero block and
 // some exact zeros.
@@ -389,8 +404,7 @@ TEST(KernelsTest, GeluMulMatchesScalarBitwise) {
   for (int i = 0; i < 1003; ++i) x.push_back(nd(rng));
   for (size_t i = 0; i < x.size(); ++i) up.push_back(nd(rng));
   const IsaKernels& ref = KernelsFor(Isa::kScalar);
-  for (Isa isa : {Isa::kAvx2, Isa::kAvx2Vnni, Isa::kAvx512}) {
-    if (!IsaAvailable(isa)) continue;
+  for (Isa isa : SimdIsas()) {
     for (const float* u : {static_cast<const float*>(nullptr), static_cast<const float*>(up.data())}) {
       const int64_t n = static_cast<int64_t>(x.size()) - 3;  // odd tail
       std::vector<float> a(n), b(n);

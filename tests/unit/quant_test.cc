@@ -643,8 +643,14 @@ TEST(Fp16, RoundToNearestEvenSpotChecks) {
   EXPECT_EQ(Fp32ToFp16(NAN) & 0x7E00, 0x7E00);
 }
 
-#ifdef __FLT16_MAX__
+#if defined(__aarch64__) || defined(__FLT16_MAX__)
 // The compiler's _Float16 conversion is IEEE round-to-nearest-even: an independent oracle.
+// (GCC 12 has no _Float16 in C++ on AArch64; its __fp16 converts with the same fcvt.)
+#if defined(__aarch64__)
+using CompilerHalf = __fp16;
+#else
+using CompilerHalf = _Float16;
+#endif
 TEST(Fp16, MatchesCompilerFloat16OnRandomBits) {
   std::mt19937 rng(7);
   for (int i = 0; i < 2000000; ++i) {
@@ -652,7 +658,7 @@ TEST(Fp16, MatchesCompilerFloat16OnRandomBits) {
     if (i % 2) u = (u & 0x80000000u) | (0x30000000u + (u % 0x18000000u));  // near half range
     const float f = BitsFloat(u);
     if (std::isnan(f)) continue;
-    const _Float16 h = (_Float16)f;
+    const CompilerHalf h = (CompilerHalf)f;
     uint16_t want;
     std::memcpy(&want, &h, 2);
     ASSERT_EQ(Fp32ToFp16(f), want) << std::hex << u;

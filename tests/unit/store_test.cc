@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "base/sha256.h"
+#include "store/sha256.h"
 #include "store/bundle.h"
 #include "store/manifest.h"
 #include "store/ref.h"

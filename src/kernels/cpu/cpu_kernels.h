@@ -8,6 +8,10 @@ namespace gemrun::kernels {
 IsaKernels Avx2Kernels();
 IsaKernels Avx2VnniKernels();  // only the kRows16 tiles; the rest comes from Avx2Kernels
 IsaKernels Avx512Kernels();
+// AArch64 (kernels/cpu/neon*.cc): the ASIMD table, its sdot twin, and the smmla tiles.
+IsaKernels NeonKernels();
+IsaKernels NeonDotKernels();
+IsaKernels NeonI8mmKernels();
 // Whether the kernels for `isa` were compiled into this binary.
 bool CpuKernelsCompiled(Isa isa);
 }  // namespace gemrun::kernels

@@ -1,5 +1,5 @@
 // SHA-256 against the FIPS 180-4 / NIST vectors, across update boundaries, and on a file.
-#include "base/sha256.h"
+#include "store/sha256.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // SHA-256 through OpenSSL's EVP interface (libcrypto picks the CPU's fastest code path).
-#include "base/sha256.h"
+#include "store/sha256.h"
 
 #include <openssl/evp.h>
 
