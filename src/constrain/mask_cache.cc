@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "constrain/class_trie.h"
 #include "constrain/matcher.h"
 
 namespace gemrun::constrain {
@@ -121,21 +122,44 @@ std::shared_ptr<const MaskEntry> MaskCache::Find(int32_t node, int64_t dfa_id, i
   return it->second;
 }
 
+void MaskCache::MakeRoom(size_t size) {
+  if (bytes_ + size <= max_bytes_) return;
+  // Emptied, not evicted one by one: rare (a long-running server over many distinct grammars),
+  // and DFA ids stay unique, so no stale entry can ever match again.
+  entries_.clear();
+  class_tries_.clear();
+  dfa_ids_.clear();
+  bytes_ = 0;
+  ++stats_.clears;
+}
+
 std::shared_ptr<const MaskEntry> MaskCache::Insert(int32_t node, int64_t dfa_id, int32_t state,
                                                    const FollowBytes& follow, MaskEntry entry) {
   auto e = std::make_shared<const MaskEntry>(std::move(entry));
   const size_t size = e->Bytes();
   std::lock_guard<std::mutex> lock(mu_);
-  if (bytes_ + size > max_bytes_) {
-    // Emptied, not evicted one by one: rare (a long-running server over many distinct
-    // grammars), and the ids of DFAs stay unique so no stale entry can ever match again.
-    entries_.clear();
-    dfa_ids_.clear();
-    bytes_ = 0;
-    ++stats_.clears;
-  }
+  MakeRoom(size);
   auto [it, fresh] = entries_.emplace(Key{dfa_id, node, state, follow}, e);
   if (fresh) bytes_ += size;
+  return it->second;
+}
+
+std::shared_ptr<const ClassTrie> MaskCache::FindClassTrie(int64_t dfa_id, const FollowBytes& follow) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = class_tries_.find(Key{dfa_id, 0, 0, follow});
+  return it == class_tries_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const ClassTrie> MaskCache::InsertClassTrie(int64_t dfa_id, const FollowBytes& follow, ClassTrie ct) {
+  auto c = std::make_shared<const ClassTrie>(std::move(ct));
+  const size_t size = c->Bytes();
+  std::lock_guard<std::mutex> lock(mu_);
+  MakeRoom(size);
+  auto [it, fresh] = class_tries_.emplace(Key{dfa_id, 0, 0, follow}, c);
+  if (fresh) {
+    bytes_ += size;
+    ++stats_.class_tries;
+  }
   return it->second;
 }
 
@@ -145,6 +169,7 @@ MaskCache::Stats MaskCache::stats() const {
   s.entries = entries_.size();
   s.bytes = bytes_;
   s.dfas = dfa_ids_.size();
+  s.class_tries = class_tries_.size();
   return s;
 }
 

@@ -22,6 +22,7 @@
 namespace gemrun::constrain {
 
 struct TokenTrie;
+struct ClassTrie;
 
 struct MaskGroup {
   int32_t end_state = 0, cp = 0;
@@ -59,13 +60,18 @@ class MaskCache {
   std::shared_ptr<const MaskEntry> Insert(int32_t node, int64_t dfa_id, int32_t state, const FollowBytes& follow,
                                           MaskEntry entry);
 
+  // The vocabulary trie folded over a DFA's byte classes (class_trie.h), per (DFA, follow).
+  std::shared_ptr<const ClassTrie> FindClassTrie(int64_t dfa_id, const FollowBytes& follow);
+  std::shared_ptr<const ClassTrie> InsertClassTrie(int64_t dfa_id, const FollowBytes& follow, ClassTrie ct);
+
   struct Stats {
-    uint64_t hits = 0, misses = 0, clears = 0;
+    uint64_t hits = 0, misses = 0, clears = 0, class_tries = 0;
     size_t entries = 0, bytes = 0, dfas = 0;
   };
   Stats stats() const;
 
  private:
+  void MakeRoom(size_t size);  // with mu_ held
   struct Key {
     int64_t dfa;
     int32_t node, state;
@@ -79,6 +85,7 @@ class MaskCache {
   const size_t max_bytes_;
   mutable std::mutex mu_;
   std::unordered_map<Key, std::shared_ptr<const MaskEntry>, KeyHash> entries_;
+  std::unordered_map<Key, std::shared_ptr<const ClassTrie>, KeyHash> class_tries_;  // node, state: 0
   std::unordered_map<std::string, int64_t> dfa_ids_;
   int64_t next_dfa_id_ = 0;
   size_t bytes_ = 0;

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "constrain/class_trie.h"
+
 namespace gemrun::constrain {
 namespace {
 
@@ -212,7 +214,11 @@ std::shared_ptr<const MaskEntry> Matcher::Entry(int32_t node, int dfa, int state
   int64_t& id = dfa_ids_[static_cast<size_t>(dfa)];
   if (id < 0) id = cache_->DfaId(d);
   if (auto e = cache_->Find(node, id, state, follow)) return e;
-  return cache_->Insert(node, id, state, follow, ComputeMaskEntry(*trie_, node, d, state, follow));
+  if (node != 0) return cache_->Insert(node, id, state, follow, ComputeMaskEntry(*trie_, node, d, state, follow));
+  // At the root, every state of the DFA walks the same folded trie: fold once, walk it per state.
+  std::shared_ptr<const ClassTrie> ct = cache_->FindClassTrie(id, follow);
+  if (!ct) ct = cache_->InsertClassTrie(id, follow, BuildClassTrie(*trie_, d, follow));
+  return cache_->Insert(node, id, state, follow, ComputeMaskEntryByClass(*ct, trie_->n_vocab, d, state));
 }
 
 // Tokens below trie node `node` (whose bytes are already matched) allowed by the stacks in `set`:
