@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <regex>
 #include <sstream>
 
 #include "constrain/constrain.h"
@@ -108,6 +109,47 @@ TEST(ConstrainSchema, InvalidCasesNameKeywordAndPointer) {
       const std::string p = c["pointer"];
       EXPECT_NE(msg.find(p), std::string::npos) << c["id"] << ": " << msg;
     }
+  }
+}
+
+// oneOf is generated as anyOf only where no value can match two branches; otherwise refused
+// naming oneOf and its pointer (never a silently wrong answer).
+TEST(ConstrainSchema, OneOfExclusivity) {
+  const char* disjoint[] = {
+      R"({"oneOf":[{"type":"string"},{"type":"integer"},{"type":"null"}]})",
+      R"({"oneOf":[{"const":"a"},{"enum":["b","c"]},{"type":"integer"}]})",
+      R"({"oneOf":[{"type":"object","properties":{"k":{"const":"x"},"v":{"type":"integer"}},"required":["k"]},
+                   {"type":"object","properties":{"k":{"enum":["y","z"]}},"required":["k"]}]})",
+      R"({"oneOf":[{"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"additionalProperties":false},
+                   {"type":"object","properties":{"b":{"type":"string"}},"required":["b"],"additionalProperties":false}]})",
+      R"({"oneOf":[{"type":"string","format":"ipv4"},{"type":"string","format":"ipv6"}]})",
+      R"({"$defs":{"t":{"type":"object","properties":{"kind":{"const":1}},"required":["kind"]}},
+          "oneOf":[{"$ref":"#/$defs/t"},{"type":"object","properties":{"kind":{"const":2}},"required":["kind"]}]})",
+      R"({"type":"object","properties":{"n":{"type":"integer"}},"required":["kind"],
+          "oneOf":[{"properties":{"kind":{"const":"a"}}},{"properties":{"kind":{"const":"b"}}}]})",
+  };
+  for (const char* s : disjoint) EXPECT_TRUE(CompileJsonSchema(s).ok()) << s << ": " << CompileJsonSchema(s).status().message();
+  auto g = MustCompile(CompileJsonSchema(disjoint[2]));
+  ASSERT_TRUE(g);
+  EXPECT_TRUE(GrammarAccepts(g, R"({"k":"x","v":3})"));
+  EXPECT_TRUE(GrammarAccepts(g, R"({"k":"z"})"));
+  EXPECT_FALSE(GrammarAccepts(g, R"({"k":"w"})"));
+  const std::vector<std::pair<const char*, std::string>> overlapping = {
+      {R"({"oneOf":[{"type":"string"},{"type":"string","maxLength":3}]})", "'oneOf' at /oneOf"},
+      {R"({"oneOf":[{"type":"number"},{"type":"integer"}]})", "'oneOf' at /oneOf"},
+      {R"({"oneOf":[{"const":1},{"enum":[2,1.0]}]})", "'oneOf' at /oneOf"},
+      {R"({"properties":{"x":{"oneOf":[{"type":"string","format":"ipv4"},{"type":"string","format":"hostname"}]}}})",
+       "'oneOf' at /properties/x/oneOf"},
+      {R"({"items":{"oneOf":[{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]},
+                              {"type":"object","properties":{"b":{"type":"string"}},"required":["b"]}]},"type":"array"})",
+       "'oneOf' at /items/oneOf"},
+      {R"({"oneOf":[{"type":"string","pattern":"^a"},{"type":"string","pattern":"^b"}]})", "'oneOf' at /oneOf"},
+  };
+  for (const auto& [schema, want] : overlapping) {
+    auto r = CompileJsonSchema(schema);
+    ASSERT_FALSE(r.ok()) << schema;
+    EXPECT_NE(r.status().message().find(want), std::string::npos) << schema << " -> " << r.status().message();
+    EXPECT_TRUE(CompileJsonSchema(std::regex_replace(schema, std::regex("oneOf"), "anyOf")).ok()) << schema;
   }
 }
 
