@@ -2,15 +2,18 @@
 #include "constrain/class_trie.h"
 
 #include <algorithm>
+#include <string>
 
 #include "constrain/matcher.h"
 
 namespace gemrun::constrain {
-namespace {
 
 // Byte classes: bytes with equal DFA columns (next state and count in every state) and equal
 // follow membership. Column hashes find candidates, an exact comparison decides.
-void ClassifyBytes(const Dfa& d, const FollowBytes& follow, ClassTrie* ct, std::vector<uint8_t>* dead) {
+ClassTrie ClassifyBytes(const Dfa& d, const FollowBytes& follow) {
+  ClassTrie out;
+  ClassTrie* ct = &out;
+  std::vector<uint8_t>* dead = &out.dead;
   auto in_follow = [&](int b) { return ((follow[static_cast<size_t>(b) >> 6] >> (b & 63)) & 1) != 0; };
   auto same = [&](int a, int b) {
     if (in_follow(a) != in_follow(b)) return false;
@@ -46,12 +49,23 @@ void ClassifyBytes(const Dfa& d, const FollowBytes& follow, ClassTrie* ct, std::
     ct->is_follow.push_back(in_follow(b) ? 1 : 0);
     dead->push_back(is_dead[static_cast<size_t>(b)]);
   }
+  return out;
 }
+
+std::string ClassTrie::PartitionKey() const {
+  std::string k(reinterpret_cast<const char*>(cls.data()), cls.size());
+  for (size_t c = 0; c < rep.size(); ++c) k += static_cast<char>(dead[c] | is_follow[c] << 1);
+  return k;
+}
+
+namespace {
 
 // Open addressing (parent node, class) -> child node.
 class ChildTable {
  public:
-  ChildTable() : keys_(size_t{1} << 16, 0), vals_(size_t{1} << 16, 0) {}
+  // Small at first: most folded tries have a few hundred nodes, and a large zeroed table costs
+  // page faults on every build.
+  ChildTable() : keys_(size_t{1} << 10, 0), vals_(size_t{1} << 10, 0) {}
   // The child's id, or `fresh` after recording it as the child.
   int32_t FindOrAdd(int32_t parent, uint8_t k, int32_t fresh) {
     if ((used_ + 1) * 2 > keys_.size()) Grow();
@@ -125,21 +139,25 @@ void DrainDense(std::vector<uint64_t>& dense, std::vector<uint32_t>& touched, st
 }  // namespace
 
 size_t ClassTrie::Bytes() const {
-  return sizeof(ClassTrie) + edge.capacity() * 3 + end.capacity() * 4 + word_begin.capacity() * 4 +
+  return sizeof(ClassTrie) + edge.capacity() * 4 + end.capacity() * 4 + word_begin.capacity() * 4 +
          words.capacity() * 16 + orig_begin.capacity() * 4 + orig.capacity() * 4 + rep.capacity() * 2;
 }
 
-ClassTrie BuildClassTrie(const TokenTrie& tr, const Dfa& d, const FollowBytes& follow) {
-  ClassTrie ct;
-  std::vector<uint8_t> dead;
-  ClassifyBytes(d, follow, &ct, &dead);
+void FoldTrie(const TokenTrie& tr, ClassTrie* out) {
+  ClassTrie& ct = *out;
+  const std::vector<uint8_t>& dead = ct.dead;
   // Fold the vocabulary trie: node ids in creation order, a parent before its children.
-  std::vector<int32_t> parent = {-1}, at_depth(65537, 0);
+  std::vector<int32_t> parent = {-1};
   std::vector<uint8_t> edge = {0};
   std::vector<std::pair<int32_t, int32_t>> toks, origs;  // (class node, token / vocabulary node)
   ChildTable children;
-  std::vector<int32_t> memo_parent(65537, -1), memo_child(65537, 0);
-  std::vector<uint8_t> memo_class(65537, 0);
+  // Per depth, reused across builds (written before read in preorder; the memo is stamped).
+  thread_local std::vector<int32_t> at_depth(65537), memo_parent(65537), memo_child(65537);
+  thread_local std::vector<uint32_t> memo_stamp(65537, 0);
+  thread_local std::vector<uint8_t> memo_class(65537);
+  thread_local uint32_t stamp = 0;
+  if (++stamp == 0) std::fill(memo_stamp.begin(), memo_stamp.end(), 0), stamp = 1;
+  at_depth[0] = 0;
   for (int32_t i = 1; i < tr.n_nodes();) {
     const size_t dd = tr.depth[static_cast<size_t>(i)];
     const uint8_t k = ct.cls[tr.byte[static_cast<size_t>(i)]];
@@ -151,11 +169,11 @@ ClassTrie BuildClassTrie(const TokenTrie& tr, const Dfa& d, const FollowBytes& f
     // Siblings in the vocabulary trie mostly share a class (letters after letters): reuse the
     // previous sibling's answer before probing the table.
     int32_t c;
-    if (memo_parent[dd] == p && memo_class[dd] == k) {
+    if (memo_stamp[dd] == stamp && memo_parent[dd] == p && memo_class[dd] == k) {
       c = memo_child[dd];
     } else {
       c = children.FindOrAdd(p, k, static_cast<int32_t>(parent.size()));
-      memo_parent[dd] = p, memo_class[dd] = k, memo_child[dd] = c;
+      memo_stamp[dd] = stamp, memo_parent[dd] = p, memo_class[dd] = k, memo_child[dd] = c;
     }
     if (c == static_cast<int32_t>(parent.size())) {
       parent.push_back(p);
@@ -223,6 +241,14 @@ ClassTrie BuildClassTrie(const TokenTrie& tr, const Dfa& d, const FollowBytes& f
     ct.word_begin[v + 1] = static_cast<int32_t>(ct.words.size());
   }
   Bucket(origs, new_id, n, &ct.orig_begin, &ct.orig, true);
+  ct.follow_kid.assign(n, 0);
+  for (size_t v = 1; v < n; ++v)  // creation ids here
+    if (ct.is_follow[edge[v]]) ct.follow_kid[static_cast<size_t>(new_id[static_cast<size_t>(parent[v])])] = 1;
+}
+
+ClassTrie BuildClassTrie(const TokenTrie& trie, const Dfa& dfa, const FollowBytes& follow) {
+  ClassTrie ct = ClassifyBytes(dfa, follow);
+  FoldTrie(trie, &ct);
   return ct;
 }
 
@@ -284,7 +310,7 @@ MaskEntry ComputeMaskEntryByClass(const ClassTrie& ct, int32_t n_vocab, const Df
         dense[w] |= bits;
       }
     }
-    if (d.accept[static_cast<size_t>(ns)])
+    if (ct.follow_kid[static_cast<size_t>(i)] && d.accept[static_cast<size_t>(ns)])
       for (int32_t j = i + 1; j < ct.end[static_cast<size_t>(i)]; j = ct.end[static_cast<size_t>(j)]) {
         if (!ct.is_follow[ct.edge[static_cast<size_t>(j)]]) continue;
         for (int32_t k = ct.orig_begin[static_cast<size_t>(j)]; k < ct.orig_begin[static_cast<size_t>(j) + 1]; ++k)

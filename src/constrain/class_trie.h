@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -21,17 +22,25 @@ struct ClassTrie {
   std::array<uint8_t, 256> cls{};   // byte -> class, kPruned: never taken and never a follow byte
   std::vector<uint8_t> rep;         // class -> one of its bytes
   std::vector<uint8_t> is_follow;   // class -> its bytes may follow the terminal
+  std::vector<uint8_t> dead;        // class -> the DFA takes its bytes in no state
   // Nodes in preorder (root 0), as in TokenTrie.
   std::vector<uint8_t> edge;        // [node] class of the edge into it
   std::vector<uint16_t> depth;
   std::vector<int32_t> end;
   std::vector<int32_t> word_begin;  // [node + 1] the tokens ending at a node, as (word, bits)
   std::vector<std::pair<uint32_t, uint64_t>> words;
+  std::vector<uint8_t> follow_kid;  // [node] some child's edge is a follow class
   std::vector<int32_t> orig_begin;  // [node + 1] for follow-class edges: the vocabulary trie nodes
   std::vector<int32_t> orig;
   size_t Bytes() const;
+  // The folded trie depends only on the classes (cls, dead, is_follow), not on the DFA: automata
+  // with equal keys (the same alphabet structure) share one.
+  std::string PartitionKey() const;
 };
 
+// The classes only (no nodes yet), then the fold; BuildClassTrie does both.
+ClassTrie ClassifyBytes(const Dfa& dfa, const FollowBytes& follow);
+void FoldTrie(const TokenTrie& trie, ClassTrie* ct);
 ClassTrie BuildClassTrie(const TokenTrie& trie, const Dfa& dfa, const FollowBytes& follow);
 
 // Same result as ComputeMaskEntry(trie, 0, dfa, state, follow) for the trie and follow bytes

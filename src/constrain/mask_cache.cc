@@ -100,15 +100,39 @@ size_t MaskCache::KeyHash::operator()(const Key& k) const {
   return static_cast<size_t>(h ^ (h >> 31));
 }
 
+namespace {
+
+// A hash of a sample of the automaton: cheap on a 1000-state DFA; equality is decided by
+// comparing the whole content, so a collision costs a comparison, never a wrong mask.
+uint64_t SampleHash(const Dfa& d) {
+  uint64_t h = (static_cast<uint64_t>(static_cast<uint32_t>(d.n_states)) << 32 | static_cast<uint32_t>(d.start)) *
+               0x9E3779B97F4A7C15ull;
+  const size_t n = d.trans.size(), step = std::max<size_t>(1, n / 1024);
+  for (size_t i = 0; i < n; i += step)
+    h = (h ^ (static_cast<uint64_t>(static_cast<uint32_t>(d.trans[i])) << 1 | d.counts[i])) * 0x100000001B3ull;
+  for (size_t s = 0; s < d.accept.size(); s += std::max<size_t>(1, d.accept.size() / 256)) h = (h ^ d.accept[s]) * 0x100000001B3ull;
+  return h ^ (h >> 29);
+}
+
+bool SameDfa(const Dfa& a, const Dfa& b) {
+  return a.n_states == b.n_states && a.start == b.start && a.trans == b.trans && a.counts == b.counts &&
+         a.accept == b.accept;
+}
+
+size_t DfaBytes(const Dfa& d) { return sizeof(Dfa) + d.trans.size() * 5 + d.accept.size(); }
+
+}  // namespace
+
 int64_t MaskCache::DfaId(const Dfa& dfa) {
-  std::string key = dfa.Key();  // the full content: equal keys are equal automata, never a hash guess
+  const uint64_t h = SampleHash(dfa);
   std::lock_guard<std::mutex> lock(mu_);
-  auto [it, fresh] = dfa_ids_.emplace(std::move(key), next_dfa_id_);
-  if (fresh) {
-    ++next_dfa_id_;
-    bytes_ += it->first.size();
-  }
-  return it->second;
+  auto [lo, hi] = dfa_ids_.equal_range(h);
+  for (auto it = lo; it != hi; ++it)
+    if (SameDfa(*it->second.first, dfa)) return it->second.second;
+  const int64_t id = next_dfa_id_++;
+  dfa_ids_.emplace(h, std::make_pair(std::make_shared<const Dfa>(dfa), id));
+  bytes_ += DfaBytes(dfa);
+  return id;
 }
 
 std::shared_ptr<const MaskEntry> MaskCache::Find(int32_t node, int64_t dfa_id, int32_t state, const FollowBytes& follow) {
@@ -128,6 +152,7 @@ void MaskCache::MakeRoom(size_t size) {
   // and DFA ids stay unique, so no stale entry can ever match again.
   entries_.clear();
   class_tries_.clear();
+  by_partition_.clear();
   dfa_ids_.clear();
   bytes_ = 0;
   ++stats_.clears;
@@ -150,17 +175,27 @@ std::shared_ptr<const ClassTrie> MaskCache::FindClassTrie(int64_t dfa_id, const 
   return it == class_tries_.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<const ClassTrie> MaskCache::InsertClassTrie(int64_t dfa_id, const FollowBytes& follow, ClassTrie ct) {
-  auto c = std::make_shared<const ClassTrie>(std::move(ct));
-  const size_t size = c->Bytes();
+std::shared_ptr<const ClassTrie> MaskCache::FindClassTrie(const std::string& partition) {
   std::lock_guard<std::mutex> lock(mu_);
-  MakeRoom(size);
-  auto [it, fresh] = class_tries_.emplace(Key{dfa_id, 0, 0, follow}, c);
-  if (fresh) {
+  auto it = by_partition_.find(partition);
+  return it == by_partition_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const ClassTrie> MaskCache::InsertClassTrie(int64_t dfa_id, const FollowBytes& follow,
+                                                            const std::string& partition,
+                                                            std::shared_ptr<const ClassTrie> ct) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto p = by_partition_.find(partition);
+  if (p == by_partition_.end()) {
+    const size_t size = ct->Bytes() + partition.size();
+    MakeRoom(size);
+    p = by_partition_.emplace(partition, std::move(ct)).first;
     bytes_ += size;
     ++stats_.class_tries;
   }
-  return it->second;
+  class_tries_.emplace(Key{dfa_id, 0, 0, follow}, p->second);
+  bytes_ += sizeof(Key) + 16;
+  return p->second;
 }
 
 MaskCache::Stats MaskCache::stats() const {
@@ -169,7 +204,7 @@ MaskCache::Stats MaskCache::stats() const {
   s.entries = entries_.size();
   s.bytes = bytes_;
   s.dfas = dfa_ids_.size();
-  s.class_tries = class_tries_.size();
+  s.class_tries = by_partition_.size();
   return s;
 }
 

@@ -60,9 +60,12 @@ class MaskCache {
   std::shared_ptr<const MaskEntry> Insert(int32_t node, int64_t dfa_id, int32_t state, const FollowBytes& follow,
                                           MaskEntry entry);
 
-  // The vocabulary trie folded over a DFA's byte classes (class_trie.h), per (DFA, follow).
+  // The vocabulary trie folded over a DFA's byte classes (class_trie.h): found per (DFA,
+  // follow), or per partition key (automata with the same classes share one).
   std::shared_ptr<const ClassTrie> FindClassTrie(int64_t dfa_id, const FollowBytes& follow);
-  std::shared_ptr<const ClassTrie> InsertClassTrie(int64_t dfa_id, const FollowBytes& follow, ClassTrie ct);
+  std::shared_ptr<const ClassTrie> FindClassTrie(const std::string& partition);
+  std::shared_ptr<const ClassTrie> InsertClassTrie(int64_t dfa_id, const FollowBytes& follow,
+                                                   const std::string& partition, std::shared_ptr<const ClassTrie> ct);
 
   struct Stats {
     uint64_t hits = 0, misses = 0, clears = 0, class_tries = 0;
@@ -86,7 +89,9 @@ class MaskCache {
   mutable std::mutex mu_;
   std::unordered_map<Key, std::shared_ptr<const MaskEntry>, KeyHash> entries_;
   std::unordered_map<Key, std::shared_ptr<const ClassTrie>, KeyHash> class_tries_;  // node, state: 0
-  std::unordered_map<std::string, int64_t> dfa_ids_;
+  std::unordered_map<std::string, std::shared_ptr<const ClassTrie>> by_partition_;
+  // Sampled content hash -> (the automaton, its id); a hit is confirmed by a full comparison.
+  std::unordered_multimap<uint64_t, std::pair<std::shared_ptr<const Dfa>, int64_t>> dfa_ids_;
   int64_t next_dfa_id_ = 0;
   size_t bytes_ = 0;
   Stats stats_;

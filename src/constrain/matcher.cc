@@ -217,7 +217,16 @@ std::shared_ptr<const MaskEntry> Matcher::Entry(int32_t node, int dfa, int state
   if (node != 0) return cache_->Insert(node, id, state, follow, ComputeMaskEntry(*trie_, node, d, state, follow));
   // At the root, every state of the DFA walks the same folded trie: fold once, walk it per state.
   std::shared_ptr<const ClassTrie> ct = cache_->FindClassTrie(id, follow);
-  if (!ct) ct = cache_->InsertClassTrie(id, follow, BuildClassTrie(*trie_, d, follow));
+  if (!ct) {
+    ClassTrie classes = ClassifyBytes(d, follow);
+    const std::string partition = classes.PartitionKey();
+    ct = cache_->FindClassTrie(partition);
+    if (!ct) {
+      FoldTrie(*trie_, &classes);
+      ct = std::make_shared<const ClassTrie>(std::move(classes));
+    }
+    ct = cache_->InsertClassTrie(id, follow, partition, std::move(ct));
+  }
   return cache_->Insert(node, id, state, follow, ComputeMaskEntryByClass(*ct, trie_->n_vocab, d, state));
 }
 
