@@ -171,4 +171,35 @@ bool Disjoint(const Json& a, const Json& b, const Effective& eff, int depth) {
 
 bool SchemasDisjoint(const Json& a, const Json& b, const Effective& effective) { return Disjoint(a, b, effective, 0); }
 
+// Pairwise: a pair that cannot be proven disjoint is refused, never generated as anyOf.
+Status CheckOneOfExclusive(const Json& branches, const Json& rest, const std::string& ptr,
+                           const std::function<StatusOr<Json>(const Json&)>& merge) {
+  // A sub-schema with its $ref chain and allOf resolved, as it is compiled; null: unresolved.
+  auto effective = [&](const Json& x) -> Json {
+    if (!x.is_object()) return x;
+    Json members = Json::array();
+    if (x.contains("allOf") && x["allOf"].is_array()) {
+      members = x["allOf"];
+      Json others = x;
+      others.erase("allOf");
+      members.push_back(others);
+    } else {
+      members.push_back(x);
+    }
+    auto m = merge(members);
+    return m.ok() ? *m : Json();
+  };
+  std::vector<Json> eff;
+  for (const auto& br : branches) eff.push_back(effective(rest.is_null() ? br : Json{{"allOf", Json::array({rest, br})}}));
+  for (size_t i = 0; i < eff.size(); ++i)
+    for (size_t j = i + 1; j < eff.size(); ++j)
+      if (!Disjoint(eff[i], eff[j], effective, 0))
+        return InvalidArgumentError(
+            "schema: keyword 'oneOf' at " + ptr + ": branches " + std::to_string(i) + " and " + std::to_string(j) +
+            " may both match one value and exclusivity cannot be decided (decidable: different types, a property with "
+            "disjoint const/enum values or types, a required property the other branch forbids with "
+            "additionalProperties: false, formats that cannot overlap); use anyOf if overlap is acceptable");
+  return OkStatus();
+}
+
 }  // namespace gemrun::constrain

@@ -6,6 +6,9 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <string>
+
+#include "base/status.h"
 
 namespace gemrun::constrain {
 
@@ -16,5 +19,12 @@ namespace gemrun::constrain {
 // strings, formats whose alphabets cannot overlap (an ipv4 never has the ':' an ipv6 needs).
 bool SchemasDisjoint(const nlohmann::ordered_json& a, const nlohmann::ordered_json& b,
                      const std::function<nlohmann::ordered_json(const nlohmann::ordered_json&)>& effective);
+
+// Refuses (naming 'oneOf' and `ptr`) a oneOf with two branches not provably disjoint. `rest`:
+// the sibling keywords every branch is combined with (null when only annotations); `merge`: the
+// compiler's allOf merge (resolves $ref chains) of a list of schemas.
+Status CheckOneOfExclusive(const nlohmann::ordered_json& branches, const nlohmann::ordered_json& rest,
+                           const std::string& ptr,
+                           const std::function<StatusOr<nlohmann::ordered_json>(const nlohmann::ordered_json&)>& merge);
 
 }  // namespace gemrun::constrain

@@ -61,7 +61,6 @@ class SchemaCompiler {
   StatusOr<int> Value(const Json& s, const std::string& ptr);
   StatusOr<int> Ref(const std::string& ref, const std::string& ptr);
   StatusOr<Json> Merge(const Json& all, const std::string& ptr);
-  Status CheckOneOf(const Json& branches, const Json& rest, bool plain, const std::string& ptr);
   Status CheckKeywords(const Json& s, const std::string& ptr) const;
   StatusOr<int> Typed(const Json& s, const std::string& type, const std::string& ptr, int rule);
   Status Enum(const Json& s, const std::string& ptr, int rule);
@@ -224,7 +223,9 @@ StatusOr<int> SchemaCompiler::Value(const Json& s, const std::string& ptr) {
       b_.AddAlt(rule, {b_.Ref(*br)});
     }
     // oneOf is generated as anyOf, which is only right when no value can match two branches.
-    if (std::string(comb) == "oneOf") RETURN_IF_ERROR(CheckOneOf(branches, rest, plain, ptr + "/oneOf"));
+    if (std::string(comb) == "oneOf")
+      RETURN_IF_ERROR(CheckOneOfExclusive(branches, plain ? Json() : rest, ptr + "/oneOf",
+                                          [this](const Json& all) { return Merge(all, ""); }));
     return rule;
   }
   if (s.contains("enum") || s.contains("const")) {
@@ -516,37 +517,6 @@ int SchemaCompiler::AnyObject(int depth) {
   b_.AddAlt(obj, {Lit("{}")});
   b_.AddAlt(obj, {Lit("{"), b_.Ref(member), b_.Ref(next), Lit("}")});
   return obj;
-}
-
-// Pairwise: a pair that cannot be proven disjoint is refused, never generated as anyOf.
-Status SchemaCompiler::CheckOneOf(const Json& branches, const Json& rest, bool plain, const std::string& ptr) {
-  // $ref chains and allOf resolved, as the branch is compiled; unresolvable: undecided (null).
-  auto effective = [this](const Json& x) -> Json {
-    if (!x.is_object()) return x;
-    Json members = Json::array();
-    if (x.contains("allOf") && x["allOf"].is_array()) {
-      members = x["allOf"];
-      Json rest_of = x;
-      rest_of.erase("allOf");
-      members.push_back(rest_of);
-    } else {
-      members.push_back(x);
-    }
-    auto m = Merge(members, "");
-    return m.ok() ? *m : Json();
-  };
-  std::vector<Json> eff;
-  for (const auto& br : branches) eff.push_back(effective(plain ? br : Json{{"allOf", Json::array({rest, br})}}));
-  for (size_t i = 0; i < eff.size(); ++i)
-    for (size_t j = i + 1; j < eff.size(); ++j)
-      if (!SchemasDisjoint(eff[i], eff[j], effective))
-        return Err("oneOf", ptr, "branches " + std::to_string(i) + " and " + std::to_string(j) +
-                                     " may both match one value, and exclusivity cannot be decided (supported: "
-                                     "different types, a property required in both with disjoint const/enum values "
-                                     "or types, a required property the other branch forbids with "
-                                     "additionalProperties: false, formats that cannot overlap); use anyOf if "
-                                     "overlap is acceptable");
-  return OkStatus();
 }
 
 int SchemaCompiler::AnyValue(int depth) {
