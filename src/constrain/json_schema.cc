@@ -6,6 +6,7 @@
 #include <set>
 
 #include "constrain/constrain.h"
+#include "constrain/json_oneof.h"
 #include "constrain/json_terms.h"
 
 namespace gemrun::constrain {
@@ -221,6 +222,10 @@ StatusOr<int> SchemaCompiler::Value(const Json& s, const std::string& ptr) {
       if (!br.ok()) return br.status();
       b_.AddAlt(rule, {b_.Ref(*br)});
     }
+    // oneOf is generated as anyOf, which is only right when no value can match two branches.
+    if (std::string(comb) == "oneOf")
+      RETURN_IF_ERROR(CheckOneOfExclusive(branches, plain ? Json() : rest, ptr + "/oneOf",
+                                          [this](const Json& all) { return Merge(all, ""); }));
     return rule;
   }
   if (s.contains("enum") || s.contains("const")) {

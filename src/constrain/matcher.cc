@@ -2,7 +2,8 @@
 #include "constrain/matcher.h"
 
 #include <algorithm>
-#include <unordered_map>
+
+#include "constrain/class_trie.h"
 
 namespace gemrun::constrain {
 namespace {
@@ -201,58 +202,32 @@ std::shared_ptr<const TokenTrie> TokenTrie::Build(std::vector<std::string> piece
 // ---------------------------------------------------------------------------------------------
 
 Matcher::Matcher(std::shared_ptr<const Grammar> g, std::shared_ptr<const TokenTrie> trie)
-    : trie_(std::move(trie)), rec_(std::move(g)) {}
+    : Matcher(std::move(g), trie, trie->mask_cache) {}
 
-const Matcher::CacheEntry& Matcher::Entry(int32_t node, int dfa_id, int state, const Follow& follow) {
-  const auto key = std::make_tuple(node, dfa_id, state, follow);
-  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
-  const Dfa& d = rec_.grammar().dfas[static_cast<size_t>(dfa_id)];
-  const TokenTrie& tr = *trie_;
-  CacheEntry e;
-  const size_t d0 = tr.depth[static_cast<size_t>(node)];
-  if (st_.size() < 65536) st_.resize(65536), cp_.resize(65536);
-  std::vector<int32_t>& st = st_;
-  std::vector<int32_t>& cp = cp_;
-  st[d0] = state;
-  cp[d0] = 0;
-  std::unordered_map<uint64_t, std::vector<int32_t>> groups;
-  for (int32_t i = node + 1; i < tr.end[static_cast<size_t>(node)];) {
-    const size_t dd = tr.depth[static_cast<size_t>(i)];
-    const int32_t ps = st[dd - 1];
-    const uint8_t b = tr.byte[static_cast<size_t>(i)];
-    const int32_t ns = d.Next(ps, b);
-    if (ns < 0) {
-      i = tr.end[static_cast<size_t>(i)];
-      continue;
+Matcher::Matcher(std::shared_ptr<const Grammar> g, std::shared_ptr<const TokenTrie> trie, std::shared_ptr<MaskCache> cache)
+    : trie_(std::move(trie)), cache_(cache ? std::move(cache) : std::make_shared<MaskCache>()), rec_(std::move(g)) {
+  dfa_ids_.assign(rec_.grammar().dfas.size(), -1);
+}
+
+std::shared_ptr<const MaskEntry> Matcher::Entry(int32_t node, int dfa, int state, const FollowBytes& follow) {
+  const Dfa& d = rec_.grammar().dfas[static_cast<size_t>(dfa)];
+  int64_t& id = dfa_ids_[static_cast<size_t>(dfa)];
+  if (id < 0) id = cache_->DfaId(d);
+  if (auto e = cache_->Find(node, id, state, follow)) return e;
+  if (node != 0) return cache_->Insert(node, id, state, follow, ComputeMaskEntry(*trie_, node, d, state, follow));
+  // At the root, every state of the DFA walks the same folded trie: fold once, walk it per state.
+  std::shared_ptr<const ClassTrie> ct = cache_->FindClassTrie(id, follow);
+  if (!ct) {
+    ClassTrie classes = ClassifyBytes(d, follow);
+    const std::string partition = classes.PartitionKey();
+    ct = cache_->FindClassTrie(partition);
+    if (!ct) {
+      FoldTrie(*trie_, &classes);
+      ct = std::make_shared<const ClassTrie>(std::move(classes));
     }
-    st[dd] = ns;
-    cp[dd] = cp[dd - 1] + (d.Counts(ps, b) ? 1 : 0);
-    const int32_t tb = tr.tok_begin[static_cast<size_t>(i)], te = tr.tok_begin[static_cast<size_t>(i) + 1];
-    if (tb < te) {
-      auto& v = groups[static_cast<uint64_t>(ns) << 32 | static_cast<uint32_t>(cp[dd])];
-      v.insert(v.end(), tr.tok_ids.begin() + tb, tr.tok_ids.begin() + te);
-    }
-    if (d.accept[static_cast<size_t>(ns)])
-      for (int32_t j = i + 1; j < tr.end[static_cast<size_t>(i)]; j = tr.end[static_cast<size_t>(j)]) {
-        const uint8_t cb = tr.byte[static_cast<size_t>(j)];
-        if ((follow[cb >> 6] >> (cb & 63)) & 1) {
-          e.exits.push_back({i, ns, cp[dd]});
-          break;
-        }
-      }
-    ++i;
+    ct = cache_->InsertClassTrie(id, follow, partition, std::move(ct));
   }
-  for (auto& [k, toks] : groups) {
-    std::sort(toks.begin(), toks.end());
-    Group g{static_cast<int32_t>(k >> 32), static_cast<int32_t>(k & 0xFFFFFFFF), {}};
-    for (int32_t tok : toks) {
-      const uint32_t w = static_cast<uint32_t>(tok) >> 6;
-      if (g.words.empty() || g.words.back().first != w) g.words.push_back({w, 0});
-      g.words.back().second |= uint64_t{1} << (tok & 63);
-    }
-    e.groups.push_back(std::move(g));
-  }
-  return cache_.emplace(key, std::move(e)).first->second;
+  return cache_->Insert(node, id, state, follow, ComputeMaskEntryByClass(*ct, trie_->n_vocab, d, state));
 }
 
 // Tokens below trie node `node` (whose bytes are already matched) allowed by the stacks in `set`:
@@ -271,23 +246,37 @@ void Matcher::MaskFrom(int32_t node, const StackSet& set, TokenMask* mask) {
     const Recognizer::Frame f = rec_.frame(top);
     const Terminal& t = g.terms[static_cast<size_t>(g.elems[static_cast<size_t>(f.pos)].id)];
     rec_.ExitSet(top, &cont);
-    Follow follow{};
+    FollowBytes follow{};
     for (int32_t c : cont.tops) {
       const Recognizer::Frame cf = rec_.frame(c);
       const Dfa& cd = g.dfas[static_cast<size_t>(g.terms[static_cast<size_t>(g.elems[static_cast<size_t>(cf.pos)].id)].dfa)];
+      const int32_t* row = &cd.trans[static_cast<size_t>(cf.state) * 256];
       for (int b = 0; b < 256; ++b)
-        if (cd.Next(cf.state, static_cast<uint8_t>(b)) >= 0) follow[static_cast<size_t>(b) >> 6] |= uint64_t{1} << (b & 63);
+        if (row[b] >= 0) follow[static_cast<size_t>(b) >> 6] |= uint64_t{1} << (b & 63);
     }
-    const CacheEntry& e = Entry(node, t.dfa, f.state, follow);
-    for (const Group& gr : e.groups) {
+    const std::shared_ptr<const MaskEntry> e = Entry(node, t.dfa, f.state, follow);
+    for (const MaskGroup& gr : e->groups) {
       if (!g.Feasible(t, gr.end_state, f.count + gr.cp)) continue;
       for (auto [w, bits] : gr.words) (*mask)[w] |= bits;
     }
-    if (cont.tops.empty()) continue;
+    if (cont.tops.empty() || e->exits.empty()) continue;
     const StackSet next = cont;
-    for (const ExitPoint& x : e.exits)
-      if (g.CanExit(t, x.state, f.count + x.cp)) MaskFrom(x.node, next, mask);
+    for (const MaskExit& x : e->exits)
+      if (g.CanExit(t, x.state, f.count + x.cp)) MaskChild(x.node, next, mask);
   }
+}
+
+// The tokens at and below trie node `child` given the stacks before its byte.
+void Matcher::MaskChild(int32_t child, const StackSet& set, TokenMask* mask) {
+  const TokenTrie& tr = *trie_;
+  StackSet after;
+  rec_.Advance(set, tr.byte[static_cast<size_t>(child)], &after);
+  if (after.empty()) return;
+  for (int32_t k = tr.tok_begin[static_cast<size_t>(child)]; k < tr.tok_begin[static_cast<size_t>(child) + 1]; ++k) {
+    const int32_t tok = tr.tok_ids[static_cast<size_t>(k)];
+    (*mask)[static_cast<size_t>(tok) >> 6] |= uint64_t{1} << (tok & 63);
+  }
+  if (tr.end[static_cast<size_t>(child)] > child + 1) MaskFrom(child, after, mask);
 }
 
 void Matcher::WalkFrom(int32_t node, const StackSet& start, TokenMask* mask) {

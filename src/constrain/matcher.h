@@ -6,9 +6,11 @@
 //
 // Masks: the vocabulary is a byte trie in preorder. For a stack whose top is terminal T in DFA
 // state s, the tokens that stay inside T are context-independent: they are cached per
-// (DFA, s, follow bytes) as groups (end state, code points) of bitset words, so a free-text
-// string costs a few thousand word ORs, not a 262k-token walk. Only the trie nodes where T can
-// end and a continuation byte follows are walked with the full recognizer.
+// (DFA content, s, follow bytes) as groups (end state, code points) of bitset words in a
+// MaskCache (mask_cache.h) shared by every matcher over the trie, across steps, requests and
+// grammars, so a free-text string costs a few thousand word ORs, not a 262k-token walk. Only
+// the trie nodes where T can end and a continuation byte follows are walked with the full
+// recognizer (the parser is consulted only where a lexeme completes).
 #pragma once
 
 #include <array>
@@ -21,6 +23,7 @@
 
 #include "base/status.h"
 #include "constrain/grammar.h"
+#include "constrain/mask_cache.h"
 
 namespace gemrun {
 class Tokenizer;
@@ -39,6 +42,8 @@ struct TokenTrie {
   std::vector<int32_t> tok_begin; // [node + 1] tokens ending at a node: tok_ids[tok_begin[i], tok_begin[i+1])
   std::vector<int32_t> tok_ids;
   std::vector<std::string> pieces;  // [token] the bytes it stands for ("" when excluded)
+  // Shared by every Matcher built over this trie unless one is given its own.
+  std::shared_ptr<MaskCache> mask_cache = std::make_shared<MaskCache>();
 
   // pieces[i] == "" excludes token i.
   static std::shared_ptr<const TokenTrie> Build(std::vector<std::string> pieces);
@@ -100,7 +105,10 @@ class Recognizer {
 
 class Matcher {
  public:
+  // Uses the trie's shared mask cache.
   Matcher(std::shared_ptr<const Grammar> g, std::shared_ptr<const TokenTrie> trie);
+  // Uses `cache` instead (e.g. a fresh one, to compare against the shared one in tests).
+  Matcher(std::shared_ptr<const Grammar> g, std::shared_ptr<const TokenTrie> trie, std::shared_ptr<MaskCache> cache);
 
   // Tokens that keep the output a prefix of the language (EOG excluded: see CanEnd()).
   void ComputeMask(TokenMask* mask);
@@ -110,28 +118,17 @@ class Matcher {
   const Recognizer& recognizer() const { return rec_; }
 
  private:
-  struct Group {
-    int32_t end_state, cp;
-    std::vector<std::pair<uint32_t, uint64_t>> words;
-  };
-  struct ExitPoint {
-    int32_t node, state, cp;
-  };
-  struct CacheEntry {
-    std::vector<Group> groups;
-    std::vector<ExitPoint> exits;
-  };
-  using Follow = std::array<uint64_t, 4>;
-  const CacheEntry& Entry(int32_t node, int dfa, int state, const Follow& follow);
+  std::shared_ptr<const MaskEntry> Entry(int32_t node, int dfa, int state, const FollowBytes& follow);
   void MaskFrom(int32_t node, const StackSet& set, TokenMask* mask);
+  void MaskChild(int32_t child, const StackSet& set, TokenMask* mask);
   void WalkFrom(int32_t node, const StackSet& start, TokenMask* mask);
   static constexpr int32_t kCacheMinSubtree = 4096;  // trie nodes
 
   std::shared_ptr<const TokenTrie> trie_;
+  std::shared_ptr<MaskCache> cache_;
   Recognizer rec_;
-  std::map<std::tuple<int32_t, int, int, Follow>, CacheEntry> cache_;
+  std::vector<int64_t> dfa_ids_;  // per grammar DFA: its MaskCache id (-1 until first needed)
   std::vector<StackSet> walk_sets_;
-  std::vector<int32_t> st_, cp_;  // per-depth DFA state and code points of the cache walk
 };
 
 // Whether the whole of `text` is in the grammar's language.

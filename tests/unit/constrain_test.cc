@@ -4,9 +4,14 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <random>
+#include <set>
+#include <tuple>
+#include <regex>
 #include <sstream>
 
+#include "constrain/class_trie.h"
 #include "constrain/constrain.h"
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
@@ -111,6 +116,47 @@ TEST(ConstrainSchema, InvalidCasesNameKeywordAndPointer) {
   }
 }
 
+// oneOf is generated as anyOf only where no value can match two branches; otherwise refused
+// naming oneOf and its pointer (never a silently wrong answer).
+TEST(ConstrainSchema, OneOfExclusivity) {
+  const char* disjoint[] = {
+      R"({"oneOf":[{"type":"string"},{"type":"integer"},{"type":"null"}]})",
+      R"({"oneOf":[{"const":"a"},{"enum":["b","c"]},{"type":"integer"}]})",
+      R"({"oneOf":[{"type":"object","properties":{"k":{"const":"x"},"v":{"type":"integer"}},"required":["k"]},
+                   {"type":"object","properties":{"k":{"enum":["y","z"]}},"required":["k"]}]})",
+      R"({"oneOf":[{"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"additionalProperties":false},
+                   {"type":"object","properties":{"b":{"type":"string"}},"required":["b"],"additionalProperties":false}]})",
+      R"({"oneOf":[{"type":"string","format":"ipv4"},{"type":"string","format":"ipv6"}]})",
+      R"({"$defs":{"t":{"type":"object","properties":{"kind":{"const":1}},"required":["kind"]}},
+          "oneOf":[{"$ref":"#/$defs/t"},{"type":"object","properties":{"kind":{"const":2}},"required":["kind"]}]})",
+      R"({"type":"object","properties":{"n":{"type":"integer"}},"required":["kind"],
+          "oneOf":[{"properties":{"kind":{"const":"a"}}},{"properties":{"kind":{"const":"b"}}}]})",
+  };
+  for (const char* s : disjoint) EXPECT_TRUE(CompileJsonSchema(s).ok()) << s << ": " << CompileJsonSchema(s).status().message();
+  auto g = MustCompile(CompileJsonSchema(disjoint[2]));
+  ASSERT_TRUE(g);
+  EXPECT_TRUE(GrammarAccepts(g, R"({"k":"x","v":3})"));
+  EXPECT_TRUE(GrammarAccepts(g, R"({"k":"z"})"));
+  EXPECT_FALSE(GrammarAccepts(g, R"({"k":"w"})"));
+  const std::vector<std::pair<const char*, std::string>> overlapping = {
+      {R"({"oneOf":[{"type":"string"},{"type":"string","maxLength":3}]})", "'oneOf' at /oneOf"},
+      {R"({"oneOf":[{"type":"number"},{"type":"integer"}]})", "'oneOf' at /oneOf"},
+      {R"({"oneOf":[{"const":1},{"enum":[2,1.0]}]})", "'oneOf' at /oneOf"},
+      {R"({"properties":{"x":{"oneOf":[{"type":"string","format":"ipv4"},{"type":"string","format":"hostname"}]}}})",
+       "'oneOf' at /properties/x/oneOf"},
+      {R"({"items":{"oneOf":[{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]},
+                              {"type":"object","properties":{"b":{"type":"string"}},"required":["b"]}]},"type":"array"})",
+       "'oneOf' at /items/oneOf"},
+      {R"({"oneOf":[{"type":"string","pattern":"^a"},{"type":"string","pattern":"^b"}]})", "'oneOf' at /oneOf"},
+  };
+  for (const auto& [schema, want] : overlapping) {
+    auto r = CompileJsonSchema(schema);
+    ASSERT_FALSE(r.ok()) << schema;
+    EXPECT_NE(r.status().message().find(want), std::string::npos) << schema << " -> " << r.status().message();
+    EXPECT_TRUE(CompileJsonSchema(std::regex_replace(schema, std::regex("oneOf"), "anyOf")).ok()) << schema;
+  }
+}
+
 struct SchemaCase {
   const char* schema;
   std::vector<const char*> good, bad;
@@ -171,8 +217,9 @@ TEST(ConstrainSchema, RefusalsNameKeywordAndPointer) {
 }
 
 // Brute force: token t is allowed iff feeding its bytes keeps the recognizer alive.
-void CheckMaskAgainstBruteForce(GrammarPtr g, std::shared_ptr<const TokenTrie> trie, int steps, uint32_t seed) {
-  Matcher m(g, trie);
+void CheckMaskAgainstBruteForce(GrammarPtr g, std::shared_ptr<const TokenTrie> trie, int steps, uint32_t seed,
+                                std::shared_ptr<MaskCache> cache = nullptr) {
+  Matcher m = cache ? Matcher(g, trie, cache) : Matcher(g, trie);
   std::mt19937 rng(seed);
   TokenMask mask;
   for (int step = 0; step < steps; ++step) {
@@ -249,6 +296,95 @@ TEST(ConstrainMask, Gemma3VocabMatchesBruteForce) {
   CheckMaskAgainstBruteForce(g, trie, 8, 3);
   auto gb = MustCompile(CompileGbnf(ReadFile(kData + "/grammars/syslog-line.gbnf")));
   CheckMaskAgainstBruteForce(gb, trie, 6, 4);
+}
+
+
+std::shared_ptr<const TokenTrie> VocabTrie(const std::string& path) {
+  auto f = GgufFile::Open(path);
+  EXPECT_TRUE(f.ok()) << f.status().message();
+  if (!f.ok()) return nullptr;
+  auto tok = Tokenizer::FromGguf(**f);
+  EXPECT_TRUE(tok.ok()) << tok.status().message();
+  return tok.ok() ? TokenTrie::FromTokenizer(**tok) : nullptr;
+}
+
+TEST(ConstrainMask, Gemma4VocabMatchesBruteForce) {
+  auto trie = VocabTrie(std::string(GEMRUN_TEST_DATA) + "/testdata/models/g4-tiny-q8_0.gguf");
+  ASSERT_TRUE(trie);
+  uint32_t seed = 11;
+  for (const char* f : {"/alert-triage.json", "/dns-record-change.json", "/k8s-deployment.json"}) {
+    auto g = MustCompile(CompileJsonSchema(ReadFile(kData + f)));
+    ASSERT_TRUE(g);
+    for (int run = 0; run < 3; ++run) CheckMaskAgainstBruteForce(g, trie, 40, seed++);
+  }
+}
+
+// Masks from a cache warmed by other requests and another schema equal masks computed with a
+// fresh cache, step by step; a cache too small to keep anything (emptied on every insert) too.
+TEST(ConstrainMask, SharedCacheEqualsFreshCompute) {
+  auto trie = VocabTrie(std::string(GEMRUN_TEST_DATA) + "/tokenizer/gemma3-vocab.gguf");
+  ASSERT_TRUE(trie);
+  auto tiny = std::make_shared<MaskCache>(1);
+  uint32_t seed = 21;
+  for (const char* f : {"/log-line-parse.json", "/nginx-access-parse.json", "/log-line-parse.json"}) {
+    auto g = MustCompile(CompileJsonSchema(ReadFile(kData + f)));
+    ASSERT_TRUE(g);
+    Matcher shared(g, trie), fresh(g, trie, std::make_shared<MaskCache>()), small(g, trie, tiny);
+    std::mt19937 rng(seed++);
+    TokenMask a, b, c;
+    for (int step = 0; step < 40; ++step) {
+      shared.ComputeMask(&a);
+      fresh.ComputeMask(&b);
+      small.ComputeMask(&c);
+      ASSERT_EQ(a, b) << f << " step " << step;
+      ASSERT_EQ(a, c) << f << " step " << step;
+      std::vector<int32_t> allowed;
+      for (int32_t t = 0; t < trie->n_vocab; ++t)
+        if (MaskHas(a, t)) allowed.push_back(t);
+      if (allowed.empty()) break;
+      const int32_t t = allowed[rng() % allowed.size()];
+      ASSERT_TRUE(shared.Accept(t).ok() && fresh.Accept(t).ok() && small.Accept(t).ok());
+    }
+  }
+  const MaskCache::Stats st = trie->mask_cache->stats();
+  EXPECT_GT(st.hits, 0u);
+  EXPECT_GT(st.class_tries, 0u);
+  EXPECT_GT(tiny->stats().clears, 0u);
+}
+
+// The folded (byte-class) walk gives the entry of the direct vocabulary-trie walk, for every
+// state of several automata (free string body, formats, numbers).
+TEST(ConstrainMask, ClassTrieEntryEqualsDirectWalk) {
+  auto trie = VocabTrie(std::string(GEMRUN_TEST_DATA) + "/tokenizer/gemma3-vocab.gguf");
+  ASSERT_TRUE(trie);
+  auto g = MustCompile(CompileJsonSchema(
+      R"({"type":"object","properties":{"h":{"type":"string","format":"hostname"},"s":{"type":"string","maxLength":9},)"
+      R"("n":{"type":"number","minimum":-3,"maximum":70.5},"t":{"type":"string","format":"date-time"}},"required":["h","s","n","t"]})"));
+  ASSERT_TRUE(g);
+  auto flatten = [&](const MaskEntry& e) {
+    std::map<std::pair<int32_t, int32_t>, std::vector<uint64_t>> groups;
+    for (const MaskGroup& gr : e.groups) {
+      auto& m = groups[{gr.end_state, gr.cp}];
+      m.resize((static_cast<size_t>(trie->n_vocab) + 63) / 64);
+      for (auto [w, bits] : gr.words) m[w] |= bits;
+    }
+    std::set<std::tuple<int32_t, int32_t, int32_t>> exits;
+    for (const MaskExit& x : e.exits) exits.insert({x.node, x.state, x.cp});
+    return std::make_pair(groups, exits);
+  };
+  FollowBytes follow{};
+  for (int b : {'"', ',', '}', '.', 'e'}) follow[static_cast<size_t>(b) >> 6] |= uint64_t{1} << (b & 63);
+  int checked = 0;
+  for (const Dfa& d : g->dfas) {
+    if (d.n_states < 3) continue;
+    const ClassTrie ct = BuildClassTrie(*trie, d, follow);
+    for (int s = 0; s < d.n_states; s += std::max(1, d.n_states / 6)) {
+      EXPECT_EQ(flatten(ComputeMaskEntryByClass(ct, trie->n_vocab, d, s)), flatten(ComputeMaskEntry(*trie, 0, d, s, follow)))
+          << "dfa with " << d.n_states << " states, state " << s;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 10);
 }
 
 }  // namespace
