@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/constrain_flags.h"
 #include "cli/gen_flags.h"
+#include "engine/tool_calls.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/utf8.h"
 #include "cli/images.h"
@@ -98,7 +99,8 @@ int CmdRun(int argc, char** argv) {
                "  gemrun run -m model.gguf -f /var/log/syslog -p \"Summarise the errors\" --temp 0 --json\n"
                "  gemrun run -m model.gguf --prompt-ids 2,105,2364 -n 16 --temp 0 --json\n"
                "  gemrun run -m gemma-4-12b.gguf --mmproj mmproj.gguf --audio call.wav -p \"Transcribe <audio>\"\n"
-               "  gemrun run -m model.gguf -p \"Triage this alert\" --schema triage.schema.json --json\n\n"
+               "  gemrun run -m model.gguf -p \"Triage this alert\" --schema triage.schema.json --json\n"
+               "  gemrun run -m model.gguf -p \"Restart nginx on web-3\" --tools ops.json --tool-choice required --json\n\n"
                "constrained output (--schema/--json-object/--grammar/--regex): a refused constraint exits 1 naming the "
                "keyword; an answer cut by -n or a full context exits 3 (never a truncated document)\n\n"
                "exit codes: 0 ok, 1 usage error (incl. a prompt longer than the context), 2 model/file error, "
@@ -139,6 +141,7 @@ int CmdRun(int argc, char** argv) {
 
   std::vector<int32_t> ids;
   std::string user;
+  constrain::ToolSyntax tool_syntax = constrain::ToolSyntax::kJson;
   if (!prompt_ids.empty()) {
     if (Status s = ParseTokenIds("--prompt-ids", prompt_ids, &ids); !s.ok()) return ReportError("run", s);
   } else {
@@ -164,13 +167,19 @@ int CmdRun(int argc, char** argv) {
       std::vector<ChatMessage> msgs;
       if (!system.empty()) msgs.push_back({"system", system});
       msgs.push_back({"user", user});
-      auto enc = tmpl->Encode(e.tokenizer(), msgs, ChatOptions{.enable_thinking = think,
-                                                               .parse_special_in_content = f.parse_special_in_content});
+      ChatOptions co{.enable_thinking = think, .parse_special_in_content = f.parse_special_in_content};
+      if (Status s = constraint.ApplyTools(e.tokenizer(), tmpl->format(), &f.gen, &co); !s.ok())
+        return ReportError("run", s);
+      tool_syntax = ToolSyntaxFor(tmpl->format());
+      auto enc = tmpl->Encode(e.tokenizer(), msgs, co);
       if (!enc.ok()) return ReportError("run", enc.status());
       ids = std::move(*enc);
       f.gen.extra_eog = tmpl->StopTokens(e.tokenizer().vocab());
     }
   }
+  if (constraint.tools_active() && (raw || !prompt_ids.empty() || !images.empty() || !audios.empty()))
+    return ReportError("run", InvalidArgumentError("--tools works with the chat format and a text prompt "
+                                                   "(not with --raw, --prompt-ids, --image or --audio)"));
   std::vector<PromptSegment> segments;
   if (!images.empty() || !audios.empty()) {
     if (!prompt_ids.empty() || raw)
@@ -221,10 +230,18 @@ int CmdRun(int argc, char** argv) {
   auto res = (*session)->Generate(std::span<const PromptSegment>(segments), f.gen, on_token);
   if (!res.ok()) return ReportError("run", res.status());
   if (!res->constraint_error.empty()) return ReportError("run", InternalError(res->constraint_error));
+  std::string answer = res->text;
+  nlohmann::json calls = nlohmann::json::array();
+  if (constraint.tools_active()) {
+    auto parsed = ParseToolCalls(res->text, tool_syntax);
+    if (!parsed.ok()) return ReportError("run", InternalError(parsed.status().message()));
+    answer = parsed->content;
+    for (const ToolCall& c : parsed->calls) calls.push_back({{"name", c.name}, {"arguments", c.arguments}});
+  }
   const Timings& t = res->timings;
   if (json) {
     nlohmann::json out = {
-        {"text", utf8::Sanitize(res->text)},
+        {"text", utf8::Sanitize(answer)},
         {"tokens", res->tokens},
         {"finish_reason", FinishReasonName(res->finish)},
         {"finish_detail", FinishReasonDetail(res->finish)},
@@ -232,6 +249,7 @@ int CmdRun(int argc, char** argv) {
                    {"total_tokens", n_prompt + static_cast<int64_t>(res->tokens.size())}, {"cached_tokens", t.cached_tokens}}},
         {"timings", {{"load_ms", t.load_ms}, {"prompt_ms", t.prompt_ms}, {"prompt_tokens_per_s", t.PromptTokPerS()},
                      {"gen_ms", t.gen_ms}, {"gen_tokens_per_s", t.GenTokPerS()}}}};
+    if (constraint.tools_active()) out["tool_calls"] = calls;
     std::printf("%s\n", out.dump().c_str());
   } else {
     std::printf("\n");

@@ -47,7 +47,7 @@ GenerateParams WithSuppressed(const Tokenizer& tok, GenerateParams p, int64_t n_
 
 Generation::Generation(const Tokenizer& tok, const GenerateParams& p, int64_t n_vocab, TokenCallback cb)
     : tok_(tok), p_(WithSuppressed(tok, p, n_vocab)), n_vocab_(n_vocab), cb_(std::move(cb)), sampler_(p_.sampling, n_vocab),
-      decoder_(tok) {
+      decoder_(tok, p.decode_special) {
   std::erase_if(p_.stop, [](const std::string& s) { return s.empty(); });
   if (p_.grammar) {
     if (!p_.grammar_vocab) p_.grammar_vocab = constrain::TokenTrie::FromTokenizer(tok_);
@@ -71,10 +71,10 @@ void Generation::ApplyConstraint(float* logits) {
 
 void Generation::CheckConstraintAtEnd(FinishReason why) {
   if (!matcher_ || !constraint_error_.empty()) return;
-  if (why == FinishReason::kEog || why == FinishReason::kStopString) {
-    // Fail closed: whatever ended the output, the final text itself must be in the language.
-    if (constrain::GrammarAccepts(p_.grammar, text_)) return;
-  }
+  // Fail closed: whatever ended the output, the final text itself must be in the language. A
+  // complete answer at the token limit is still a complete answer (e.g. free text under
+  // tool_choice "auto"); only an answer cut inside the structure is an error.
+  if (why != FinishReason::kCancelled && constrain::GrammarAccepts(p_.grammar, text_)) return;
   switch (why) {
     case FinishReason::kLength:
       constraint_error_ = "generation hit the token limit (max_tokens = " + std::to_string(p_.max_tokens) +

@@ -36,6 +36,9 @@ struct GenerateParams {
   // trie is built from the tokenizer when not given (share one across requests).
   std::shared_ptr<const constrain::Grammar> grammar;
   std::shared_ptr<const constrain::TokenTrie> grammar_vocab;
+  // Decode special tokens as their text (Gemma 4 tool calls are spelled with special tokens;
+  // the grammar vocabulary decides which may appear).
+  bool decode_special = false;
 };
 
 // What one sampled token produced. `text` is the newly complete output text (may be empty
