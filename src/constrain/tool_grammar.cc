@@ -132,7 +132,7 @@ StatusOr<GrammarPtr> CompileToolGrammar(const std::vector<ToolDecl>& decls, cons
   // calls_k: one to k calls, separated by "\n" (kJson) or nothing (Gemma 4).
   int calls = b.NewRule("calls");
   b.AddAlt(calls, {b.Ref(call)});
-  for (int k = 2; k <= kMaxParallelCalls; ++k) {
+  for (int k = 2; k <= choice.max_calls; ++k) {
     const int more = b.NewRule("calls");
     b.AddAlt(more, {b.Ref(call)});
     if (syntax == ToolSyntax::kJson) b.AddAlt(more, {b.Ref(call), *b.Literal("\n"), b.Ref(calls)});

@@ -24,14 +24,15 @@ struct ToolDecl {
 };
 
 enum class ToolChoiceMode { kAuto, kNone, kRequired, kNamed };
+constexpr int kMaxParallelCalls = 4;
 struct ToolChoice {
   ToolChoiceMode mode = ToolChoiceMode::kAuto;
   std::string name;  // kNamed
+  int max_calls = kMaxParallelCalls;  // 1: no parallel calls
 };
 
 enum class ToolSyntax { kJson, kGemma4 };
 
-constexpr int kMaxParallelCalls = 4;
 // Text markers of the two syntaxes (Gemma 4's are special tokens of its vocabulary).
 inline constexpr std::string_view kJsonCallOpen = "<tool_call>\n";
 inline constexpr std::string_view kJsonCallClose = "\n</tool_call>";

@@ -39,6 +39,9 @@ Json CompletionJson(const ResponseMeta& m, const CompletionResult& r, const ApiR
 Json ChatRoleChunk(const ResponseMeta& m);  // first chunk: delta {"role": "assistant", "content": ""}
 Json ChatDeltaChunk(const ResponseMeta& m, const std::vector<TokenOut>& tokens, const ApiRequest& req);
 Json ChatFinishChunk(const ResponseMeta& m, FinishReason finish);
+// A chunk with any delta and finish_reason (null or a word): held-back content and tool_calls
+// deltas of a tools request, its "tool_calls" / "length" finish.
+Json ChatChunk(const ResponseMeta& m, Json delta, Json finish_reason);
 Json CompletionDeltaChunk(const ResponseMeta& m, const std::vector<TokenOut>& tokens, const ApiRequest& req);
 Json CompletionFinishChunk(const ResponseMeta& m, FinishReason finish);
 // The include_usage chunk: "choices": [] and "usage".
