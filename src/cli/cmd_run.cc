@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/constrain_flags.h"
 #include "cli/gen_flags.h"
+#include "engine/reasoning.h"
 #include "engine/tool_calls.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/utf8.h"
@@ -121,7 +122,15 @@ int CmdRun(int argc, char** argv) {
   app.add_flag("--json", json, "print one JSON object at the end (text, tokens, finish_reason, usage, timings)");
   app.add_flag("--raw", raw, "no chat template: the prompt text is tokenized as is (BOS added)");
   app.add_flag("--no-stdin", no_stdin, "do not read piped standard input");
-  app.add_flag("--think", think, "Gemma 4: enable the thinking channel");
+  app.add_flag("--think", think, "Gemma 4: enable the thinking channel (same as --reasoning on)");
+  std::string reasoning = "off";
+  int64_t reasoning_budget = -1;
+  app.add_option("--reasoning", reasoning, "Gemma 4 thinking: on|off (default off); the thought goes to stderr "
+                                           "(dimmed) and to \"reasoning\" in --json, never into the answer, e.g. "
+                                           "--reasoning on --reasoning-budget 512")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--reasoning-budget", reasoning_budget, "with --reasoning on: at most N thought tokens, then the "
+                                                         "thought is closed and the answer starts (default: no limit)");
   ImageOptions io;
   std::vector<std::string> images, audios;
   app.add_option("--mmproj", io.mmproj, "projector (mmproj-*.gguf) for --image and --audio");
@@ -137,6 +146,7 @@ int CmdRun(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (Status s = f.Finish(); !s.ok()) return ReportError("run", s);
+  think = think || reasoning == "on";
   if (Status s = constraint.Apply(&f.gen); !s.ok()) return ReportError("run", s);
 
   std::vector<int32_t> ids;
@@ -171,6 +181,9 @@ int CmdRun(int argc, char** argv) {
       if (Status s = constraint.ApplyTools(e.tokenizer(), tmpl->format(), &f.gen, &co); !s.ok())
         return ReportError("run", s);
       tool_syntax = ToolSyntaxFor(tmpl->format());
+      if (think)
+        if (Status s = EnableReasoning(e.tokenizer(), tmpl->format(), reasoning_budget, &f.gen, &co); !s.ok())
+          return ReportError("run", s);
       auto enc = tmpl->Encode(e.tokenizer(), msgs, co);
       if (!enc.ok()) return ReportError("run", enc.status());
       ids = std::move(*enc);
@@ -220,20 +233,27 @@ int CmdRun(int argc, char** argv) {
   for (const auto& seg : segments) n_prompt += seg.size();
   auto session = e.NewSession();
   if (!session.ok()) return ReportError("run", session.status());
-  auto on_token = [json](const TokenEvent& ev) {
-    if (!json && !ev.text.empty()) {
-      std::fwrite(ev.text.data(), 1, ev.text.size(), stdout);
-      std::fflush(stdout);
-    }
+  // The thought goes to stderr (dimmed on a terminal), the answer to stdout.
+  ChannelSplitter splitter;
+  const bool dim = isatty(STDERR_FILENO);
+  auto show = [dim](const ChannelSplitter::Out& o) {
+    if (!o.thought.empty()) std::fprintf(stderr, "%s%s%s", dim ? "\033[2m" : "", o.thought.c_str(), dim ? "\033[0m" : "");
+    std::fwrite(o.answer.data(), 1, o.answer.size(), stdout);
+    std::fflush(stdout);
+  };
+  auto on_token = [&](const TokenEvent& ev) {
+    if (!json && !ev.text.empty()) show(think ? splitter.Push(ev.text) : ChannelSplitter::Out{"", std::string(ev.text)});
     return true;
   };
   auto res = (*session)->Generate(std::span<const PromptSegment>(segments), f.gen, on_token);
   if (!res.ok()) return ReportError("run", res.status());
   if (!res->constraint_error.empty()) return ReportError("run", InternalError(res->constraint_error));
-  std::string answer = res->text;
+  if (!json) show(splitter.Flush());
+  const ChannelSplitter::Out channels = think ? ChannelSplitter::Split(res->text) : ChannelSplitter::Out{"", res->text};
+  std::string answer = channels.answer;
   nlohmann::json calls = nlohmann::json::array();
   if (constraint.tools_active()) {
-    auto parsed = ParseToolCalls(res->text, tool_syntax);
+    auto parsed = ParseToolCalls(answer, tool_syntax);
     if (!parsed.ok()) return ReportError("run", InternalError(parsed.status().message()));
     answer = parsed->content;
     for (const ToolCall& c : parsed->calls) calls.push_back({{"name", c.name}, {"arguments", c.arguments}});
@@ -250,6 +270,7 @@ int CmdRun(int argc, char** argv) {
         {"timings", {{"load_ms", t.load_ms}, {"prompt_ms", t.prompt_ms}, {"prompt_tokens_per_s", t.PromptTokPerS()},
                      {"gen_ms", t.gen_ms}, {"gen_tokens_per_s", t.GenTokPerS()}}}};
     if (constraint.tools_active()) out["tool_calls"] = calls;
+    if (think) out["reasoning"] = utf8::Sanitize(channels.thought);
     std::printf("%s\n", out.dump().c_str());
   } else {
     std::printf("\n");

@@ -251,7 +251,7 @@ StatusOr<nlohmann::ordered_json> Gemma4ArgsToJson(std::string_view text) {
   return v;
 }
 
-std::shared_ptr<const constrain::TokenTrie> ToolCallVocab(const Tokenizer& tok, ToolSyntax syntax) {
+std::shared_ptr<const constrain::TokenTrie> ToolCallVocab(const Tokenizer& tok, ToolSyntax syntax, bool thought) {
   const Vocab& v = tok.vocab();
   std::vector<std::string> pieces(static_cast<size_t>(v.size()));
   constexpr uint32_t kExcluded = kAttrControl | kAttrUnknown | kAttrUnused | kAttrUserDefined;
@@ -263,10 +263,11 @@ std::shared_ptr<const constrain::TokenTrie> ToolCallVocab(const Tokenizer& tok, 
       pieces[static_cast<size_t>(id)] = std::string(tok.Piece(id));
       continue;
     }
-    if (syntax != ToolSyntax::kGemma4) continue;
     const std::string p(tok.Piece(id, /*special=*/true));
-    for (std::string_view s : specials)
-      if (p == s) pieces[static_cast<size_t>(id)] = p;
+    if (syntax == ToolSyntax::kGemma4)
+      for (std::string_view s : specials)
+        if (p == s) pieces[static_cast<size_t>(id)] = p;
+    if (thought && (p == "<|channel>" || p == "<channel|>")) pieces[static_cast<size_t>(id)] = p;
   }
   return constrain::TokenTrie::Build(std::move(pieces));
 }

@@ -50,7 +50,9 @@ StatusOr<ParsedAnswer> ParseToolCalls(std::string_view text, constrain::ToolSynt
 StatusOr<nlohmann::ordered_json> Gemma4ArgsToJson(std::string_view text);
 
 // The constrained-span vocabulary for tool calls: the normal tokens plus, for Gemma 4, the
-// special tokens that spell the call syntax (<|tool_call>, <tool_call|>, <|"|>).
-std::shared_ptr<const constrain::TokenTrie> ToolCallVocab(const Tokenizer& tok, constrain::ToolSyntax syntax);
+// special tokens that spell the call syntax (<|tool_call>, <tool_call|>, <|"|>) and, with
+// `thought`, the thought channel markers (<|channel>, <channel|>).
+std::shared_ptr<const constrain::TokenTrie> ToolCallVocab(const Tokenizer& tok, constrain::ToolSyntax syntax,
+                                                          bool thought = false);
 
 }  // namespace gemrun

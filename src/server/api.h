@@ -86,6 +86,7 @@ struct ApiRequest {
   bool include_usage = false;         // stream_options.include_usage
   std::vector<ImageInput> images;     // each has one kImageSlot in `messages`, same order
   ToolRequest tools;                  // tools / tool_choice / tool history (server/structured.h)
+  bool reasoning = false;             // thinking on (OpenAI reasoning_effort, Ollama think; Gemma 4)
 };
 
 // Largest nesting depth of a request body: deeper documents are refused before parsing.

@@ -8,6 +8,7 @@
 #include "server/http_internal.h"
 #include "server/ollama.h"
 #include "server/openai.h"
+#include "engine/reasoning.h"
 #include "server/structured.h"
 
 namespace gemrun::server {
@@ -64,9 +65,10 @@ ImagePolicy PolicyOf(const GenerateContext& ctx) {
                      .test_public = ctx.opts->test_public};
 }
 
-std::optional<ApiError> Parse(Endpoint ep, const Json& j, const GenerateContext& ctx, ApiRequest* out) {
+std::optional<ApiError> Parse(Endpoint ep, const Json& j, const nlohmann::ordered_json* ordered,
+                              const GenerateContext& ctx, ApiRequest* out) {
   const Backend& b = *ctx.backend;
-  const RequestLimits lim{.n_vocab = b.engine->model().config().n_vocab, .images = PolicyOf(ctx)};
+  const RequestLimits lim{.n_vocab = b.engine->model().config().n_vocab, .images = PolicyOf(ctx), .ordered = ordered};
   const int64_t n_ctx = b.scheduler->options().n_ctx;
   switch (ep) {
     case Endpoint::kChatCompletions: return ParseChatCompletionRequest(j, lim, out);
@@ -265,7 +267,26 @@ struct Stream {
   bool started = false;
   std::chrono::milliseconds ping{0};  // SSE: a comment after this long without output (0: never)
   Clock::time_point last_write = Clock::now();
+  ChannelSplitter channels;  // reasoning: thought and answer deltas told apart
 };
+
+// One streamed piece of thought and/or answer, in the endpoint's format.
+std::string RenderChannels(const Stream& st, const ChannelSplitter::Out& o) {
+  std::string out;
+  const ApiRequest& r = st.req;
+  if (r.endpoint == Endpoint::kChatCompletions) {
+    if (!o.thought.empty()) out += SseEvent(ChatChunk(st.meta, Json{{"reasoning_content", o.thought}}, nullptr));
+    if (!o.answer.empty()) out += SseEvent(ChatChunk(st.meta, Json{{"content", o.answer}}, nullptr));
+    return out;
+  }
+  if (!IsOllama(r.endpoint) || (o.thought.empty() && o.answer.empty())) return out;
+  Json j = OllamaDeltaJson(r, st.meta.model, Rfc3339(std::chrono::system_clock::now()), o.answer);
+  if (!o.thought.empty()) {
+    if (r.endpoint == Endpoint::kOllamaChat) j["message"]["thinking"] = o.thought;
+    else j["thinking"] = o.thought;
+  }
+  return NdjsonLine(j);
+}
 
 std::string RenderTokens(Stream& st, std::vector<TokenOut>& toks) {
   std::string out;
@@ -276,6 +297,10 @@ std::string RenderTokens(Stream& st, std::vector<TokenOut>& toks) {
   }
   for (TokenOut& t : toks) {
     if (r.tools.given) break;  // a tools answer is held back: calls must not leak into content
+    if (r.reasoning && r.endpoint != Endpoint::kCompletions) {  // thoughts never reach content
+      out += RenderChannels(st, st.channels.Push(t.text));
+      continue;
+    }
     if (t.eog ? t.text.empty() : (t.text.empty() && !r.gen.logprobs)) continue;
     if (t.eog) t.piece.clear();
     const std::vector<TokenOut> one{std::move(t)};
@@ -288,13 +313,15 @@ std::string RenderTokens(Stream& st, std::vector<TokenOut>& toks) {
   return out;
 }
 
-std::string RenderEnd(const Stream& st) {
+std::string RenderEnd(Stream& st) {
   const CompletionResult& res = st.job->result();
   const ApiRequest& r = st.req;
   RecordResult(res, st.job->error());
+  std::string held;
+  if (r.reasoning && !r.tools.given) held = RenderChannels(st, st.channels.Flush());
   if (const auto& err = st.job->error())
     return IsOllama(r.endpoint) ? NdjsonLine(OllamaErrorJson(*err)) : SseEvent(OpenAIErrorJson(*err));
-  const StructuredAnswer a = FinishAnswer(res, r.tools);
+  const StructuredAnswer a = FinishAnswer(res, r);
   if (a.error) {  // fail closed: an incomplete constrained answer ends the stream with an error
     if (IsOllama(r.endpoint)) return NdjsonLine(Json{{"error", *a.error}, {"done", true}, {"done_reason", "length"}});
     return SseEvent(Json{{"error", StructuredErrorJson(*a.error)}}) + std::string(kSseDone);
@@ -303,10 +330,10 @@ std::string RenderEnd(const Stream& st) {
     Json fin = OllamaFinalJson(r, st.meta.model, Rfc3339(std::chrono::system_clock::now()),
                                r.tools.given ? a.content : "", res);
     if (!a.calls.empty()) fin["message"]["tool_calls"] = OllamaToolCallsJson(a.calls);
-    return NdjsonLine(fin);
+    return held + NdjsonLine(fin);
   }
   const bool chat = r.endpoint == Endpoint::kChatCompletions;
-  std::string out;
+  std::string out = held;
   if (chat && r.tools.given) {
     if (!a.content.empty()) out += SseEvent(ChatChunk(st.meta, Json{{"content", a.content}}, nullptr));
     if (!a.calls.empty()) {
@@ -316,7 +343,7 @@ std::string RenderEnd(const Stream& st) {
       out += SseEvent(ChatFinishChunk(st.meta, res.finish));
     }
   } else {
-    out = SseEvent(chat ? ChatFinishChunk(st.meta, res.finish) : CompletionFinishChunk(st.meta, res.finish));
+    out += SseEvent(chat ? ChatFinishChunk(st.meta, res.finish) : CompletionFinishChunk(st.meta, res.finish));
   }
   if (r.include_usage) out += SseEvent(UsageChunk(st.meta, chat ? "chat.completion.chunk" : "text_completion", res.usage));
   out += kSseDone;
@@ -372,9 +399,13 @@ void RespondWhole(const std::shared_ptr<Job>& job, const ApiRequest& r, const Re
     case Endpoint::kChatCompletions: return SendJson(res, ChatCompletionJson(meta, result, r));
     case Endpoint::kCompletions: return SendJson(res, CompletionJson(meta, result, r));
     default: {
-      const StructuredAnswer a = FinishAnswer(result, r.tools);
+      const StructuredAnswer a = FinishAnswer(result, r);
       Json fin = OllamaFinalJson(r, meta.model, Rfc3339(std::chrono::system_clock::now()), a.content, result);
       if (!a.calls.empty()) fin["message"]["tool_calls"] = OllamaToolCallsJson(a.calls);
+      if (r.reasoning) {
+        if (r.endpoint == Endpoint::kOllamaChat) fin["message"]["thinking"] = a.reasoning;
+        else fin["thinking"] = a.reasoning;
+      }
       if (a.error) {
         fin["done_reason"] = "length";
         fin["error"] = *a.error;
@@ -406,10 +437,15 @@ void HandleGenerate(const GenerateContext& ctx, Endpoint ep, const httplib::Requ
     return SendError(hreq, res, *e);
   Json j;
   if (auto e = ParseJsonBody(body, &j)) return SendError(hreq, res, *e);
+  // Schemas keep their declared key order (a second, ordered parse only when there are any).
+  std::optional<nlohmann::ordered_json> ordered;
+  if (j.contains("response_format") || j.contains("format") || j.contains("tools"))
+    ordered = nlohmann::ordered_json::parse(body, nullptr, false);
   body.clear();
   body.shrink_to_fit();
   ApiRequest r;
-  if (auto e = Parse(ep, j, ctx, &r)) return SendError(hreq, res, *e);
+  if (auto e = Parse(ep, j, ordered ? &*ordered : nullptr, ctx, &r)) return SendError(hreq, res, *e);
+  ordered.reset();
   j = Json();  // image data lives on in r.images only
   if (!r.images.empty()) {
     CurrentLog().images = static_cast<int64_t>(r.images.size());
@@ -437,6 +473,9 @@ void HandleGenerate(const GenerateContext& ctx, Endpoint ep, const httplib::Requ
   if (auto e = PrepareTools(b.engine->tokenizer(), b.chat_template ? b.chat_template->format() : ChatFormat::kGemma3,
                             &r.tools, &r.messages, &r.gen, &opts))
     return SendError(hreq, res, *e);
+  if (r.reasoning && r.use_template && b.chat_template)
+    if (Status st = EnableReasoning(b.engine->tokenizer(), b.chat_template->format(), -1, &r.gen, &opts); !st.ok())
+      return SendError(hreq, res, ApiError::Of(500, "server_error", st.message()));
   if (r.images.empty()) {
     if (auto e = BuildPrompt(b, r, opts, &job->prompt)) return SendError(hreq, res, *e);
   } else {

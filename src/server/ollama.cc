@@ -64,13 +64,18 @@ Err ParseShared(const Json& b, const RequestLimits& lim, int64_t n_ctx, ApiReque
   out->stream = true;
   if (auto e = GetBool(b, "stream", "stream", &out->stream)) return e;
   if (b.contains("format"))
-    if (auto e = ParseOllamaFormat(b["format"], &out->gen)) return e;
+    if (auto e = ParseOllamaFormat(b["format"], OrderedField(lim.ordered, "format"), &out->gen)) return e;
   if (b.contains("keep_alive") && !b["keep_alive"].is_null() && !b["keep_alive"].is_string() &&
       !b["keep_alive"].is_number())
     return ApiError::BadRequest("'keep_alive' must be a duration string or a number", "keep_alive", "invalid_type");
-  bool think = false;
-  if (auto e = GetBool(b, "think", "think", &think)) return e;
-  if (think) return ApiError::Unsupported("think");
+  if (b.contains("think") && b["think"].is_string()) {  // Ollama's effort levels: any level is on
+    const std::string level = b["think"];
+    if (level != "low" && level != "medium" && level != "high")
+      return ApiError::BadRequest("'think' must be a boolean or low, medium, high", "think", "invalid_value");
+    out->reasoning = true;
+  } else if (auto e = GetBool(b, "think", "think", &out->reasoning)) {
+    return e;
+  }
   if (auto e = ParseOptions(b, n_ctx, out)) return e;
   const Status st = out->gen.sampling.Validate(lim.n_vocab);
   if (!st.ok()) return ApiError::BadRequest(st.message(), "options", "invalid_value");
@@ -109,7 +114,7 @@ Err ParseOllamaChatRequest(const Json& b, const RequestLimits& lim, int64_t n_ct
   if (auto k = FirstUnknownKey(b, {"model", "messages", "stream", "format", "options", "keep_alive", "tools", "think"}))
     return ApiError::Unsupported(*k);
   if (auto e = ParseShared(b, lim, n_ctx, out)) return e;
-  if (auto e = ParseTools(b, /*openai=*/false, &out->tools)) return e;
+  if (auto e = ParseTools(b, lim.ordered, /*openai=*/false, &out->tools)) return e;
   if (!b.contains("messages") || !b["messages"].is_array())
     return ApiError::BadRequest("'messages' is required and must be an array", "messages");
   const Json& ms = b["messages"];

@@ -198,16 +198,34 @@ Err ParseChatCompletionRequest(const Json& b, const RequestLimits& lim, ApiReque
                                    "stop", "seed", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs",
                                    "stream", "stream_options", "n", "user", "logit_bias", "top_k", "min_p",
                                    "repeat_penalty", "response_format", "tools", "tool_choice",
-                                   "parallel_tool_calls"}))
+                                   "parallel_tool_calls", "reasoning_effort", "grammar"}))
     return ApiError::Unsupported(*k);
   if (auto e = ParseCommon(b, lim, out)) return e;
   if (auto e = ParseMessages(b, lim, &out->messages, &out->images, &out->tools.messages)) return e;
   if (b.contains("response_format"))
-    if (auto e = ParseResponseFormat(b["response_format"], &out->gen)) return e;
+    if (auto e = ParseResponseFormat(b["response_format"], OrderedField(lim.ordered, "response_format"), &out->gen))
+      return e;
   bool parallel = true;
   if (auto e = GetBool(b, "parallel_tool_calls", "parallel_tool_calls", &parallel)) return e;
-  if (auto e = ParseTools(b, /*openai=*/true, &out->tools)) return e;
+  if (auto e = ParseTools(b, lim.ordered, /*openai=*/true, &out->tools)) return e;
   if (!parallel) out->tools.choice.max_calls = 1;
+  std::string effort;
+  if (auto e = GetString(b, "reasoning_effort", "reasoning_effort", &effort)) return e;
+  if (!effort.empty() && effort != "none" && effort != "minimal" && effort != "low" && effort != "medium" &&
+      effort != "high")
+    return ApiError::BadRequest("'reasoning_effort' must be none, minimal, low, medium or high", "reasoning_effort",
+                                "invalid_value");
+  out->reasoning = effort == "low" || effort == "medium" || effort == "high";
+  // llama.cpp's extension: a GBNF grammar for the answer.
+  std::string grammar;
+  if (auto e = GetString(b, "grammar", "grammar", &grammar)) return e;
+  if (!grammar.empty()) {
+    if (out->gen.grammar)
+      return ApiError::BadRequest("'grammar' cannot be combined with 'response_format'", "grammar", "invalid_value");
+    auto g = constrain::CompileGbnf(grammar);
+    if (!g.ok()) return ApiError::BadRequest("'grammar' was refused: " + g.status().message(), "grammar", "invalid_grammar");
+    out->gen.grammar = *g;
+  }
   int64_t max_tokens = -1;
   if (auto e = GetInt(b, "max_tokens", "max_tokens", 1, INT64_MAX, &max_tokens)) return e;
   if (auto e = GetInt(b, "max_completion_tokens", "max_completion_tokens", 1, INT64_MAX, &max_tokens)) return e;
@@ -319,8 +337,9 @@ Json Chunk(const ResponseMeta& m, const char* object, Json choice) {
 }  // namespace
 
 Json ChatCompletionJson(const ResponseMeta& m, const CompletionResult& r, const ApiRequest& req) {
-  const StructuredAnswer a = FinishAnswer(r, req.tools);
+  const StructuredAnswer a = FinishAnswer(r, req);
   Json msg = {{"role", "assistant"}, {"content", a.content}, {"refusal", nullptr}};
+  if (req.reasoning) msg["reasoning_content"] = a.reasoning;
   std::string finish = OpenAIFinishReason(r.finish);
   if (!a.calls.empty()) {
     msg["tool_calls"] = OpenAIToolCallsJson(a.calls, /*stream=*/false);

@@ -16,6 +16,9 @@ struct RequestLimits {
   int64_t n_vocab = 0;        // logit_bias ids must be below it
   size_t max_messages = 1024;
   ImagePolicy images;         // image parts / Ollama images: allowed only when images.enabled
+  // The body again with its key order kept (when it carries schemas): schemas compile in their
+  // declared order (property order, and the first refused keyword is the one written first).
+  const nlohmann::ordered_json* ordered = nullptr;
 };
 
 std::optional<ApiError> ParseChatCompletionRequest(const Json& body, const RequestLimits& lim, ApiRequest* out);

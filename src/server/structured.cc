@@ -4,6 +4,8 @@
 #include <map>
 #include <mutex>
 
+#include "engine/reasoning.h"
+
 namespace gemrun::server {
 namespace {
 
@@ -14,10 +16,10 @@ Err Refused(const std::string& param, const Status& st) {
   return ApiError::BadRequest("'" + param + "' was refused: " + st.message(), param, "invalid_schema");
 }
 
-Err CompileSchemaInto(const Json& schema, const std::string& param, GenerateParams* gen) {
+Err CompileSchemaInto(const Json& schema, const OJson* ordered, const std::string& param, GenerateParams* gen) {
   if (!schema.is_object() && !schema.is_boolean())
     return ApiError::BadRequest("'" + param + "' must be a JSON Schema object", param, "invalid_type");
-  auto g = constrain::CompileJsonSchema(schema.dump());
+  auto g = constrain::CompileJsonSchema(ordered ? ordered->dump() : schema.dump());
   if (!g.ok()) return Refused(param, g.status());
   gen->grammar = *g;
   return std::nullopt;
@@ -43,7 +45,13 @@ std::shared_ptr<const constrain::TokenTrie> SharedVocab(const Tokenizer& tok, co
 
 }  // namespace
 
-Err ParseResponseFormat(const Json& rf, GenerateParams* gen) {
+const OJson* OrderedField(const OJson* body, const char* key) {
+  if (!body || !body->is_object()) return nullptr;
+  auto it = body->find(key);
+  return it == body->end() ? nullptr : &*it;
+}
+
+Err ParseResponseFormat(const Json& rf, const OJson* ordered, GenerateParams* gen) {
   if (rf.is_null()) return std::nullopt;
   if (!rf.is_object() || !rf.contains("type") || !rf["type"].is_string())
     return ApiError::BadRequest("'response_format' must be an object with a string 'type'", "response_format",
@@ -71,17 +79,18 @@ Err ParseResponseFormat(const Json& rf, GenerateParams* gen) {
   if (auto e = GetBool(js, "strict", "response_format.json_schema.strict", &strict)) return e;
   // strict or not, the schema is enforced: gemrun never answers outside a schema it accepted.
   if (!js.contains("schema") || js["schema"].is_null()) return JsonObjectInto(gen);
-  return CompileSchemaInto(js["schema"], "response_format.json_schema.schema", gen);
+  const OJson* ojs = OrderedField(OrderedField(ordered, "json_schema"), "schema");
+  return CompileSchemaInto(js["schema"], ojs, "response_format.json_schema.schema", gen);
 }
 
-Err ParseOllamaFormat(const Json& format, GenerateParams* gen) {
+Err ParseOllamaFormat(const Json& format, const OJson* ordered, GenerateParams* gen) {
   if (format.is_null() || format == "") return std::nullopt;
   if (format == "json") return JsonObjectInto(gen);
-  if (format.is_object()) return CompileSchemaInto(format, "format", gen);
+  if (format.is_object()) return CompileSchemaInto(format, ordered, "format", gen);
   return ApiError::BadRequest("'format' must be \"json\" or a JSON Schema object", "format", "invalid_value");
 }
 
-Err ParseTools(const Json& body, bool openai, ToolRequest* out) {
+Err ParseTools(const Json& body, const OJson* ordered_body, bool openai, ToolRequest* out) {
   const bool has_tools = body.contains("tools") && !body["tools"].is_null() &&
                          !(body["tools"].is_array() && body["tools"].empty());
   std::string choice = "auto";
@@ -106,7 +115,8 @@ Err ParseTools(const Json& body, bool openai, ToolRequest* out) {
       return ApiError::BadRequest("'tool_choice' '" + choice + "' needs 'tools'", "tool_choice", "invalid_value");
     return std::nullopt;
   }
-  auto decls = constrain::ParseToolDecls(OJson(body["tools"]));
+  const OJson* ot = OrderedField(ordered_body, "tools");
+  auto decls = constrain::ParseToolDecls(ot ? *ot : OJson(body["tools"]));
   if (!decls.ok()) return ApiError::BadRequest(decls.status().message(), "tools", "invalid_value");
   auto c = constrain::ParseToolChoice(choice, *decls);
   if (!c.ok()) return ApiError::BadRequest(c.status().message(), "tool_choice", "invalid_value");
@@ -188,15 +198,21 @@ Err PrepareTools(const Tokenizer& tok, ChatFormat format, ToolRequest* tools, st
   return std::nullopt;
 }
 
-StructuredAnswer FinishAnswer(const CompletionResult& r, const ToolRequest& tools) {
+StructuredAnswer FinishAnswer(const CompletionResult& r, const ApiRequest& req) {
+  const ToolRequest& tools = req.tools;
   StructuredAnswer a;
   a.content = r.text;
+  if (req.reasoning) {
+    ChannelSplitter::Out ch = ChannelSplitter::Split(r.text);
+    a.content = std::move(ch.answer);
+    a.reasoning = std::move(ch.thought);
+  }
   if (!r.constraint_error.empty()) {
     a.error = r.constraint_error;
     return a;
   }
   if (!tools.given) return a;
-  auto parsed = ParseToolCalls(r.text, tools.syntax);
+  auto parsed = ParseToolCalls(a.content, tools.syntax);
   if (!parsed.ok()) {
     a.error = "the tool calls could not be read back: " + parsed.status().message();
     return a;

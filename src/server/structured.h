@@ -17,13 +17,18 @@ namespace gemrun::server {
 
 // OpenAI "response_format": text | json_object | json_schema {name, strict, schema}. A schema
 // that does not compile is a 400 naming the keyword; the grammar goes to gen->grammar.
-std::optional<ApiError> ParseResponseFormat(const Json& rf, GenerateParams* gen);
+// `ordered`: the same field with its key order (nullptr: use `rf`).
+std::optional<ApiError> ParseResponseFormat(const Json& rf, const nlohmann::ordered_json* ordered, GenerateParams* gen);
 // Ollama "format": "json" or a JSON Schema object.
-std::optional<ApiError> ParseOllamaFormat(const Json& format, GenerateParams* gen);
+std::optional<ApiError> ParseOllamaFormat(const Json& format, const nlohmann::ordered_json* ordered,
+                                          GenerateParams* gen);
 // "tools" and "tool_choice" (OpenAI: "auto" | "none" | "required" | {"type": "function",
 // "function": {"name"}}; Ollama: tools only, choice auto). Every function's parameters are
 // compiled here (400 naming the keyword and the function).
-std::optional<ApiError> ParseTools(const Json& body, bool openai, ToolRequest* out);
+std::optional<ApiError> ParseTools(const Json& body, const nlohmann::ordered_json* ordered_body, bool openai,
+                                   ToolRequest* out);
+// The field `key` of the ordered body, if there is one.
+const nlohmann::ordered_json* OrderedField(const nlohmann::ordered_json* body, const char* key);
 // An assistant message's "tool_calls" (arguments as a JSON string (OpenAI) or object (Ollama)).
 std::optional<ApiError> ParseMessageToolCalls(const Json& calls, const std::string& path, std::vector<ToolCall>* out);
 
@@ -36,11 +41,12 @@ std::optional<ApiError> PrepareTools(const Tokenizer& tok, ChatFormat format, To
 // The answer of a finished request: content and calls, or an error (incomplete constrained
 // answer, or calls that do not parse). ids "call_<k>".
 struct StructuredAnswer {
-  std::string content;
+  std::string content;    // the answer (thought removed)
+  std::string reasoning;  // the thought channel (ApiRequest::reasoning)
   std::vector<ToolCall> calls;
   std::optional<std::string> error;  // why the answer is not a valid result (finish_reason becomes "length")
 };
-StructuredAnswer FinishAnswer(const CompletionResult& r, const ToolRequest& tools);
+StructuredAnswer FinishAnswer(const CompletionResult& r, const ApiRequest& req);
 
 // {"message", "type": "invalid_response_error", "code": "constraint_incomplete"}
 Json StructuredErrorJson(const std::string& message);
