@@ -164,6 +164,7 @@ Err ParseMessages(const Json& b, const RequestLimits& lim, std::vector<ChatMessa
         msg.role != "tool")
       return ApiError::BadRequest("'" + p + ".role' must be system, developer, user, assistant or tool, got '" +
                                   msg.role + "'", p + ".role", "invalid_value");
+    if (m.contains("name") && msg.role != "tool") return ApiError::Unsupported(p + ".name");
     MessageTools mt;
     if (m.contains("tool_calls") && msg.role != "assistant")
       return ApiError::BadRequest("'" + p + ".tool_calls' is allowed in assistant messages only", p + ".tool_calls");
@@ -171,7 +172,8 @@ Err ParseMessages(const Json& b, const RequestLimits& lim, std::vector<ChatMessa
     if (msg.role == "tool") {
       if (auto e = GetString(m, "tool_call_id", p + ".tool_call_id", &mt.tool_name)) return e;
       if (mt.tool_name.empty())
-        if (auto e = GetString(m, "name", p + ".name", &mt.tool_name)) return e;
+        return ApiError::BadRequest("'" + p + ".tool_call_id' is required in tool messages (the id of the call it "
+                                    "answers)", p + ".tool_call_id", "missing_required_parameter");
     }
     const bool content_optional = !mt.calls.empty();
     if (!m.contains("content") || m["content"].is_null()) {
