@@ -172,9 +172,10 @@ std::vector<ChatPart> ChatTemplate::RenderGemma4(std::span<const ChatMessage> me
     } else {
       out.Content(utf8::TrimPy(m.content));
     }
-    if (!is_tool(i + 1)) out += kGemma4End;
+    // A model message that called tools stays open for the results that follow it.
+    if (!(model && !m.tool_text.empty() && is_tool(i + 1))) out += kGemma4End;
   }
-  const bool after_tools = !loop.empty() && (loop.back().role == "tool");
+  const bool after_tools = !loop.empty() && loop.back().role == "tool" && !loop.back().tool_text.empty();
   if (opts.add_generation_prompt && !after_tools) {
     out += kGemma4Start;
     out += "model\n";

@@ -98,3 +98,53 @@ TEST(Reasoning, BudgetClosesTheThought) {
 
 }  // namespace
 }  // namespace gemrun
+
+namespace gemrun {
+namespace {
+
+// Scripted logits: the same answer tokens with and without a thought first give the same
+// answer stream; the thought never reaches the answer (thinking on/off on a fixture model).
+TEST(Reasoning, SameAnswerWithAndWithoutThought) {
+  auto file = GgufFile::Open(kG4);
+  if (!file.ok()) GTEST_SKIP() << "no Gemma 4 fixture: " << file.status().message();
+  auto tok = Tokenizer::FromGguf(**file);
+  ASSERT_TRUE(tok.ok());
+  const Tokenizer& t = **tok;
+  const int64_t n_vocab = t.vocab().size();
+  const EncodeOptions plain{.add_special = false, .parse_special = true};
+  const std::vector<int32_t> answer = t.Encode("The disk is full.", plain);
+  const std::vector<int32_t> thought = t.Encode("<|channel>thought\nCheck df first.<channel|>", plain);
+  auto run = [&](const std::vector<int32_t>& script, bool think) {
+    GenerateParams p;
+    p.max_tokens = static_cast<int64_t>(script.size());
+    p.sampling.temperature = 0;
+    p.decode_special = think;
+    std::string streamed_answer, streamed_thought;
+    ChannelSplitter split;
+    Generation gen(t, p, n_vocab, [&](const TokenEvent& ev) {
+      const auto o = think ? split.Push(ev.text) : ChannelSplitter::Out{"", std::string(ev.text)};
+      streamed_answer += o.answer;
+      streamed_thought += o.thought;
+      return true;
+    });
+    std::vector<float> logits(static_cast<size_t>(n_vocab));
+    for (size_t i = 0; i < script.size(); ++i) {
+      std::fill(logits.begin(), logits.end(), 0.0f);
+      logits[static_cast<size_t>(script[i])] = 50.0f;
+      if (!gen.Step(logits.data(), false)) break;
+    }
+    const auto o = split.Flush();
+    return std::make_pair(streamed_answer + o.answer, streamed_thought + o.thought);
+  };
+  std::vector<int32_t> with = thought;
+  with.insert(with.end(), answer.begin(), answer.end());
+  const auto off = run(answer, false);
+  const auto on = run(with, true);
+  EXPECT_EQ(off.first, "The disk is full.");
+  EXPECT_EQ(on.first, off.first);
+  EXPECT_EQ(on.second, "Check df first.");
+  EXPECT_EQ(on.first.find("Check"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gemrun

@@ -236,5 +236,23 @@ TEST(ToolPrompt, RenderAndFold) {
   EXPECT_NE(folded[2].content.find("and?"), std::string::npos);
 }
 
+TEST(ToolPrompt, Gemma4HistoryStaysInTheModelTurn) {
+  std::vector<ToolCall> calls = {{"c1", "get_logs", Json::parse(R"({"unit":"a.service"})")}};
+  std::vector<ChatMessage> msgs = {{"user", "hi"},
+                                   {"assistant", "", RenderToolCalls(calls, ToolSyntax::kGemma4)},
+                                   {"tool", "ok", RenderToolResult("get_logs", "ok", ToolSyntax::kGemma4)}};
+  ChatTemplate t(ChatFormat::kGemma4);
+  ChatOptions o;
+  o.tools_text = RenderToolDeclarations(Decls(), ToolSyntax::kGemma4);
+  auto text = t.Render(msgs, o);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(text->substr(0, 27), "<|turn>system\n<|tool>declar");
+  const std::string tail = "<|turn>user\nhi<turn|>\n<|turn>model\n"
+                           "<|tool_call>call:get_logs{unit:<|\"|>a.service<|\"|>}<tool_call|>"
+                           "<|tool_response>response:get_logs{value:<|\"|>ok<|\"|>}<tool_response|>";
+  ASSERT_GE(text->size(), tail.size());
+  EXPECT_EQ(text->substr(text->size() - tail.size()), tail) << *text;
+}
+
 }  // namespace
 }  // namespace gemrun
