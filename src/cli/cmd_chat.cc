@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "engine/reasoning.h"
 #include "cli/gen_flags.h"
 #include "cli/images.h"
 #include "cli/media.h"
@@ -179,7 +180,13 @@ int CmdChat(int argc, char** argv) {
   Conversation conv;
   bool think = false;
   app.add_option("--system", conv.system, "system prompt");
-  app.add_flag("--think", think, "Gemma 4: enable the thinking channel");
+  app.add_flag("--think", think, "Gemma 4: enable the thinking channel (same as --reasoning on)");
+  std::string reasoning = "off";
+  int64_t reasoning_budget = -1;
+  app.add_option("--reasoning", reasoning, "Gemma 4 thinking: on|off (default off); thoughts are shown dimmed and "
+                                           "kept out of the answer, e.g. --reasoning on --reasoning-budget 1024")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--reasoning-budget", reasoning_budget, "with --reasoning on: at most N thought tokens per answer");
   ImageOptions io;
   app.add_option("--mmproj", io.mmproj, "projector (mmproj-*.gguf) for /image and /audio");
   AddImageFlags(app, &io, /*needs_mmproj=*/true);
@@ -197,6 +204,11 @@ int CmdChat(int argc, char** argv) {
   auto tmpl = ChatTemplate::ForGguf(e.model().file());
   if (!tmpl.ok()) return ReportError("chat", tmpl.status());
   f.gen.extra_eog = tmpl->StopTokens(e.tokenizer().vocab());
+  think = think || reasoning == "on";
+  ChatOptions thinking_opts;
+  if (think)
+    if (Status st = EnableReasoning(e.tokenizer(), tmpl->format(), reasoning_budget, &f.gen, &thinking_opts); !st.ok())
+      return ReportError("chat", st);
   auto session = e.NewSession();
   if (!session.ok()) return ReportError("chat", session.status());
   Session& s = **session;
@@ -275,11 +287,18 @@ int CmdChat(int argc, char** argv) {
       continue;
     }
     g_generating = true;
-    auto res = s.Generate(std::span<const PromptSegment>(*prompt), f.gen, [](const TokenEvent& ev) {
-      std::fwrite(ev.text.data(), 1, ev.text.size(), stdout);
+    // Thoughts are shown dimmed (on a terminal) and never become part of the answer.
+    ChannelSplitter splitter;
+    auto show = [&](const ChannelSplitter::Out& o) {
+      if (!o.thought.empty()) std::printf("%s%s%s", tty ? "\033[2m" : "", o.thought.c_str(), tty ? "\033[0m" : "");
+      std::fwrite(o.answer.data(), 1, o.answer.size(), stdout);
       std::fflush(stdout);
+    };
+    auto res = s.Generate(std::span<const PromptSegment>(*prompt), f.gen, [&](const TokenEvent& ev) {
+      show(think ? splitter.Push(ev.text) : ChannelSplitter::Out{"", std::string(ev.text)});
       return !g_interrupt.load();
     });
+    if (think) show(splitter.Flush());
     g_generating = false;
     if (!res.ok()) {
       std::printf("error: %s\n(use /clear to start over)\n", res.status().message().c_str());
@@ -287,7 +306,7 @@ int CmdChat(int argc, char** argv) {
       conv.images.pop_back();
       continue;
     }
-    conv.turns.push_back({"assistant", res->text});
+    conv.turns.push_back({"assistant", think ? ChannelSplitter::Split(res->text).answer : res->text});
     conv.images.emplace_back();
     std::printf(res->finish == FinishReason::kCancelled ? "\n[stopped]\n" : "\n");
     const double used = static_cast<double>(s.n_past()) / s.n_ctx();

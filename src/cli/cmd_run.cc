@@ -21,6 +21,8 @@
 #include "cli/constrain_flags.h"
 #include "cli/gen_flags.h"
 #include "cli/remote_flags.h"
+#include "engine/reasoning.h"
+#include "engine/tool_calls.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/utf8.h"
 #include "cli/images.h"
@@ -128,6 +130,7 @@ int CmdRun(int argc, char** argv) {
                "  gemrun run -m model.gguf --prompt-ids 2,105,2364 -n 16 --temp 0 --json\n"
                "  gemrun run -m gemma-4-12b.gguf --mmproj mmproj.gguf --audio call.wav -p \"Transcribe <audio>\"\n"
                "  gemrun run -m model.gguf -p \"Triage this alert\" --schema triage.schema.json --json\n"
+               "  gemrun run -m model.gguf -p \"Restart nginx on web-3\" --tools ops.json --tool-choice required --json\n"
                "  gemrun run -m model.gguf -f app.log -p \"Why?\" --remote https://llm.example.com/v1 --escalate auto "
                "--audit remote.jsonl   (redacted; docs/remote.md)\n\n"
                "constrained output (--schema/--json-object/--grammar/--regex): a refused constraint exits 1 naming the "
@@ -150,7 +153,15 @@ int CmdRun(int argc, char** argv) {
   app.add_flag("--json", json, "print one JSON object at the end (text, tokens, finish_reason, usage, timings)");
   app.add_flag("--raw", raw, "no chat template: the prompt text is tokenized as is (BOS added)");
   app.add_flag("--no-stdin", no_stdin, "do not read piped standard input");
-  app.add_flag("--think", think, "Gemma 4: enable the thinking channel");
+  app.add_flag("--think", think, "Gemma 4: enable the thinking channel (same as --reasoning on)");
+  std::string reasoning = "off";
+  int64_t reasoning_budget = -1;
+  app.add_option("--reasoning", reasoning, "Gemma 4 thinking: on|off (default off); the thought goes to stderr "
+                                           "(dimmed) and to \"reasoning\" in --json, never into the answer, e.g. "
+                                           "--reasoning on --reasoning-budget 512")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--reasoning-budget", reasoning_budget, "with --reasoning on: at most N thought tokens, then the "
+                                                         "thought is closed and the answer starts (default: no limit)");
   ImageOptions io;
   std::vector<std::string> images, audios;
   app.add_option("--mmproj", io.mmproj, "projector (mmproj-*.gguf) for --image and --audio");
@@ -168,17 +179,19 @@ int CmdRun(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (Status s = f.Finish(); !s.ok()) return ReportError("run", s);
+  think = think || reasoning == "on";
   if (Status s = constraint.Apply(&f.gen); !s.ok()) return ReportError("run", s);
   auto ropts = rf.Finish();
   if (!ropts.ok()) return ReportError("run", ropts.status());
   const bool routed = rf.active();
-  if (routed && (!prompt_ids.empty() || raw || !images.empty() || !audios.empty()))
+  if (routed && (!prompt_ids.empty() || raw || !images.empty() || !audios.empty() || constraint.tools_active() || think))
     return ReportError("run", InvalidArgumentError("--remote works with text prompts (not --prompt-ids, --raw, --image, "
-                                                   "--audio)"));
+                                                   "--audio, --tools, --reasoning on)"));
   if (routed && ropts->mode == remote::Escalate::kAuto) f.gen.logprobs = true;  // for --min-confidence
 
   std::vector<int32_t> ids;
   std::string user;
+  constrain::ToolSyntax tool_syntax = constrain::ToolSyntax::kJson;
   if (!prompt_ids.empty()) {
     if (Status s = ParseTokenIds("--prompt-ids", prompt_ids, &ids); !s.ok()) return ReportError("run", s);
   } else {
@@ -204,13 +217,22 @@ int CmdRun(int argc, char** argv) {
       std::vector<ChatMessage> msgs;
       if (!system.empty()) msgs.push_back({"system", system});
       msgs.push_back({"user", user});
-      auto enc = tmpl->Encode(e.tokenizer(), msgs, ChatOptions{.enable_thinking = think,
-                                                               .parse_special_in_content = f.parse_special_in_content});
+      ChatOptions co{.enable_thinking = think, .parse_special_in_content = f.parse_special_in_content};
+      if (Status s = constraint.ApplyTools(e.tokenizer(), tmpl->format(), &f.gen, &co); !s.ok())
+        return ReportError("run", s);
+      tool_syntax = ToolSyntaxFor(tmpl->format());
+      if (think)
+        if (Status s = EnableReasoning(e.tokenizer(), tmpl->format(), reasoning_budget, &f.gen, &co); !s.ok())
+          return ReportError("run", s);
+      auto enc = tmpl->Encode(e.tokenizer(), msgs, co);
       if (!enc.ok()) return ReportError("run", enc.status());
       ids = std::move(*enc);
       f.gen.extra_eog = tmpl->StopTokens(e.tokenizer().vocab());
     }
   }
+  if (constraint.tools_active() && (raw || !prompt_ids.empty() || !images.empty() || !audios.empty()))
+    return ReportError("run", InvalidArgumentError("--tools works with the chat format and a text prompt "
+                                                   "(not with --raw, --prompt-ids, --image or --audio)"));
   std::vector<PromptSegment> segments;
   if (!images.empty() || !audios.empty()) {
     if (!prompt_ids.empty() || raw)
@@ -269,15 +291,21 @@ int CmdRun(int argc, char** argv) {
       if (pre->has_answer) return PrintRouted(*pre, nullptr, json, n_prompt);
     }
   }
+  // The thought goes to stderr (dimmed on a terminal), the answer to stdout.
+  ChannelSplitter splitter;
+  const bool dim = isatty(STDERR_FILENO);
+  auto show = [dim](const ChannelSplitter::Out& o) {
+    if (!o.thought.empty()) std::fprintf(stderr, "%s%s%s", dim ? "\033[2m" : "", o.thought.c_str(), dim ? "\033[0m" : "");
+    std::fwrite(o.answer.data(), 1, o.answer.size(), stdout);
+    std::fflush(stdout);
+  };
   double logprob_sum = 0;
   int64_t logprob_n = 0;
-  auto on_token = [json, routed, &logprob_sum, &logprob_n](const TokenEvent& ev) {
+  auto on_token = [&](const TokenEvent& ev) {
     logprob_sum += ev.logprob;
     ++logprob_n;
-    if (!json && !routed && !ev.text.empty()) {
-      std::fwrite(ev.text.data(), 1, ev.text.size(), stdout);
-      std::fflush(stdout);
-    }
+    if (!json && !routed && !ev.text.empty())
+      show(think ? splitter.Push(ev.text) : ChannelSplitter::Out{"", std::string(ev.text)});
     return true;
   };
   auto res = (*session)->Generate(std::span<const PromptSegment>(segments), f.gen, on_token);
@@ -310,10 +338,20 @@ int CmdRun(int argc, char** argv) {
   }
   if (!res.ok()) return ReportError("run", res.status());
   if (!res->constraint_error.empty()) return ReportError("run", InternalError(res->constraint_error));
+  if (!json) show(splitter.Flush());
+  const ChannelSplitter::Out channels = think ? ChannelSplitter::Split(res->text) : ChannelSplitter::Out{"", res->text};
+  std::string answer = channels.answer;
+  nlohmann::json calls = nlohmann::json::array();
+  if (constraint.tools_active()) {
+    auto parsed = ParseToolCalls(answer, tool_syntax);
+    if (!parsed.ok()) return ReportError("run", InternalError(parsed.status().message()));
+    answer = parsed->content;
+    for (const ToolCall& c : parsed->calls) calls.push_back({{"name", c.name}, {"arguments", c.arguments}});
+  }
   const Timings& t = res->timings;
   if (json) {
     nlohmann::json out = {
-        {"text", utf8::Sanitize(res->text)},
+        {"text", utf8::Sanitize(answer)},
         {"tokens", res->tokens},
         {"finish_reason", FinishReasonName(res->finish)},
         {"finish_detail", FinishReasonDetail(res->finish)},
@@ -321,6 +359,8 @@ int CmdRun(int argc, char** argv) {
                    {"total_tokens", n_prompt + static_cast<int64_t>(res->tokens.size())}, {"cached_tokens", t.cached_tokens}}},
         {"timings", {{"load_ms", t.load_ms}, {"prompt_ms", t.prompt_ms}, {"prompt_tokens_per_s", t.PromptTokPerS()},
                      {"gen_ms", t.gen_ms}, {"gen_tokens_per_s", t.GenTokPerS()}}}};
+    if (constraint.tools_active()) out["tool_calls"] = calls;
+    if (think) out["reasoning"] = utf8::Sanitize(channels.thought);
     std::printf("%s\n", out.dump().c_str());
   } else {
     std::printf("\n");

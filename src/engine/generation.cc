@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/reasoning.h"
+
 namespace gemrun {
 
 const char* FinishReasonName(FinishReason r) {
@@ -47,12 +49,27 @@ GenerateParams WithSuppressed(const Tokenizer& tok, GenerateParams p, int64_t n_
 
 Generation::Generation(const Tokenizer& tok, const GenerateParams& p, int64_t n_vocab, TokenCallback cb)
     : tok_(tok), p_(WithSuppressed(tok, p, n_vocab)), n_vocab_(n_vocab), cb_(std::move(cb)), sampler_(p_.sampling, n_vocab),
-      decoder_(tok) {
+      decoder_(tok, p.decode_special) {
   std::erase_if(p_.stop, [](const std::string& s) { return s.empty(); });
   if (p_.grammar) {
     if (!p_.grammar_vocab) p_.grammar_vocab = constrain::TokenTrie::FromTokenizer(tok_);
     matcher_ = std::make_unique<constrain::Matcher>(p_.grammar, p_.grammar_vocab);
   }
+  if (p_.reasoning_budget >= 0) thought_ = std::make_unique<ChannelSplitter>();
+}
+
+Generation::~Generation() = default;
+
+void Generation::TrackThought(size_t from) {
+  if (!thought_ || from > text_.size()) return;
+  const bool was_in = thought_->in_thought();
+  thought_->Push(std::string_view(text_).substr(from));
+  if (!was_in || !thought_->in_thought() || !forced_.empty()) return;
+  if (++thought_tokens_ < p_.reasoning_budget) return;
+  // Budget spent: close the thought (the close marker is allowed by any thought grammar).
+  const std::vector<int32_t> ids =
+      tok_.Encode(std::string(kThoughtClose), EncodeOptions{.add_special = false, .parse_special = true});
+  forced_.assign(ids.begin(), ids.end());
 }
 
 bool Generation::IsEogToken(int32_t id) const {
@@ -71,10 +88,10 @@ void Generation::ApplyConstraint(float* logits) {
 
 void Generation::CheckConstraintAtEnd(FinishReason why) {
   if (!matcher_ || !constraint_error_.empty()) return;
-  if (why == FinishReason::kEog || why == FinishReason::kStopString) {
-    // Fail closed: whatever ended the output, the final text itself must be in the language.
-    if (constrain::GrammarAccepts(p_.grammar, text_)) return;
-  }
+  // Fail closed: whatever ended the output, the final text itself must be in the language. A
+  // complete answer at the token limit is still a complete answer (e.g. free text under
+  // tool_choice "auto"); only an answer cut inside the structure is an error.
+  if (why != FinishReason::kCancelled && constrain::GrammarAccepts(p_.grammar, text_)) return;
   switch (why) {
     case FinishReason::kLength:
       constraint_error_ = "generation hit the token limit (max_tokens = " + std::to_string(p_.max_tokens) +
@@ -127,6 +144,10 @@ bool Generation::Step(float* logits, bool context_full) {
   if (matcher_) ApplyConstraint(logits);
   int32_t id = sampler_.Sample(logits);
   if (matcher_ && std::isinf(logits[id])) id = ArgMax(row);  // sampler fallback picked a masked token
+  if (!forced_.empty()) {
+    id = forced_.front();
+    forced_.pop_front();
+  }
   if (matcher_ && !IsEogToken(id)) {
     if (Status st = matcher_->Accept(id); !st.ok()) {
       constraint_error_ = "constrained decoding failed: " + st.message();
@@ -141,7 +162,9 @@ bool Generation::Step(float* logits, bool context_full) {
   const bool eog = (!p_.ignore_eog || matcher_) && IsEogToken(id);
   if (!eog) {
     tokens_.push_back(id);
+    const size_t before = text_.size();
     decoder_.Push(id, &text_);
+    TrackThought(before);
   }
   // Stop strings: search the newly decoded region (plus overlap) for the earliest match.
   size_t stop_at = std::string::npos;

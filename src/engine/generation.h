@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,6 +17,8 @@
 #include "tokenizer/tokenizer.h"
 
 namespace gemrun {
+
+class ChannelSplitter;  // engine/reasoning.h
 
 enum class FinishReason { kNone, kEog, kStopString, kLength, kContextFull, kCancelled };
 // "stop", "length", "cancelled" (OpenAI's vocabulary; a stop string or EOG is "stop").
@@ -36,6 +39,12 @@ struct GenerateParams {
   // trie is built from the tokenizer when not given (share one across requests).
   std::shared_ptr<const constrain::Grammar> grammar;
   std::shared_ptr<const constrain::TokenTrie> grammar_vocab;
+  // Decode special tokens as their text (Gemma 4 tool calls are spelled with special tokens;
+  // the grammar vocabulary decides which may appear).
+  bool decode_special = false;
+  // Thinking: after `reasoning_budget` tokens inside the thought channel (engine/reasoning.h)
+  // the close marker is forced, so the answer always gets its turn. < 0: no budget.
+  int64_t reasoning_budget = -1;
 };
 
 // What one sampled token produced. `text` is the newly complete output text (may be empty
@@ -52,6 +61,7 @@ using TokenCallback = std::function<bool(const TokenEvent&)>;
 class Generation {
  public:
   Generation(const Tokenizer& tok, const GenerateParams& p, int64_t n_vocab, TokenCallback cb);
+  ~Generation();
 
   // Records prompt tokens for the penalty window.
   void AcceptPrompt(std::span<const int32_t> ids);
@@ -91,6 +101,11 @@ class Generation {
   size_t emitted_ = 0;   // bytes of text_ handed to the callback
   int32_t next_ = -1;
   FinishReason finish_ = FinishReason::kNone;
+  // Thought budget: the channel state of the text so far, thought tokens, forced close ids.
+  void TrackThought(size_t from);
+  std::unique_ptr<ChannelSplitter> thought_;
+  int64_t thought_tokens_ = 0;
+  std::deque<int32_t> forced_;
   std::unique_ptr<constrain::Matcher> matcher_;
   constrain::TokenMask mask_;
   std::string constraint_error_;

@@ -10,8 +10,10 @@
 #include <string_view>
 #include <vector>
 
+#include "constrain/tool_grammar.h"
 #include "engine/generation.h"
 #include "engine/image_prompt.h"
+#include "engine/tool_calls.h"
 #include "tokenizer/chat_template.h"
 
 namespace gemrun::server {
@@ -57,6 +59,20 @@ struct ImageInput {
   bool audio = false;  // an input_audio clip (bytes: WAV/MP3/FLAC; slot kAudioSlot), see audio_input.h
 };
 
+// Per-message tool data (parallel to ApiRequest::messages).
+struct MessageTools {
+  std::vector<ToolCall> calls;  // an assistant message's tool_calls
+  std::string tool_name;        // a tool message: the function that produced it
+};
+
+struct ToolRequest {
+  bool given = false;  // tools were declared and tool_choice is not "none"
+  std::vector<constrain::ToolDecl> decls;
+  constrain::ToolChoice choice;
+  std::vector<MessageTools> messages;
+  constrain::ToolSyntax syntax = constrain::ToolSyntax::kJson;  // the model's (set by PrepareTools)
+};
+
 // What a generation endpoint asks for, after validation.
 struct ApiRequest {
   Endpoint endpoint = Endpoint::kChatCompletions;
@@ -69,6 +85,8 @@ struct ApiRequest {
   bool stream = false;
   bool include_usage = false;         // stream_options.include_usage
   std::vector<ImageInput> images;     // each has one kImageSlot in `messages`, same order
+  ToolRequest tools;                  // tools / tool_choice / tool history (server/structured.h)
+  bool reasoning = false;             // thinking on (OpenAI reasoning_effort, Ollama think; Gemma 4)
 };
 
 // Largest nesting depth of a request body: deeper documents are refused before parsing.

@@ -8,6 +8,8 @@
 #include "server/http_internal.h"
 #include "server/ollama.h"
 #include "server/openai.h"
+#include "engine/reasoning.h"
+#include "server/structured.h"
 
 namespace gemrun::server {
 namespace {
@@ -63,9 +65,10 @@ ImagePolicy PolicyOf(const GenerateContext& ctx) {
                      .test_public = ctx.opts->test_public};
 }
 
-std::optional<ApiError> Parse(Endpoint ep, const Json& j, const GenerateContext& ctx, ApiRequest* out) {
+std::optional<ApiError> Parse(Endpoint ep, const Json& j, const nlohmann::ordered_json* ordered,
+                              const GenerateContext& ctx, ApiRequest* out) {
   const Backend& b = *ctx.backend;
-  const RequestLimits lim{.n_vocab = b.engine->model().config().n_vocab, .images = PolicyOf(ctx)};
+  const RequestLimits lim{.n_vocab = b.engine->model().config().n_vocab, .images = PolicyOf(ctx), .ordered = ordered};
   const int64_t n_ctx = b.scheduler->options().n_ctx;
   switch (ep) {
     case Endpoint::kChatCompletions: return ParseChatCompletionRequest(j, lim, out);
@@ -83,12 +86,13 @@ ApiError ContextExceeded(int64_t n, int64_t n_ctx, const char* param) {
                               param, "context_length_exceeded");
 }
 
-std::optional<ApiError> BuildPrompt(const Backend& b, const ApiRequest& r, std::vector<int32_t>* ids) {
+std::optional<ApiError> BuildPrompt(const Backend& b, const ApiRequest& r, const ChatOptions& opts,
+                                    std::vector<int32_t>* ids) {
   const Tokenizer& tok = b.engine->tokenizer();
   if (r.use_template) {
     if (!b.chat_template)
       return ApiError::BadRequest("this model has no known chat template; use /v1/completions", "messages");
-    auto enc = b.chat_template->Encode(tok, r.messages, b.chat_options);
+    auto enc = b.chat_template->Encode(tok, r.messages, opts);
     if (!enc.ok()) return ApiError::BadRequest(enc.status().message(), "messages", "invalid_value");
     *ids = std::move(*enc);
   } else {
@@ -181,8 +185,8 @@ std::optional<ApiError> EncodeOne(const GenerateContext& ctx, ImageInput& in, in
 // encoded one at a time, so a request holds at most one such image's bytes (from the server-wide
 // budget); images sent inline are counted first, so the cheap checks (token counts, the context)
 // run before they are encoded, again one at a time.
-std::optional<ApiError> BuildImagePrompt(const GenerateContext& ctx, ApiRequest& r, int fd, Clock::time_point deadline,
-                                         Job* job) {
+std::optional<ApiError> BuildImagePrompt(const GenerateContext& ctx, ApiRequest& r, const ChatOptions& opts, int fd,
+                                         Clock::time_point deadline, Job* job) {
   const Backend& b = *ctx.backend;
   if (!b.chat_template) return ApiError::BadRequest("this model has no known chat template; images need one", "messages");
   const ImagePolicy policy = PolicyOf(ctx);
@@ -212,7 +216,7 @@ std::optional<ApiError> BuildImagePrompt(const GenerateContext& ctx, ApiRequest&
     if (n_rows >= n_ctx) return ContextExceeded(n_rows, n_ctx, "messages");
   }
   std::vector<PromptSegment> segs;
-  const Status st = LayoutImagePrompt(b.engine->tokenizer(), *b.chat_template, r.messages, rows, &segs, b.chat_options);
+  const Status st = LayoutImagePrompt(b.engine->tokenizer(), *b.chat_template, r.messages, rows, &segs, opts);
   if (!st.ok()) return ApiError::BadRequest(st.message(), "messages", "invalid_value");
   int64_t n_prompt = 0;
   for (const PromptSegment& s : segs) n_prompt += s.size();
@@ -263,7 +267,26 @@ struct Stream {
   bool started = false;
   std::chrono::milliseconds ping{0};  // SSE: a comment after this long without output (0: never)
   Clock::time_point last_write = Clock::now();
+  ChannelSplitter channels;  // reasoning: thought and answer deltas told apart
 };
+
+// One streamed piece of thought and/or answer, in the endpoint's format.
+std::string RenderChannels(const Stream& st, const ChannelSplitter::Out& o) {
+  std::string out;
+  const ApiRequest& r = st.req;
+  if (r.endpoint == Endpoint::kChatCompletions) {
+    if (!o.thought.empty()) out += SseEvent(ChatChunk(st.meta, Json{{"reasoning_content", o.thought}}, nullptr));
+    if (!o.answer.empty()) out += SseEvent(ChatChunk(st.meta, Json{{"content", o.answer}}, nullptr));
+    return out;
+  }
+  if (!IsOllama(r.endpoint) || (o.thought.empty() && o.answer.empty())) return out;
+  Json j = OllamaDeltaJson(r, st.meta.model, Rfc3339(std::chrono::system_clock::now()), o.answer);
+  if (!o.thought.empty()) {
+    if (r.endpoint == Endpoint::kOllamaChat) j["message"]["thinking"] = o.thought;
+    else j["thinking"] = o.thought;
+  }
+  return NdjsonLine(j);
+}
 
 std::string RenderTokens(Stream& st, std::vector<TokenOut>& toks) {
   std::string out;
@@ -273,6 +296,11 @@ std::string RenderTokens(Stream& st, std::vector<TokenOut>& toks) {
     if (r.endpoint == Endpoint::kChatCompletions) out += SseEvent(ChatRoleChunk(st.meta));
   }
   for (TokenOut& t : toks) {
+    if (r.tools.given) break;  // a tools answer is held back: calls must not leak into content
+    if (r.reasoning && r.endpoint != Endpoint::kCompletions) {  // thoughts never reach content
+      out += RenderChannels(st, st.channels.Push(t.text));
+      continue;
+    }
     if (t.eog ? t.text.empty() : (t.text.empty() && !r.gen.logprobs)) continue;
     if (t.eog) t.piece.clear();
     const std::vector<TokenOut> one{std::move(t)};
@@ -285,16 +313,38 @@ std::string RenderTokens(Stream& st, std::vector<TokenOut>& toks) {
   return out;
 }
 
-std::string RenderEnd(const Stream& st) {
+std::string RenderEnd(Stream& st) {
   const CompletionResult& res = st.job->result();
   const ApiRequest& r = st.req;
   RecordResult(res, st.job->error());
+  std::string held;
+  if (r.reasoning && !r.tools.given) held = RenderChannels(st, st.channels.Flush());
   if (const auto& err = st.job->error())
     return IsOllama(r.endpoint) ? NdjsonLine(OllamaErrorJson(*err)) : SseEvent(OpenAIErrorJson(*err));
-  if (IsOllama(r.endpoint))
-    return NdjsonLine(OllamaFinalJson(r, st.meta.model, Rfc3339(std::chrono::system_clock::now()), "", res));
+  const StructuredAnswer a = FinishAnswer(res, r);
+  if (a.error) {  // fail closed: an incomplete constrained answer ends the stream with an error
+    if (IsOllama(r.endpoint)) return NdjsonLine(Json{{"error", *a.error}, {"done", true}, {"done_reason", "length"}});
+    return SseEvent(Json{{"error", StructuredErrorJson(*a.error)}}) + std::string(kSseDone);
+  }
+  if (IsOllama(r.endpoint)) {
+    Json fin = OllamaFinalJson(r, st.meta.model, Rfc3339(std::chrono::system_clock::now()),
+                               r.tools.given ? a.content : "", res);
+    if (!a.calls.empty()) fin["message"]["tool_calls"] = OllamaToolCallsJson(a.calls);
+    return held + NdjsonLine(fin);
+  }
   const bool chat = r.endpoint == Endpoint::kChatCompletions;
-  std::string out = SseEvent(chat ? ChatFinishChunk(st.meta, res.finish) : CompletionFinishChunk(st.meta, res.finish));
+  std::string out = held;
+  if (chat && r.tools.given) {
+    if (!a.content.empty()) out += SseEvent(ChatChunk(st.meta, Json{{"content", a.content}}, nullptr));
+    if (!a.calls.empty()) {
+      out += SseEvent(ChatChunk(st.meta, Json{{"tool_calls", OpenAIToolCallsJson(a.calls, /*stream=*/true)}}, nullptr));
+      out += SseEvent(ChatChunk(st.meta, Json::object(), "tool_calls"));
+    } else {
+      out += SseEvent(ChatFinishChunk(st.meta, res.finish));
+    }
+  } else {
+    out += SseEvent(chat ? ChatFinishChunk(st.meta, res.finish) : CompletionFinishChunk(st.meta, res.finish));
+  }
   if (r.include_usage) out += SseEvent(UsageChunk(st.meta, chat ? "chat.completion.chunk" : "text_completion", res.usage));
   out += kSseDone;
   return out;
@@ -348,8 +398,20 @@ void RespondWhole(const std::shared_ptr<Job>& job, const ApiRequest& r, const Re
   switch (r.endpoint) {
     case Endpoint::kChatCompletions: return SendJson(res, ChatCompletionJson(meta, result, r));
     case Endpoint::kCompletions: return SendJson(res, CompletionJson(meta, result, r));
-    default:
-      return SendJson(res, OllamaFinalJson(r, meta.model, Rfc3339(std::chrono::system_clock::now()), result.text, result));
+    default: {
+      const StructuredAnswer a = FinishAnswer(result, r);
+      Json fin = OllamaFinalJson(r, meta.model, Rfc3339(std::chrono::system_clock::now()), a.content, result);
+      if (!a.calls.empty()) fin["message"]["tool_calls"] = OllamaToolCallsJson(a.calls);
+      if (r.reasoning) {
+        if (r.endpoint == Endpoint::kOllamaChat) fin["message"]["thinking"] = a.reasoning;
+        else fin["thinking"] = a.reasoning;
+      }
+      if (a.error) {
+        fin["done_reason"] = "length";
+        fin["error"] = *a.error;
+      }
+      return SendJson(res, fin);
+    }
   }
 }
 
@@ -448,10 +510,15 @@ void HandleGenerate(const GenerateContext& ctx, Endpoint ep, const httplib::Requ
     return SendError(hreq, res, *e);
   Json j;
   if (auto e = ParseJsonBody(body, &j)) return SendError(hreq, res, *e);
+  // Schemas keep their declared key order (a second, ordered parse only when there are any).
+  std::optional<nlohmann::ordered_json> ordered;
+  if (j.contains("response_format") || j.contains("format") || j.contains("tools"))
+    ordered = nlohmann::ordered_json::parse(body, nullptr, false);
   body.clear();
   body.shrink_to_fit();
   ApiRequest r;
-  if (auto e = Parse(ep, j, ctx, &r)) return SendError(hreq, res, *e);
+  if (auto e = Parse(ep, j, ordered ? &*ordered : nullptr, ctx, &r)) return SendError(hreq, res, *e);
+  ordered.reset();
   j = Json();  // image data lives on in r.images only
   if (!r.images.empty()) {
     CurrentLog().images = static_cast<int64_t>(r.images.size());
@@ -473,16 +540,29 @@ void HandleGenerate(const GenerateContext& ctx, Endpoint ep, const httplib::Requ
   // The deadline counts from here, so slow image encoding spends the request's time too.
   job->deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(ctx.opts->request_timeout_s * 1000));
   const int fd = CurrentConnection().fd;
-  if (b.router && ep == Endpoint::kChatCompletions && !r.stream && r.images.empty() && r.use_template) {
-    auto e = BuildPrompt(b, r, &job->prompt);
+  ChatOptions opts = b.chat_options;
+  if (r.tools.given && !(r.use_template && b.chat_template))
+    return SendError(hreq, res, ApiError::BadRequest("'tools' need the model's chat template", "tools"));
+  if (auto e = PrepareTools(b.engine->tokenizer(), b.chat_template ? b.chat_template->format() : ChatFormat::kGemma3,
+                            &r.tools, &r.messages, &r.gen, &opts))
+    return SendError(hreq, res, *e);
+  if (r.reasoning && r.use_template && b.chat_template)
+    if (Status st = EnableReasoning(b.engine->tokenizer(), b.chat_template->format(), -1, &r.gen, &opts); !st.ok())
+      return SendError(hreq, res, ApiError::Of(500, "server_error", st.message()));
+  // The gateway escalates plain text chat only: tool calls, thoughts and structured answers are
+  // decoded locally under their grammar (a remote answer would not be checked against it).
+  const bool routable = ep == Endpoint::kChatCompletions && !r.stream && r.images.empty() && r.use_template &&
+                        !r.tools.given && !r.reasoning && !r.gen.grammar;
+  if (b.router && routable) {
+    auto e = BuildPrompt(b, r, opts, &job->prompt);
     body_lease.Reset();
     return RespondRouted(ctx, r, meta, job, e, hreq, res);
   }
-  if (b.router) res.set_header("x-gemrun-route", "local (gateway: only non-streamed text chat requests escalate)");
+  if (b.router) res.set_header("x-gemrun-route", "local (gateway: only non-streamed plain text chat requests escalate)");
   if (r.images.empty()) {
-    if (auto e = BuildPrompt(b, r, &job->prompt)) return SendError(hreq, res, *e);
+    if (auto e = BuildPrompt(b, r, opts, &job->prompt)) return SendError(hreq, res, *e);
   } else {
-    if (auto e = BuildImagePrompt(ctx, r, fd, job->deadline, job.get())) return SendError(hreq, res, *e);
+    if (auto e = BuildImagePrompt(ctx, r, opts, fd, job->deadline, job.get())) return SendError(hreq, res, *e);
     r.images.clear();
   }
   body_lease.Reset();

@@ -3,6 +3,8 @@
 // full); `stream` defaults to true as in Ollama.
 #include "server/ollama.h"
 
+#include "server/structured.h"
+
 #include <cstdio>
 #include <ctime>
 
@@ -61,14 +63,19 @@ Err ParseShared(const Json& b, const RequestLimits& lim, int64_t n_ctx, ApiReque
   out->model = b["model"].get<std::string>();
   out->stream = true;
   if (auto e = GetBool(b, "stream", "stream", &out->stream)) return e;
-  if (b.contains("format") && !b["format"].is_null() && b["format"] != "")
-    return ApiError::Unsupported("format", "structured output is not implemented");
+  if (b.contains("format"))
+    if (auto e = ParseOllamaFormat(b["format"], OrderedField(lim.ordered, "format"), &out->gen)) return e;
   if (b.contains("keep_alive") && !b["keep_alive"].is_null() && !b["keep_alive"].is_string() &&
       !b["keep_alive"].is_number())
     return ApiError::BadRequest("'keep_alive' must be a duration string or a number", "keep_alive", "invalid_type");
-  bool think = false;
-  if (auto e = GetBool(b, "think", "think", &think)) return e;
-  if (think) return ApiError::Unsupported("think");
+  if (b.contains("think") && b["think"].is_string()) {  // Ollama's effort levels: any level is on
+    const std::string level = b["think"];
+    if (level != "low" && level != "medium" && level != "high")
+      return ApiError::BadRequest("'think' must be a boolean or low, medium, high", "think", "invalid_value");
+    out->reasoning = true;
+  } else if (auto e = GetBool(b, "think", "think", &out->reasoning)) {
+    return e;
+  }
   if (auto e = ParseOptions(b, n_ctx, out)) return e;
   const Status st = out->gen.sampling.Validate(lim.n_vocab);
   if (!st.ok()) return ApiError::BadRequest(st.message(), "options", "invalid_value");
@@ -106,8 +113,8 @@ Err ParseOllamaChatRequest(const Json& b, const RequestLimits& lim, int64_t n_ct
   out->endpoint = Endpoint::kOllamaChat;
   if (auto k = FirstUnknownKey(b, {"model", "messages", "stream", "format", "options", "keep_alive", "tools", "think"}))
     return ApiError::Unsupported(*k);
-  if (NonEmpty(b, "tools")) return ApiError::Unsupported("tools", "tool calling is not implemented");
   if (auto e = ParseShared(b, lim, n_ctx, out)) return e;
+  if (auto e = ParseTools(b, lim.ordered, /*openai=*/false, &out->tools)) return e;
   if (!b.contains("messages") || !b["messages"].is_array())
     return ApiError::BadRequest("'messages' is required and must be an array", "messages");
   const Json& ms = b["messages"];
@@ -118,11 +125,19 @@ Err ParseOllamaChatRequest(const Json& b, const RequestLimits& lim, int64_t n_ct
     const std::string p = "messages[" + std::to_string(i) + "]";
     const Json& m = ms[i];
     if (!m.is_object()) return ApiError::BadRequest("'" + p + "' must be an object", p, "invalid_type");
-    if (auto k = FirstUnknownKey(m, {"role", "content", "images"})) return ApiError::Unsupported(p + "." + *k);
+    if (auto k = FirstUnknownKey(m, {"role", "content", "images", "tool_calls", "tool_name"}))
+      return ApiError::Unsupported(p + "." + *k);
     ChatMessage msg;
     if (auto e = GetString(m, "role", p + ".role", &msg.role)) return e;
-    if (msg.role != "system" && msg.role != "user" && msg.role != "assistant")
-      return ApiError::BadRequest("'" + p + ".role' must be system, user or assistant", p + ".role", "invalid_value");
+    if (msg.role != "system" && msg.role != "user" && msg.role != "assistant" && msg.role != "tool")
+      return ApiError::BadRequest("'" + p + ".role' must be system, user, assistant or tool", p + ".role",
+                                  "invalid_value");
+    MessageTools mt;
+    if (m.contains("tool_calls") && msg.role != "assistant")
+      return ApiError::BadRequest("'" + p + ".tool_calls' is allowed in assistant messages only", p + ".tool_calls");
+    if (auto e = ParseMessageToolCalls(m.value("tool_calls", Json()), p + ".tool_calls", &mt.calls)) return e;
+    if (auto e = GetString(m, "tool_name", p + ".tool_name", &mt.tool_name)) return e;
+    out->tools.messages.push_back(std::move(mt));
     if (auto e = GetString(m, "content", p + ".content", &msg.content)) return e;
     if (auto e = CheckNoImageSlot(msg.content, p + ".content")) return e;
     if (NonEmpty(m, "images") && msg.role != "user")

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "server/audio_input.h"
+#include "server/structured.h"
 #include "tokenizer/utf8.h"
 
 namespace gemrun::server {
@@ -142,7 +143,7 @@ Err ParseContent(const Json& c, const std::string& path, const std::string& role
 }
 
 Err ParseMessages(const Json& b, const RequestLimits& lim, std::vector<ChatMessage>* out,
-                  std::vector<ImageInput>* images) {
+                  std::vector<ImageInput>* images, std::vector<MessageTools>* tools) {
   if (!b.contains("messages")) return ApiError::BadRequest("'messages' is required", "messages", "missing_required_parameter");
   const Json& ms = b["messages"];
   if (!ms.is_array()) return ApiError::BadRequest("'messages' must be an array", "messages", "invalid_type");
@@ -153,17 +154,35 @@ Err ParseMessages(const Json& b, const RequestLimits& lim, std::vector<ChatMessa
     const std::string p = "messages[" + std::to_string(i) + "]";
     const Json& m = ms[i];
     if (!m.is_object()) return ApiError::BadRequest("'" + p + "' must be an object", p, "invalid_type");
-    if (auto k = FirstUnknownKey(m, {"role", "content"})) return ApiError::Unsupported(p + "." + *k);
+    if (auto k = FirstUnknownKey(m, {"role", "content", "tool_calls", "tool_call_id", "name"}))
+      return ApiError::Unsupported(p + "." + *k);
     ChatMessage msg;
     if (!m.contains("role") || !m["role"].is_string())
       return ApiError::BadRequest("'" + p + ".role' must be a string", p + ".role", "invalid_type");
     msg.role = m["role"].get<std::string>();
-    if (msg.role != "system" && msg.role != "developer" && msg.role != "user" && msg.role != "assistant")
-      return ApiError::BadRequest("'" + p + ".role' must be system, developer, user or assistant, got '" + msg.role + "'",
-                                  p + ".role", "invalid_value");
-    if (!m.contains("content") || m["content"].is_null())
-      return ApiError::BadRequest("'" + p + ".content' is required", p + ".content", "missing_required_parameter");
-    if (auto e = ParseContent(m["content"], p + ".content", msg.role, lim, &msg.content, images)) return e;
+    if (msg.role != "system" && msg.role != "developer" && msg.role != "user" && msg.role != "assistant" &&
+        msg.role != "tool")
+      return ApiError::BadRequest("'" + p + ".role' must be system, developer, user, assistant or tool, got '" +
+                                  msg.role + "'", p + ".role", "invalid_value");
+    if (m.contains("name") && msg.role != "tool") return ApiError::Unsupported(p + ".name");
+    MessageTools mt;
+    if (m.contains("tool_calls") && msg.role != "assistant")
+      return ApiError::BadRequest("'" + p + ".tool_calls' is allowed in assistant messages only", p + ".tool_calls");
+    if (auto e = ParseMessageToolCalls(m.value("tool_calls", Json()), p + ".tool_calls", &mt.calls)) return e;
+    if (msg.role == "tool") {
+      if (auto e = GetString(m, "tool_call_id", p + ".tool_call_id", &mt.tool_name)) return e;
+      if (mt.tool_name.empty())
+        return ApiError::BadRequest("'" + p + ".tool_call_id' is required in tool messages (the id of the call it "
+                                    "answers)", p + ".tool_call_id", "missing_required_parameter");
+    }
+    const bool content_optional = !mt.calls.empty();
+    if (!m.contains("content") || m["content"].is_null()) {
+      if (!content_optional)
+        return ApiError::BadRequest("'" + p + ".content' is required", p + ".content", "missing_required_parameter");
+    } else if (auto e = ParseContent(m["content"], p + ".content", msg.role, lim, &msg.content, images)) {
+      return e;
+    }
+    tools->push_back(std::move(mt));
     // OpenAI's newer name for the system role: the chat templates know only "system", and a
     // developer message must reach the model exactly as a system message would.
     if (msg.role == "developer") msg.role = "system";
@@ -180,14 +199,34 @@ Err ParseChatCompletionRequest(const Json& b, const RequestLimits& lim, ApiReque
   if (auto k = FirstUnknownKey(b, {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p",
                                    "stop", "seed", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs",
                                    "stream", "stream_options", "n", "user", "logit_bias", "top_k", "min_p",
-                                   "repeat_penalty", "response_format"}))
+                                   "repeat_penalty", "response_format", "tools", "tool_choice",
+                                   "parallel_tool_calls", "reasoning_effort", "grammar"}))
     return ApiError::Unsupported(*k);
   if (auto e = ParseCommon(b, lim, out)) return e;
-  if (auto e = ParseMessages(b, lim, &out->messages, &out->images)) return e;
-  if (b.contains("response_format") && !b["response_format"].is_null()) {
-    const Json& rf = b["response_format"];
-    if (!rf.is_object() || rf.value("type", Json()) != "text" || rf.size() != 1)
-      return ApiError::Unsupported("response_format", "only {\"type\": \"text\"} is supported");
+  if (auto e = ParseMessages(b, lim, &out->messages, &out->images, &out->tools.messages)) return e;
+  if (b.contains("response_format"))
+    if (auto e = ParseResponseFormat(b["response_format"], OrderedField(lim.ordered, "response_format"), &out->gen))
+      return e;
+  bool parallel = true;
+  if (auto e = GetBool(b, "parallel_tool_calls", "parallel_tool_calls", &parallel)) return e;
+  if (auto e = ParseTools(b, lim.ordered, /*openai=*/true, &out->tools)) return e;
+  if (!parallel) out->tools.choice.max_calls = 1;
+  std::string effort;
+  if (auto e = GetString(b, "reasoning_effort", "reasoning_effort", &effort)) return e;
+  if (!effort.empty() && effort != "none" && effort != "minimal" && effort != "low" && effort != "medium" &&
+      effort != "high")
+    return ApiError::BadRequest("'reasoning_effort' must be none, minimal, low, medium or high", "reasoning_effort",
+                                "invalid_value");
+  out->reasoning = effort == "low" || effort == "medium" || effort == "high";
+  // llama.cpp's extension: a GBNF grammar for the answer.
+  std::string grammar;
+  if (auto e = GetString(b, "grammar", "grammar", &grammar)) return e;
+  if (!grammar.empty()) {
+    if (out->gen.grammar)
+      return ApiError::BadRequest("'grammar' cannot be combined with 'response_format'", "grammar", "invalid_value");
+    auto g = constrain::CompileGbnf(grammar);
+    if (!g.ok()) return ApiError::BadRequest("'grammar' was refused: " + g.status().message(), "grammar", "invalid_grammar");
+    out->gen.grammar = *g;
   }
   int64_t max_tokens = -1;
   if (auto e = GetInt(b, "max_tokens", "max_tokens", 1, INT64_MAX, &max_tokens)) return e;
@@ -300,12 +339,34 @@ Json Chunk(const ResponseMeta& m, const char* object, Json choice) {
 }  // namespace
 
 Json ChatCompletionJson(const ResponseMeta& m, const CompletionResult& r, const ApiRequest& req) {
+  const StructuredAnswer a = FinishAnswer(r, req);
+  Json msg = {{"role", "assistant"}, {"content", a.content}, {"refusal", nullptr}};
+  if (req.reasoning) msg["reasoning_content"] = a.reasoning;
+  std::string finish = OpenAIFinishReason(r.finish);
+  if (!a.calls.empty()) {
+    msg["tool_calls"] = OpenAIToolCallsJson(a.calls, /*stream=*/false);
+    if (a.content.empty()) msg["content"] = nullptr;
+    finish = "tool_calls";
+  }
   Json choice = {{"index", 0},
-                 {"message", {{"role", "assistant"}, {"content", r.text}, {"refusal", nullptr}}},
+                 {"message", msg},
                  {"logprobs", req.gen.logprobs ? ChatLogprobs(r.tokens) : Json()},
-                 {"finish_reason", OpenAIFinishReason(r.finish)}};
-  return Json{{"id", m.id}, {"object", "chat.completion"}, {"created", m.created}, {"model", m.model},
-              {"system_fingerprint", "gemrun"}, {"choices", Json::array({choice})}, {"usage", UsageJson(r.usage)}};
+                 {"finish_reason", finish}};
+  Json out = {{"id", m.id}, {"object", "chat.completion"}, {"created", m.created}, {"model", m.model},
+              {"system_fingerprint", "gemrun"}, {"usage", UsageJson(r.usage)}};
+  if (a.error) {
+    // Fail closed: the answer is incomplete; say so next to it, never as a plain success.
+    choice["finish_reason"] = "length";
+    choice["error"] = StructuredErrorJson(*a.error);
+    out["error"] = choice["error"];
+  }
+  out["choices"] = Json::array({choice});
+  return out;
+}
+
+Json ChatChunk(const ResponseMeta& m, Json delta, Json finish_reason) {
+  return Chunk(m, "chat.completion.chunk",
+               {{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", std::move(finish_reason)}});
 }
 
 Json CompletionJson(const ResponseMeta& m, const CompletionResult& r, const ApiRequest& req) {

@@ -16,6 +16,9 @@ struct RequestLimits {
   int64_t n_vocab = 0;        // logit_bias ids must be below it
   size_t max_messages = 1024;
   ImagePolicy images;         // image parts / Ollama images: allowed only when images.enabled
+  // The body again with its key order kept (when it carries schemas): schemas compile in their
+  // declared order (property order, and the first refused keyword is the one written first).
+  const nlohmann::ordered_json* ordered = nullptr;
 };
 
 std::optional<ApiError> ParseChatCompletionRequest(const Json& body, const RequestLimits& lim, ApiRequest* out);
@@ -39,6 +42,9 @@ Json CompletionJson(const ResponseMeta& m, const CompletionResult& r, const ApiR
 Json ChatRoleChunk(const ResponseMeta& m);  // first chunk: delta {"role": "assistant", "content": ""}
 Json ChatDeltaChunk(const ResponseMeta& m, const std::vector<TokenOut>& tokens, const ApiRequest& req);
 Json ChatFinishChunk(const ResponseMeta& m, FinishReason finish);
+// A chunk with any delta and finish_reason (null or a word): held-back content and tool_calls
+// deltas of a tools request, its "tool_calls" / "length" finish.
+Json ChatChunk(const ResponseMeta& m, Json delta, Json finish_reason);
 Json CompletionDeltaChunk(const ResponseMeta& m, const std::vector<TokenOut>& tokens, const ApiRequest& req);
 Json CompletionFinishChunk(const ResponseMeta& m, FinishReason finish);
 // The include_usage chunk: "choices": [] and "usage".

@@ -41,6 +41,7 @@ struct CompletionResult {
   FinishReason finish = FinishReason::kNone;
   Usage usage;
   ResultTimings timings;
+  std::string constraint_error;  // non-empty: a constrained answer ended incomplete (why)
 };
 
 // OpenAI's finish_reason word ("stop" / "length").

@@ -220,6 +220,7 @@ void Scheduler::Finish(Slot& slot, std::optional<ApiError> err) {
   if (job->gen_) {
     r.text = job->gen_->text();
     r.finish = job->gen_->finish();
+    r.constraint_error = job->gen_->constraint_error();
     r.usage.completion_tokens = static_cast<int64_t>(job->gen_->tokens().size());
   }
   r.usage.prompt_tokens = static_cast<int64_t>(job->prompt.size());

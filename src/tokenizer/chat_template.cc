@@ -113,7 +113,9 @@ StatusOr<std::vector<ChatPart>> ChatTemplate::RenderGemma3(std::span<const ChatM
       out.Content(system->content);
       out += "\n\n";
     }
+    if (i == 0 && !opts.tools_text.empty()) out.Content(opts.tools_text + "\n\n");
     out.Content(utf8::TrimPy(m.content));
+    if (!m.tool_text.empty()) out.Content((m.content.empty() ? "" : "\n") + m.tool_text);
     out += kGemma3End;
   }
   if (opts.add_generation_prompt) {
@@ -130,7 +132,7 @@ std::vector<ChatPart> ChatTemplate::RenderGemma4(std::span<const ChatMessage> me
   std::span<const ChatMessage> loop = messages;
   const bool first_is_system =
       !messages.empty() && (messages[0].role == "system" || messages[0].role == "developer");
-  if (opts.enable_thinking || first_is_system) {
+  if (opts.enable_thinking || first_is_system || !opts.tools_text.empty()) {
     out += kGemma4Start;
     out += "system\n";
     if (opts.enable_thinking) out += "<|think|>\n";
@@ -138,11 +140,18 @@ std::vector<ChatPart> ChatTemplate::RenderGemma4(std::span<const ChatMessage> me
       out.Content(utf8::TrimPy(messages[0].content));
       loop = messages.subspan(1);
     }
+    out += opts.tools_text;
     out += kGemma4End;
   }
+  // Tool results stay inside the model turn that called the tools (no <turn|> after the calls,
+  // no new header after the results).
+  auto is_tool = [&](size_t i) { return i < loop.size() && loop[i].role == "tool"; };
   for (size_t i = 0; i < loop.size(); ++i) {
     const ChatMessage& m = loop[i];
-    if (m.role == "tool") continue;
+    if (m.role == "tool") {
+      out += m.tool_text;
+      continue;
+    }
     const bool model = m.role == "assistant" || m.role == "model";
     // The template writes no new header for a model message whose previous non-tool message
     // has the (raw) role "assistant".
@@ -159,12 +168,15 @@ std::vector<ChatPart> ChatTemplate::RenderGemma4(std::span<const ChatMessage> me
     }
     if (model) {
       out.Content(StripThinking(m.content));
+      out += m.tool_text;
     } else {
       out.Content(utf8::TrimPy(m.content));
     }
-    out += kGemma4End;
+    // A model message that called tools stays open for the results that follow it.
+    if (!(model && !m.tool_text.empty() && is_tool(i + 1))) out += kGemma4End;
   }
-  if (opts.add_generation_prompt) {
+  const bool after_tools = !loop.empty() && loop.back().role == "tool" && !loop.back().tool_text.empty();
+  if (opts.add_generation_prompt && !after_tools) {
     out += kGemma4Start;
     out += "model\n";
     if (!opts.enable_thinking) out += kEmptyThought;

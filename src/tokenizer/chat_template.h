@@ -34,8 +34,15 @@ struct ChatMessage {
   // "system" / "developer" (first message only), "user", "assistant" (written "model"),
   // "model"; other roles are written verbatim. Gemma 4 skips "tool" messages (tool results
   // are rendered from tool-call fields this struct does not carry).
+  ChatMessage() = default;
+  ChatMessage(std::string r, std::string c, std::string t = {})
+      : role(std::move(r)), content(std::move(c)), tool_text(std::move(t)) {}
   std::string role;
   std::string content;
+  // Template text after the content, special tokens parsed (rendered tool calls of an
+  // assistant message, a Gemma 4 tool result: engine/tool_calls.h). Gemma 4 writes a "tool"
+  // message as this text inside the model turn.
+  std::string tool_text;
 };
 
 struct ChatOptions {
@@ -43,6 +50,9 @@ struct ChatOptions {
   // Gemma 4: "<|think|>" opens the system turn; when false the generation prompt ends with an
   // empty thought channel. Gemma 3 has no thinking mode and ignores it.
   bool enable_thinking = false;
+  // Rendered tool declarations (engine/tool_calls.h): Gemma 4 puts them in the system turn as
+  // template text, Gemma 3 before the first user message (after the system text).
+  std::string tools_text;
   // Start the text with "<bos>" like the HF template (for comparing renders). Leave it off
   // when the text goes to Tokenizer::Encode with add_special (Encode() below does that).
   bool bos_text = false;

@@ -89,7 +89,7 @@ TEST(ServerOpenAI, DeveloperRoleIsSystem) {
 
 TEST(ServerOpenAI, UnsupportedFieldsAreNamed) {
   ApiRequest r;
-  for (const char* f : {"tools", "functions", "n_probs", "audio", "whatever"}) {
+  for (const char* f : {"functions", "n_probs", "audio", "whatever"}) {
     const std::string body = std::string(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], ")") + f +
                              R"(": 1})";
     auto e = ParseChatCompletionRequest(J(body.c_str()), kLim, &r);
@@ -135,9 +135,15 @@ TEST(ServerOpenAI, UnsupportedFieldsAreNamed) {
   e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x", "name": "bob"}]})", &r);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->param, "messages[0].name");
-  e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}})", &r);
+  e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "array", "uniqueItems": true}}}})", &r);
   ASSERT_TRUE(e);
-  EXPECT_EQ(e->param, "response_format");
+  EXPECT_EQ(e->param, "response_format.json_schema.schema");
+  EXPECT_NE(e->message.find("uniqueItems"), std::string::npos);
+  e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "xml"}})", &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "response_format.type");
+  EXPECT_FALSE(Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}})", &r));
+  EXPECT_TRUE(r.gen.grammar);
   EXPECT_FALSE(Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "text"}, "n": 1, "user": "u"})", &r));
 }
 
@@ -281,6 +287,78 @@ TEST(ServerFuzz, MutatedBodiesNeverCrash) {
     (void)ParseOllamaGenerateRequest(j, kLim, 128, &r);
   }
   EXPECT_GT(parsed, 1000);  // the mutations keep many bodies valid JSON, so the parsers are exercised
+}
+
+
+TEST(ServerStructured, ToolsAndHistory) {
+  ApiRequest r;
+  const std::string tools = R"("tools": [{"type": "function", "function": {"name": "get_logs", "parameters": {"type": "object", "properties": {"unit": {"type": "string"}}, "required": ["unit"]}}}])";
+  auto body = [&](const std::string& extra) {
+    return std::string(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], )") + tools + extra + "}";
+  };
+  ASSERT_FALSE(Chat(body(R"(, "tool_choice": "required")").c_str(), &r));
+  EXPECT_TRUE(r.tools.given);
+  EXPECT_EQ(r.tools.choice.mode, constrain::ToolChoiceMode::kRequired);
+  ASSERT_FALSE(Chat(body(R"(, "tool_choice": "none")").c_str(), &r));
+  EXPECT_FALSE(r.tools.given);
+  auto e = Chat(body(R"(, "tool_choice": {"type": "function", "function": {"name": "drop_db"}})").c_str(), &r);
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("drop_db"), std::string::npos);
+  e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "object", "patternProperties": {}}}}}}]})", &r);
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("patternProperties"), std::string::npos);
+  EXPECT_NE(e->message.find("'f'"), std::string::npos);
+  // An assistant call and its result in the history.
+  ASSERT_FALSE(Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_logs", "arguments": "{\"unit\": \"a\"}"}}]}, {"role": "tool", "tool_call_id": "c1", "content": "ok"}]})", &r));
+  ASSERT_EQ(r.tools.messages.size(), 3u);
+  EXPECT_EQ(r.tools.messages[1].calls[0].name, "get_logs");
+  EXPECT_EQ(r.tools.messages[2].tool_name, "c1");
+  e = Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "not json"}}]}]})", &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "messages[1].tool_calls[0].function.arguments");
+  ASSERT_FALSE(Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "reasoning_effort": "high"})", &r));
+  EXPECT_TRUE(r.reasoning);
+}
+
+TEST(ServerStructured, AnswerAndErrors) {
+  ApiRequest req;
+  req.tools.given = true;
+  req.tools.syntax = constrain::ToolSyntax::kJson;
+  CompletionResult res;
+  res.text = "<tool_call>\n{\"name\":\"f\",\"arguments\":{\"a\":1}}\n</tool_call>";
+  res.finish = FinishReason::kEog;
+  const ResponseMeta meta{.id = "x", .model = "m", .created = 1};
+  Json j = ChatCompletionJson(meta, res, req);
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "tool_calls");
+  EXPECT_TRUE(j["choices"][0]["message"]["content"].is_null());
+  EXPECT_EQ(j["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"], "{\"a\":1}");
+  res.constraint_error = "generation hit the token limit";
+  res.finish = FinishReason::kLength;
+  j = ChatCompletionJson(meta, res, req);
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(j["error"]["code"], "constraint_incomplete");
+  // Thinking: the thought goes to reasoning_content, never to content.
+  ApiRequest think;
+  think.reasoning = true;
+  CompletionResult t;
+  t.text = "<|channel>thought\nhmm<channel|>Answer.";
+  t.finish = FinishReason::kEog;
+  j = ChatCompletionJson(meta, t, think);
+  EXPECT_EQ(j["choices"][0]["message"]["content"], "Answer.");
+  EXPECT_EQ(j["choices"][0]["message"]["reasoning_content"], "hmm");
+}
+
+TEST(ServerStructured, Ollama) {
+  ApiRequest r;
+  ASSERT_FALSE(ParseOllamaChatRequest(J(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "format": "json", "think": true})"), kLim, 4096, &r));
+  EXPECT_TRUE(r.gen.grammar);
+  EXPECT_TRUE(r.reasoning);
+  auto e = ParseOllamaChatRequest(J(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "format": {"type": "object", "dependentSchemas": {}}})"), kLim, 4096, &r);
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("dependentSchemas"), std::string::npos);
+  ASSERT_FALSE(ParseOllamaChatRequest(J(R"({"model": "m", "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f", "arguments": {"a": 1}}}]}, {"role": "tool", "tool_name": "f", "content": "1"}], "tools": [{"type": "function", "function": {"name": "f"}}]})"), kLim, 4096, &r));
+  EXPECT_TRUE(r.tools.given);
+  EXPECT_EQ(r.tools.messages[1].calls[0].arguments["a"], 1);
 }
 
 }  // namespace

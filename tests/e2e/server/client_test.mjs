@@ -235,8 +235,8 @@ await test("completions plain and streaming", async () => {
 });
 
 await test("errors: unsupported field names it", () =>
-  expectError(() => client.chat.completions.create({ model: modelId, messages: user("x"), tools: [{ type: "function", function: { name: "f" } }] }),
-              400, (e) => { assert.equal(e.param, "tools"); assert.equal(e.code, "unsupported_parameter"); }));
+  expectError(() => client.chat.completions.create({ model: modelId, messages: user("x"), functions: [{ name: "f" }] }),
+              400, (e) => { assert.equal(e.param, "functions"); assert.equal(e.code, "unsupported_parameter"); }));
 await test("errors: wrong type", () =>
   expectError(() => client.chat.completions.create({ model: modelId, messages: user("x"), temperature: "hot" }), 400,
               (e) => assert.equal(e.param, "temperature")));
