@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake ninja-build pkg-config
       libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
-      libcpp-httplib-dev libcurl4-openssl-dev libstb-dev libsndfile1-dev libsamplerate0-dev libedit-dev python3-numpy clang libclang-rt-14-dev tmux)
+      libcpp-httplib-dev libcurl4-openssl-dev libstb-dev libsndfile1-dev libsamplerate0-dev libedit-dev
+      libpoppler-cpp-dev libzstd-dev liblzma-dev zlib1g-dev libxml2-dev python3-numpy clang libclang-rt-14-dev tmux)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # Node.js + npm run the server's end-to-end tests with the real `openai` client.
