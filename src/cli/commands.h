@@ -31,5 +31,7 @@ int CmdBenchGrammar(int argc, char** argv);
 int CmdServe(int argc, char** argv);
 int CmdRun(int argc, char** argv);
 int CmdChat(int argc, char** argv);
+int CmdAsk(int argc, char** argv);
+int CmdCheck(int argc, char** argv);
 
 }  // namespace gemrun::cli
