@@ -83,7 +83,7 @@ int CmdAsk(int argc, char** argv) {
                           {"rounds", res->rounds}, {"route", r.route},
                           {"finish_reason", FinishReasonDetail(r.finish)},
                           {"usage", {{"prompt_tokens", r.prompt_tokens}, {"completion_tokens", r.gen_tokens}}}};
-    std::printf("%s\n", out.dump().c_str());
+    std::printf("%s\n", Dump(out).c_str());
   } else {
     std::printf("%s\n", res->answer.c_str());
   }

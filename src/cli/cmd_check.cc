@@ -44,18 +44,16 @@ int CheckItem(ops::Llm& llm, const std::vector<ingest::Document>& docs, const op
   auto res = ops::RunCheck(llm, docs, co, on_plan, [&bar](const ops::AskProgress& p) { bar.Update(p); }, nullptr);
   bar.Done();
   if (!res.ok()) {
-    if (ndjson) std::printf("%s\n", nlohmann::json({{"input", item}, {"error", res.status().message()}}).dump().c_str());
+    if (ndjson) std::printf("%s\n", Dump({{"input", item}, {"error", res.status().message()}}).c_str());
     const int rc = ReportError("check", res.status());
     return rc == kExitUsage ? kExitRuntime : rc;  // a verdict the expression cannot read is not a usage error
   }
   WarnInvalidCitations("check", res->ask.citations);
   if (ndjson) {
-    std::printf("%s\n", nlohmann::json({{"input", item}, {"failed", res->failed}, {"verdict", res->verdict},
-                                        {"citations", CitationsJson(res->ask.citations)}})
-                            .dump()
-                            .c_str());
+    std::printf("%s\n", Dump({{"input", item}, {"failed", res->failed}, {"verdict", res->verdict},
+                               {"citations", CitationsJson(res->ask.citations)}}).c_str());
   } else {
-    std::printf("%s\n", res->verdict.dump().c_str());
+    std::printf("%s\n", Dump(res->verdict).c_str());
   }
   std::fflush(stdout);
   std::fprintf(stderr, "gemrun check: %s%s\n", item.empty() ? "" : (item + ": ").c_str(),

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,12 @@
 #include "ops/ask.h"
 
 namespace gemrun::cli {
+
+// JSON text for stdout; invalid UTF-8 from a model (a cut multi-byte character) becomes U+FFFD
+// instead of an exception.
+inline std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 struct OpsFlags {
   std::vector<std::string> inputs;  // files and directories; "-" is stdin

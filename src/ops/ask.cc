@@ -100,6 +100,15 @@ StatusOr<Plan> Ask::MakePlan() {
     p.strategy = "whole";
     return p;
   }
+  // Notes shrink with a small context: two must fit a merge prompt, one the final prompt.
+  ASSIGN_OR_RETURN(const int64_t merge_base, llm_.PromptTokens(Request(MergeUser({}), 0, false)));
+  ASSIGN_OR_RETURN(const int64_t final_base, llm_.PromptTokens(Request(FinalUser({}), 0, true)));
+  o_.note_tokens = std::min({o_.note_tokens, (p.n_ctx - merge_base) / 3 - 16, room - final_base - 32});
+  if (o_.note_tokens < 16)
+    return OutOfRangeError("a context of " + std::to_string(p.n_ctx) + " tokens is too small to split this input: "
+                           "the instructions take " + std::to_string(std::max(merge_base, final_base)) + " tokens and " +
+                           std::to_string(o_.answer_tokens) + " are reserved for the answer; raise -c or lower "
+                           "--answer-tokens");
   ASSIGN_OR_RETURN(map_overhead_, llm_.PromptTokens(Request(MapUser(""), 0, false)));
   map_overhead_ += 40;  // the chunk's header (name and range)
   int64_t chunk = (p.n_ctx - o_.note_tokens - map_overhead_) * 9 / 10;  // 10%: counts per line are estimates
@@ -145,6 +154,18 @@ StatusOr<LlmReply> Ask::Call(const LlmRequest& r) {
   ASSIGN_OR_RETURN(LlmReply rep, llm_.Complete(r, tick));
   prog_.gen_tokens = before + rep.gen_tokens;
   return rep;
+}
+
+// A note re-encodes to more tokens than were generated when the model's output tokenizes
+// differently (odd characters, cut UTF-8): its tail is cut to the note budget so merging
+// always progresses. This trims the model's own notes, never the input.
+std::string Ask::ClampNote(std::string text) const {
+  for (int i = 0; i < 20 && llm_.CountTokens(text) > o_.note_tokens; ++i) {
+    size_t keep = text.size() * 8 / 10;
+    while (keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xC0) == 0x80) --keep;
+    text.resize(keep);
+  }
+  return text;
 }
 
 StatusOr<LlmReply> Ask::Final(const std::string& user) {
@@ -195,7 +216,7 @@ Status Ask::MapChunk(const ingest::Chunk& c, std::vector<Note>* notes, int depth
   ASSIGN_OR_RETURN(LlmReply rep, Call(req));
   const std::string text = Trim(rep.text);
   if (text.empty() || text.rfind("NONE", 0) == 0) return OkStatus();
-  notes->push_back(Note{text, {{c.doc, {c.first, c.last}}}});
+  notes->push_back(Note{ClampNote(text), {{c.doc, {c.first, c.last}}}});
   return OkStatus();
 }
 
@@ -218,7 +239,7 @@ StatusOr<std::vector<Ask::Note>> Ask::MergeRound(std::vector<Note> notes) {
       continue;
     }
     ASSIGN_OR_RETURN(LlmReply rep, Call(Request(MergeUser(groups[g]), o_.note_tokens, false)));
-    Note m{Trim(rep.text), {}};
+    Note m{ClampNote(Trim(rep.text)), {}};
     for (const Note& n : groups[g]) m.ranges.insert(m.ranges.end(), n.ranges.begin(), n.ranges.end());
     out.push_back(std::move(m));
   }

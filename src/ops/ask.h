@@ -78,6 +78,7 @@ class Ask {
   };
   std::string Render(const ingest::Chunk& c) const;
   std::string RangesLabel(const Note& n) const;
+  std::string ClampNote(std::string text) const;
   std::string WholeUser(const std::string& sources) const;
   std::string MapUser(const std::string& source) const;
   std::string MergeUser(const std::vector<Note>& notes) const;

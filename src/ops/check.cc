@@ -8,7 +8,7 @@ const char* const kDefaultVerdictSchema = R"({
   "properties": {
     "pass": {"type": "boolean"},
     "severity": {"enum": ["low", "medium", "high", "critical"]},
-    "reasons": {"type": "array", "items": {"type": "string", "maxLength": 400}, "maxItems": 8}
+    "reasons": {"type": "array", "items": {"type": "string", "maxLength": 240}, "maxItems": 5}
   },
   "required": ["pass", "severity", "reasons"],
   "additionalProperties": false

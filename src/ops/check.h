@@ -12,7 +12,7 @@
 
 namespace gemrun::ops {
 
-// {pass: bool, severity: low|medium|high|critical, reasons: [string] (at most 8)}
+// {pass: bool, severity: low|medium|high|critical, reasons: [string] (at most 5, 240 characters each)}
 extern const char* const kDefaultVerdictSchema;
 extern const char* const kDefaultCheckQuestion;
 
