@@ -51,6 +51,7 @@ std::string Plan::Describe() const {
   if (strategy == "whole") return s + " (the input fits: one prompt)";
   s += ": " + Thousands(static_cast<int64_t>(chunks)) + " chunks of ~" + Approx(chunk_tokens) + " tokens";
   if (strategy == "map-reduce") return s + ", " + std::to_string(rounds) + " synthesis round" + (rounds == 1 ? "" : "s");
+  if (retrieved == 0) return s + ", the most relevant (BM25) that fit are sent; the rest are not read";
   return s + ", the top " + std::to_string(retrieved) + " (" + Approx(retrieved_tokens) + " tokens) sent; the other " +
          std::to_string(chunks - retrieved) + " are not read";
 }
@@ -284,11 +285,20 @@ StatusOr<LlmReply> Ask::RunRetrieve() {
     used += cost;
     picked.push_back(i);
   }
-  std::sort(picked.begin(), picked.end());  // in input order: easier to read, same labels
+  // Per-line counts are estimates: drop the lowest-ranked picks until the exact prompt fits.
+  std::string sources;
+  for (;;) {
+    std::vector<size_t> in_order = picked;
+    std::sort(in_order.begin(), in_order.end());  // in input order: easier to read, same labels
+    sources.clear();
+    for (size_t i : in_order) sources += Render(chunks_[i]) + "\n";
+    ASSIGN_OR_RETURN(int64_t n, llm_.PromptTokens(Request(WholeUser(sources), 0, true)));
+    if (n + o_.answer_tokens <= llm_.n_ctx() || picked.size() <= 1) break;
+    used -= chunks_[picked.back()].tokens + 40;
+    picked.pop_back();
+  }
   plan_.retrieved = picked.size();
   plan_.retrieved_tokens = used;
-  std::string sources;
-  for (size_t i : picked) sources += Render(chunks_[i]) + "\n";
   return Final(WholeUser(sources));
 }
 
