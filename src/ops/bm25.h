@@ -1,6 +1,7 @@
 // BM25 ranking over chunks, built on the fly for `ask --retrieve` (no stored index).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -22,8 +23,10 @@ class Bm25 {
 
  private:
   double k1_, b_;
-  std::vector<std::unordered_map<std::string, int>> tf_;
-  std::unordered_map<std::string, int> df_;
+  // Terms as ids: a 40 MB log makes ~60k chunks, and a hash map per chunk cost ~10 KB each.
+  std::unordered_map<std::string, uint32_t> ids_;
+  std::vector<uint32_t> df_;                                    // per term id
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> tf_;  // per chunk: (term id, count), sorted
   std::vector<int> lengths_;
   long long total_len_ = 0;
 };
