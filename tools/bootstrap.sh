@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake ninja-build pkg-config
       libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
-      libcpp-httplib-dev libcurl4-openssl-dev libstb-dev libsndfile1-dev libsamplerate0-dev libedit-dev libpcre2-dev libssl-dev python3-numpy clang libclang-rt-14-dev tmux strace
+      libcpp-httplib-dev libcurl4-openssl-dev libstb-dev libsndfile1-dev libsamplerate0-dev libedit-dev libpcre2-dev libssl-dev
+      libpoppler-cpp-dev libzstd-dev liblzma-dev zlib1g-dev libxml2-dev python3-numpy clang libclang-rt-14-dev tmux strace
       g++-aarch64-linux-gnu qemu-user-static)  # the AArch64 cross build and its tests (tools/ci_arm64.sh)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -31,6 +31,8 @@ int CmdBenchGrammar(int argc, char** argv);
 int CmdServe(int argc, char** argv);
 int CmdRun(int argc, char** argv);
 int CmdChat(int argc, char** argv);
+int CmdAsk(int argc, char** argv);
+int CmdCheck(int argc, char** argv);
 int CmdPull(int argc, char** argv);
 int CmdList(int argc, char** argv);
 int CmdShow(int argc, char** argv);

@@ -52,6 +52,8 @@ constexpr Command kCommands[] = {
     {"embed-audio", CmdEmbedAudio, "encode an audio clip with an audio projector and write its embedding rows"},
     {"run", CmdRun, "generate an answer to one prompt (stdin and files welcome)"},
     {"chat", CmdChat, "interactive multi-turn chat"},
+    {"ask", CmdAsk, "ask about files, directories, logs and PDFs of any size (map-reduce or --retrieve)"},
+    {"check", CmdCheck, "CI gate: a verdict under a JSON Schema, exit 1 when --fail-if holds"},
     {"inspect", CmdInspect, "print a GGUF file's metadata and tensor table"},
     {"logits", CmdLogits, "evaluate token ids and write every position's logits (parity checks)"},
     {"tokenize", CmdTokenize, "tokenize text with a model's vocabulary"},
