@@ -157,23 +157,41 @@ class NfaBuilder {
   int limit_;
 };
 
-std::vector<int> Closure(const Nfa& nfa, std::vector<int> set) {
-  std::vector<uint8_t> seen(nfa.states.size());
-  std::vector<int> todo = set;
-  for (int s : set) seen[static_cast<size_t>(s)] = 1;
-  while (!todo.empty()) {
-    const int s = todo.back();
-    todo.pop_back();
-    for (int t : nfa.states[static_cast<size_t>(s)].eps)
-      if (!seen[static_cast<size_t>(t)]) {
-        seen[static_cast<size_t>(t)] = 1;
-        set.push_back(t);
-        todo.push_back(t);
-      }
+// Epsilon closures with one reusable visit stamp per NFA state (a fresh visited array per call
+// cost O(NFA states) for each of up to 256 transitions of every DFA state). `work` counts the
+// states touched, so a pathological pattern ends with an error instead of minutes of CPU.
+class Closer {
+ public:
+  explicit Closer(const Nfa& nfa) : nfa_(nfa), stamp_(nfa.states.size(), 0) {}
+  std::vector<int> operator()(std::vector<int> set) {
+    if (++gen_ == 0) std::fill(stamp_.begin(), stamp_.end(), 0), gen_ = 1;
+    std::vector<int> todo = set;
+    for (int s : set) stamp_[static_cast<size_t>(s)] = gen_;
+    while (!todo.empty()) {
+      const int s = todo.back();
+      todo.pop_back();
+      for (int t : nfa_.states[static_cast<size_t>(s)].eps)
+        if (stamp_[static_cast<size_t>(t)] != gen_) {
+          stamp_[static_cast<size_t>(t)] = gen_;
+          set.push_back(t);
+          todo.push_back(t);
+        }
+    }
+    std::sort(set.begin(), set.end());
+    work += set.size();
+    return set;
   }
-  std::sort(set.begin(), set.end());
-  return set;
-}
+  uint64_t work = 0;
+
+ private:
+  const Nfa& nfa_;
+  std::vector<uint32_t> stamp_;
+  uint32_t gen_ = 0;
+};
+
+// Closure elements and byte edges a pattern may touch while its DFA is built (well under a
+// second of CPU; typical patterns use a few thousand).
+constexpr uint64_t kMaxCompileWork = 20'000'000;
 
 // Keeps the states that can reach an accepting one; renumbers them. A backward search from the
 // accepting states over reversed edges: linear in the transitions (a forward fixpoint was
@@ -254,10 +272,13 @@ StatusOr<Dfa> CompileDfa(const RegexAst& ast, int root, int max_states) {
     if (fresh) sets.push_back(std::move(set));
     return it->second;
   };
-  d.start = intern(Closure(nfa, {frag->first}));
+  Closer closure(nfa);
+  d.start = intern(closure({frag->first}));
   for (size_t cur = 0; cur < sets.size(); ++cur) {
     if (static_cast<int>(sets.size()) > max_states)
       return InvalidArgumentError("pattern too complex: its automaton exceeds " + std::to_string(max_states) + " states");
+    if (closure.work > kMaxCompileWork)
+      return InvalidArgumentError("pattern too complex: building its automaton exceeds the compile budget");
     std::vector<std::vector<int>> to(256);
     uint8_t cnt[256] = {};
     for (int s : sets[cur])
@@ -265,6 +286,7 @@ StatusOr<Dfa> CompileDfa(const RegexAst& ast, int root, int max_states) {
         for (int b = e.lo; b <= e.hi; ++b) {
           to[static_cast<size_t>(b)].push_back(e.to);
           cnt[b] |= e.count;
+          ++closure.work;
         }
     d.trans.resize((cur + 1) * 256, -1);
     d.counts.resize((cur + 1) * 256, 0);
@@ -273,7 +295,7 @@ StatusOr<Dfa> CompileDfa(const RegexAst& ast, int root, int max_states) {
       auto& v = to[static_cast<size_t>(b)];
       std::sort(v.begin(), v.end());
       v.erase(std::unique(v.begin(), v.end()), v.end());
-      const int id = intern(Closure(nfa, std::move(v)));
+      const int id = intern(closure(std::move(v)));
       d.trans[cur * 256 + static_cast<size_t>(b)] = id;
       d.counts[cur * 256 + static_cast<size_t>(b)] = cnt[b];
     }
