@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/remote_flags.h"
+#include "ops/remote_escalator.h"
 #include "cli/gen_flags.h"
 #include "cli/ops_flags.h"
 #include "ops/ask.h"
@@ -38,7 +40,9 @@ int CmdAsk(int argc, char** argv) {
                "  journalctl -u nginx -o json -n 5000 | gemrun ask -m model.gguf -p \"Why does nginx fail?\"\n"
                "  gemrun ask -m model.gguf -p \"Which runbook covers disk full?\" runbooks/ --include '*.md'\n"
                "  gemrun ask -m model.gguf -c 4096 -p \"What failed at boot?\" /var/log/syslog.2.gz\n"
-               "  gemrun ask -m model.gguf --retrieve -p \"OOM killer victims\" big.log --json\n\n"
+               "  gemrun ask -m model.gguf --retrieve -p \"OOM killer victims\" big.log --json\n"
+               "  gemrun ask -m model.gguf -p \"Root cause?\" app.log --remote https://llm.example.com/v1 --escalate auto "
+               "--audit remote.jsonl   (redacted before it leaves; docs/remote.md)\n\n"
                "inputs: text and logs, .gz/.zst/.xz, PDF (text per page), HTML, JSON/YAML, journalctl -o json; "
                "binary files in directories are skipped with a note\n\n"
                "exit codes: 0 ok, 1 usage error, 2 model/file error (incl. a corrupt input), 3 runtime error",
@@ -50,6 +54,8 @@ int CmdAsk(int argc, char** argv) {
   std::string question;
   app.add_option("-p,--prompt", question, "the question")->required();
   app.add_flag("--json", o.json, "print one JSON object: answer, citations (each checked), plan, usage");
+  RemoteFlags rf;
+  rf.Register(app);
   f.gen.sampling.temperature = 0;  // analysis, not prose: greedy unless asked otherwise
   try {
     app.parse(argc, argv);
@@ -57,6 +63,8 @@ int CmdAsk(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (Status s = f.Finish(); !s.ok()) return ReportError("ask", s);
+  auto ropts = rf.Finish();
+  if (!ropts.ok()) return ReportError("ask", ropts.status());
   ingest::IngestResult in;
   if (Status s = o.Load("ask", &in); !s.ok()) return ReportError("ask", s);
   auto engine = Engine::Load(f.model, f.engine);
@@ -70,8 +78,10 @@ int CmdAsk(int argc, char** argv) {
   auto plan = ask.MakePlan();
   if (!plan.ok()) return ReportError("ask", plan.status());
   std::fprintf(stderr, "gemrun ask: %s\n", plan->Describe().c_str());
+  std::optional<ops::RemoteEscalator> esc;  // --remote: local first, the router's rule decides
+  if (rf.active()) esc.emplace(*ropts, "ask", **llm);
   ProgressBar bar("ask");
-  auto res = ask.Run([&bar](const ops::AskProgress& p) { bar.Update(p); }, /*esc=*/nullptr);
+  auto res = ask.Run([&bar](const ops::AskProgress& p) { bar.Update(p); }, esc ? &*esc : nullptr);
   bar.Done();
   if (!res.ok()) return ReportError("ask", res.status());
   if (res->plan.strategy == "retrieve") std::fprintf(stderr, "gemrun ask: %s\n", res->plan.Describe().c_str());
@@ -81,6 +91,7 @@ int CmdAsk(int argc, char** argv) {
     nlohmann::json out = {{"answer", res->answer}, {"raw_answer", res->raw_answer},
                           {"citations", CitationsJson(res->citations)}, {"plan", res->plan.ToJson()},
                           {"rounds", res->rounds}, {"route", r.route},
+                          {"routing", esc ? esc->last_route() : nlohmann::json()},
                           {"finish_reason", FinishReasonDetail(r.finish)},
                           {"usage", {{"prompt_tokens", r.prompt_tokens}, {"completion_tokens", r.gen_tokens}}}};
     std::printf("%s\n", Dump(out).c_str());

@@ -9,6 +9,8 @@
 #include "cli/commands.h"
 #include "cli/gen_flags.h"
 #include "cli/ops_flags.h"
+#include "cli/remote_flags.h"
+#include "ops/remote_escalator.h"
 #include "constrain/constrain.h"
 #include "ops/check.h"
 
@@ -36,12 +38,12 @@ Status LoadSchema(const std::string& file, ops::CheckOptions* co) {
 
 // Runs one check and prints its line; returns the exit code it stands for.
 int CheckItem(ops::Llm& llm, const std::vector<ingest::Document>& docs, const ops::CheckOptions& co,
-              const std::string& item, bool ndjson) {
+              const std::string& item, bool ndjson, ops::Escalator* esc) {
   ProgressBar bar("check");
   auto on_plan = [&](const ops::Plan& p) {
     std::fprintf(stderr, "gemrun check: %s%s\n", item.empty() ? "" : (item + ": ").c_str(), p.Describe().c_str());
   };
-  auto res = ops::RunCheck(llm, docs, co, on_plan, [&bar](const ops::AskProgress& p) { bar.Update(p); }, nullptr);
+  auto res = ops::RunCheck(llm, docs, co, on_plan, [&bar](const ops::AskProgress& p) { bar.Update(p); }, esc);
   bar.Done();
   if (!res.ok()) {
     if (ndjson) std::printf("%s\n", Dump({{"input", item}, {"error", res.status().message()}}).c_str());
@@ -89,6 +91,8 @@ int CmdCheck(int argc, char** argv) {
   app.add_option("--schema", schema_file, "the verdict's JSON Schema, e.g. --schema verdict.json");
   app.add_option("--fail-if", fail_if, "gate expression on the verdict, e.g. --fail-if 'severity in [high, critical]'");
   app.add_flag("--ndjson", ndjson, "one verdict line per input file: {input, failed, verdict, citations}");
+  RemoteFlags rf;
+  rf.Register(app);
   f.gen.sampling.temperature = 0;
   try {
     app.parse(argc, argv);
@@ -96,6 +100,8 @@ int CmdCheck(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (Status s = f.Finish(); !s.ok()) return ReportError("check", s);
+  auto ropts = rf.Finish();
+  if (!ropts.ok()) return ReportError("check", ropts.status());
   ops::CheckOptions co;
   co.ask = o.ask;
   co.ask.question = question;
@@ -113,9 +119,19 @@ int CmdCheck(int argc, char** argv) {
   if (!engine.ok()) return ReportError("check", engine.status());
   auto llm = ops::LocalLlm::Create(**engine, f.gen, f.parse_special_in_content);
   if (!llm.ok()) return ReportError("check", llm.status());
-  if (!ndjson) return CheckItem(**llm, in.docs, co, "", false);
+  // --remote: the verdict may come from the remote engine by the router's rule; it must satisfy
+  // the same schema (checked with the verdict's grammar), else the local verdict stands.
+  std::optional<ops::RemoteEscalator> esc;
+  if (rf.active()) {
+    const nlohmann::json format = {{"type", "json_schema"},
+                                   {"json_schema", {{"name", "verdict"}, {"strict", true},
+                                                    {"schema", nlohmann::json::parse(co.schema_text)}}}};
+    esc.emplace(*ropts, "check", **llm, format);
+  }
+  ops::Escalator* e = esc ? &*esc : nullptr;
+  if (!ndjson) return CheckItem(**llm, in.docs, co, "", false, e);
   int worst = kExitOk;
-  for (const ingest::Document& d : in.docs) worst = std::max(worst, CheckItem(**llm, {d}, co, d.name, true));
+  for (const ingest::Document& d : in.docs) worst = std::max(worst, CheckItem(**llm, {d}, co, d.name, true, e));
   return worst;
 }
 

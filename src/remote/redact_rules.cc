@@ -110,8 +110,9 @@ const std::vector<RuleSpec>& BuiltinRules() {
   static const std::vector<RuleSpec> k = {
       // PEM private keys (RSA, EC, OPENSSH, PGP, PKCS#8; also inside JSON with literal \n), up to
       // the END line or, for a cut block, up to the end of the base64 run.
+      // The body may carry "N| " line labels (ask/check prompts): '|' is part of the block.
       {"pem_private_key", Kind::kSecret,
-       R"(-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s,:.]|\\[nr]|-(?!----END))*+)"
+       R"(-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s,:.|]|\\[nr]|-(?!----END))*+)"
        R"((?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?)",
        0, nullptr},
       // scheme://user:PASSWORD@host: the password goes; the host is handled by the host rules.
@@ -150,9 +151,11 @@ const std::vector<RuleSpec>& BuiltinRules() {
        R"((?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?(?:%[A-Za-z0-9]+)?(?![\w:]))",
        0, ValidIpv6},
       {"ipv4", Kind::kIp, R"((?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d))", 0, ValidIpv4},
-      // The host field of a syslog line ("Dec  2 10:00:01 web-01 sshd[1]:") or an ISO-stamped one.
+      // The host field of a syslog line ("Dec  2 10:00:01 web-01 sshd[1]:") or an ISO-stamped one,
+      // at a line start or after a label such as ask's "12| " line numbers (was line-start only:
+      // single-label hosts in ask/check prompts reached the wire).
       {"syslog_host", Kind::kHost,
-       R"((?m)^(?:[A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) ([A-Za-z0-9][A-Za-z0-9._-]{0,253}) )",
+       R"((?m)(?:^|(?<=[\s|]))(?:[A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) ([A-Za-z0-9][A-Za-z0-9._-]{0,253}) )",
        -1, ValidBareHost},
       {"key_value_host", Kind::kHost,
        R"((?i)(?<![A-Za-z0-9_])(?:host|hostname|host_name|fqdn|nodename|node_name)["']?\s*[:=]\s*["']?([A-Za-z][A-Za-z0-9._-]{1,253}))",

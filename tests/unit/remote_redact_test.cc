@@ -48,6 +48,7 @@ TEST(Redact, HostNames) {
   ExpectRedacted("GET https://api.internal.example.com/v1 took 3 s", "api.internal.example.com", "HOST");
   ExpectRedacted("resolving db-primary.prod.corp failed", "db-primary.prod.corp", "HOST");
   ExpectRedacted("Dec  2 10:00:01 web-01 sshd[42]: Accepted key", "web-01", "HOST");
+  ExpectRedacted("12| Dec  2 10:00:01 web-01 sshd[42]: Accepted key", "web-01", "HOST");  // ask/check line labels
   ExpectKept("edit main.cc and run.sh, see README.md and config.yaml; self.id = os.path");
   ExpectKept("the service listens on localhost and localhost:8080");
   ExpectKept("version 1.24.3, libfoo.so.6, v2.0.1-rc1");
@@ -107,6 +108,12 @@ TEST(Redact, PemPrivateKey) {
   // In a service-account JSON, with literal \n.
   out = Redact(R"({"private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\n-----END PRIVATE KEY-----\n"})");
   EXPECT_EQ(out.find("MIIEvQIBADAN"), std::string::npos) << out;
+  // Under ask/check's "N| " line labels (the body lines reached the wire before).
+  out = Redact("26| -----BEGIN OPENSSH PRIVATE KEY-----\n27| b3BlbnNzaC1rZXktdjEAAAAA\n28| QyNTUxOQAAACBQ\n"
+               "29| -----END OPENSSH PRIVATE KEY-----\n30| done");
+  EXPECT_EQ(out.find("b3BlbnNzaC1rZXktdjEAAAAA"), std::string::npos) << out;
+  EXPECT_EQ(out.find("QyNTUxOQAAACBQ"), std::string::npos) << out;
+  EXPECT_NE(out.find("done"), std::string::npos) << out;
   ExpectKept("-----BEGIN CERTIFICATE----- is public");
 }
 
