@@ -258,19 +258,15 @@ namespace {
 // of words it touched.
 struct ClassScratch {
   std::vector<int32_t> st, cp;
-  std::vector<std::vector<std::pair<int32_t, int32_t>>> by_cp;  // cp -> (end state, group)
+  GroupIndex by_cp;
   std::vector<std::vector<uint64_t>> dense;
   std::vector<std::vector<uint32_t>> touched;
 };
 
 int32_t ClassGroup(ClassScratch& s, int32_t state, int32_t cp, size_t n_words, std::vector<MaskGroup>* groups) {
-  if (s.by_cp.size() <= static_cast<size_t>(cp)) s.by_cp.resize(static_cast<size_t>(cp) + 1);
-  auto& slot = s.by_cp[static_cast<size_t>(cp)];
-  for (const auto& [st, gi] : slot)
-    if (st == state) return gi;
-  const int32_t gi = static_cast<int32_t>(groups->size());
-  groups->push_back(MaskGroup{state, cp, {}});
-  slot.push_back({state, gi});
+  bool fresh = false;
+  const int32_t gi = FindOrAddGroup(s.by_cp, state, cp, groups, &fresh);
+  if (!fresh) return gi;
   if (s.dense.size() <= static_cast<size_t>(gi)) s.dense.resize(static_cast<size_t>(gi) + 1), s.touched.resize(s.dense.size());
   if (s.dense[static_cast<size_t>(gi)].size() < n_words) s.dense[static_cast<size_t>(gi)].assign(n_words, 0);
   s.touched[static_cast<size_t>(gi)].clear();

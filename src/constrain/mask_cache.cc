@@ -12,19 +12,15 @@ namespace {
 // Per-thread scratch of the fill walk, reused so a fill allocates only its result.
 struct FillScratch {
   std::vector<int32_t> st, cp;                               // per trie depth: DFA state, code points
-  std::vector<std::vector<std::pair<int32_t, int32_t>>> by_cp;  // cp -> (end state, group index)
+  GroupIndex by_cp;
   std::vector<std::vector<int32_t>> toks;                     // per group: its tokens, unsorted
   std::vector<uint64_t> dense;                                // one group's bits, all zero between uses
 };
 
 int32_t GroupOf(FillScratch& s, int32_t state, int32_t cp, std::vector<MaskGroup>* groups) {
-  if (s.by_cp.size() <= static_cast<size_t>(cp)) s.by_cp.resize(static_cast<size_t>(cp) + 1);
-  auto& slot = s.by_cp[static_cast<size_t>(cp)];
-  for (const auto& [st, gi] : slot)
-    if (st == state) return gi;
-  const int32_t gi = static_cast<int32_t>(groups->size());
-  groups->push_back(MaskGroup{state, cp, {}});
-  slot.push_back({state, gi});
+  bool fresh = false;
+  const int32_t gi = FindOrAddGroup(s.by_cp, state, cp, groups, &fresh);
+  if (!fresh) return gi;
   if (s.toks.size() <= static_cast<size_t>(gi)) s.toks.resize(static_cast<size_t>(gi) + 1);
   s.toks[static_cast<size_t>(gi)].clear();
   return gi;

@@ -28,6 +28,21 @@ struct MaskGroup {
   int32_t end_state = 0, cp = 0;
   std::vector<std::pair<uint32_t, uint64_t>> words;  // (word index, bits) of the token mask
 };
+// Groups of one mask entry, indexed by code-point count then end state. Returns the group of
+// (state, cp), appending it to `groups` (and *fresh = true) when it is new.
+using GroupIndex = std::vector<std::vector<std::pair<int32_t, int32_t>>>;  // cp -> (end state, group)
+inline int32_t FindOrAddGroup(GroupIndex& by_cp, int32_t state, int32_t cp, std::vector<MaskGroup>* groups,
+                              bool* fresh) {
+  if (by_cp.size() <= static_cast<size_t>(cp)) by_cp.resize(static_cast<size_t>(cp) + 1);
+  auto& slot = by_cp[static_cast<size_t>(cp)];
+  for (const auto& [st, gi] : slot)
+    if (st == state) return *fresh = false, gi;
+  const int32_t gi = static_cast<int32_t>(groups->size());
+  groups->push_back(MaskGroup{state, cp, {}});
+  slot.push_back({state, gi});
+  *fresh = true;
+  return gi;
+}
 struct MaskExit {
   int32_t node = 0;  // a child whose byte may follow the terminal's end (its parent is where it ends)
   int32_t state = 0, cp = 0;  // the terminal's DFA state and code points at the parent
