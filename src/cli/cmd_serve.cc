@@ -173,6 +173,10 @@ int CmdServe(int argc, char** argv) {
   AddSuppressOption(app, &suppress);
   app.add_option("--alias", alias, "model name in /v1/models and responses (default: file name)");
   app.add_flag("--log-prompts", so.log_prompts, "include prompts in the request log (off: never logged)");
+  app.add_option("--reasoning-budget", so.reasoning_budget,
+                 "thought tokens per request when thinking is on and the request sets no budget "
+                 "(reasoning_budget_tokens / thinking_budget_tokens); -1: no cap")
+      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 30));
   bool parse_special_in_content = false;
   app.add_flag("--parse-special-in-content", parse_special_in_content,
                "let control-token texts in message contents (e.g. <end_of_turn>) act as control tokens "

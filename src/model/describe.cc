@@ -119,7 +119,7 @@ std::string DescribeGguf(const GgufFile& f) {
   if (shared_kv > 0) kind += ", shared KV";
   std::string out = (arch.empty() ? "unknown" : arch) + (size.empty() ? "" : " " + size) + " (" + kind + ", " + std::to_string(n_layer) +
                     " layers), " + MainType(f) + ", " + Bytes(f.file_size()) + ", " + Count(params) + " params";
-  if (const int64_t ctx = Int(f, p + "context_length"); ctx > 0) out += ", ctx " + std::to_string(ctx);
+  if (const int64_t ctx = Int(f, p + "context_length"); ctx > 0) out += ", trained ctx " + std::to_string(ctx);  // the file's, not the run's -c
   return out;
 }
 

@@ -87,6 +87,7 @@ struct ApiRequest {
   std::vector<ImageInput> images;     // each has one kImageSlot in `messages`, same order
   ToolRequest tools;                  // tools / tool_choice / tool history (server/structured.h)
   bool reasoning = false;             // thinking on (OpenAI reasoning_effort, Ollama think; Gemma 4)
+  int64_t reasoning_budget = -1;      // thought tokens before the close is forced; < 0: the server's default
 };
 
 // Largest nesting depth of a request body: deeper documents are refused before parsing.

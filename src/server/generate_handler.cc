@@ -9,6 +9,7 @@
 #include "server/ollama.h"
 #include "server/openai.h"
 #include "engine/reasoning.h"
+#include "engine/tool_stream.h"
 #include "server/structured.h"
 
 namespace gemrun::server {
@@ -267,7 +268,10 @@ struct Stream {
   bool started = false;
   std::chrono::milliseconds ping{0};  // SSE: a comment after this long without output (0: never)
   Clock::time_point last_write = Clock::now();
-  ChannelSplitter channels;  // reasoning: thought and answer deltas told apart
+  ChannelSplitter channels{};  // reasoning: thought and answer deltas told apart
+  std::optional<ToolCallStreamer> tool_stream{};  // tools: content and calls as they are decided
+  bool tool_stream_failed = false;  // a call did not read back: the end reports the error
+  size_t content_sent = 0, calls_sent = 0;  // tools: what the deltas carried so far
 };
 
 // One streamed piece of thought and/or answer, in the endpoint's format.
@@ -288,6 +292,55 @@ std::string RenderChannels(const Stream& st, const ChannelSplitter::Out& o) {
   return NdjsonLine(j);
 }
 
+// Calls streamed so far, numbered as FinishAnswer numbers them ("call_<n>", index n).
+std::vector<ToolCall> NumberCalls(Stream& st, std::vector<ToolCall> calls) {
+  for (ToolCall& c : calls) c.id = "call_" + std::to_string(st.calls_sent++);
+  return calls;
+}
+
+// A piece of a tools answer: the thought (reasoning on), decided content, completed calls.
+std::string RenderToolDelta(Stream& st, const std::string& thought, const std::string& content,
+                            std::vector<ToolCall> calls) {
+  const ApiRequest& r = st.req;
+  const size_t first = st.calls_sent;
+  calls = NumberCalls(st, std::move(calls));
+  st.content_sent += content.size();
+  std::string out;
+  if (r.endpoint == Endpoint::kChatCompletions) {
+    if (!thought.empty()) out += SseEvent(ChatChunk(st.meta, Json{{"reasoning_content", thought}}, nullptr));
+    if (!content.empty()) out += SseEvent(ChatChunk(st.meta, Json{{"content", content}}, nullptr));
+    Json j = OpenAIToolCallsJson(calls, /*stream=*/true);
+    for (size_t i = 0; i < j.size(); ++i) {
+      j[i]["index"] = first + i;
+      out += SseEvent(ChatChunk(st.meta, Json{{"tool_calls", Json::array({j[i]})}}, nullptr));
+    }
+    return out;
+  }
+  if (!IsOllama(r.endpoint) || (thought.empty() && content.empty() && calls.empty())) return out;
+  Json j = OllamaDeltaJson(r, st.meta.model, Rfc3339(std::chrono::system_clock::now()), content);
+  Json& msg = r.endpoint == Endpoint::kOllamaChat ? j["message"] : j;
+  if (!thought.empty()) msg["thinking"] = thought;
+  if (!calls.empty()) msg["tool_calls"] = OllamaToolCallsJson(calls);
+  return NdjsonLine(j);
+}
+
+// Generated text of a tools answer: thoughts stream at once, content as soon as it cannot be
+// the start of a call, each call when its block closes (never a call's text as content).
+std::string PushToolText(Stream& st, std::string_view text) {
+  if (!st.tool_stream) st.tool_stream.emplace(st.req.tools.syntax);
+  ChannelSplitter::Out ch;
+  if (st.req.reasoning) ch = st.channels.Push(text);
+  else ch.answer = std::string(text);
+  std::string content;
+  std::vector<ToolCall> calls;
+  if (!st.tool_stream_failed && !ch.answer.empty()) {
+    auto o = st.tool_stream->Push(ch.answer);
+    if (o.ok()) content = std::move(o->content), calls = std::move(o->calls);
+    else st.tool_stream_failed = true;
+  }
+  return RenderToolDelta(st, ch.thought, content, std::move(calls));
+}
+
 std::string RenderTokens(Stream& st, std::vector<TokenOut>& toks) {
   std::string out;
   const ApiRequest& r = st.req;
@@ -296,7 +349,10 @@ std::string RenderTokens(Stream& st, std::vector<TokenOut>& toks) {
     if (r.endpoint == Endpoint::kChatCompletions) out += SseEvent(ChatRoleChunk(st.meta));
   }
   for (TokenOut& t : toks) {
-    if (r.tools.given) break;  // a tools answer is held back: calls must not leak into content
+    if (r.tools.given) {  // calls must not leak into content
+      out += PushToolText(st, t.text);
+      continue;
+    }
     if (r.reasoning && r.endpoint != Endpoint::kCompletions) {  // thoughts never reach content
       out += RenderChannels(st, st.channels.Push(t.text));
       continue;
@@ -313,12 +369,27 @@ std::string RenderTokens(Stream& st, std::vector<TokenOut>& toks) {
   return out;
 }
 
+// The end of a tools answer: the whole-text parse is the authority; what the deltas have not
+// carried yet (held-back content, calls after a block the streamer could not read) goes now.
+std::string RenderToolRest(Stream& st, const StructuredAnswer& a) {
+  std::string content;
+  if (a.content.size() > st.content_sent) content = a.content.substr(st.content_sent);
+  std::vector<ToolCall> calls(a.calls.begin() + static_cast<std::ptrdiff_t>(std::min(st.calls_sent, a.calls.size())),
+                              a.calls.end());
+  return RenderToolDelta(st, "", content, std::move(calls));
+}
+
 std::string RenderEnd(Stream& st) {
   const CompletionResult& res = st.job->result();
   const ApiRequest& r = st.req;
   RecordResult(res, st.job->error());
   std::string held;
   if (r.reasoning && !r.tools.given) held = RenderChannels(st, st.channels.Flush());
+  if (r.reasoning && r.tools.given) {
+    const ChannelSplitter::Out ch = st.channels.Flush();
+    held = RenderToolDelta(st, ch.thought, "", {});
+    if (!ch.answer.empty()) held += PushToolText(st, ch.answer);
+  }
   if (const auto& err = st.job->error())
     return IsOllama(r.endpoint) ? NdjsonLine(OllamaErrorJson(*err)) : SseEvent(OpenAIErrorJson(*err));
   const StructuredAnswer a = FinishAnswer(res, r);
@@ -326,18 +397,15 @@ std::string RenderEnd(Stream& st) {
     if (IsOllama(r.endpoint)) return NdjsonLine(Json{{"error", *a.error}, {"done", true}, {"done_reason", "length"}});
     return SseEvent(Json{{"error", StructuredErrorJson(*a.error)}}) + std::string(kSseDone);
   }
+  if (r.tools.given) held += RenderToolRest(st, a);
   if (IsOllama(r.endpoint)) {
-    Json fin = OllamaFinalJson(r, st.meta.model, Rfc3339(std::chrono::system_clock::now()),
-                               r.tools.given ? a.content : "", res);
-    if (!a.calls.empty()) fin["message"]["tool_calls"] = OllamaToolCallsJson(a.calls);
+    Json fin = OllamaFinalJson(r, st.meta.model, Rfc3339(std::chrono::system_clock::now()), "", res);
     return held + NdjsonLine(fin);
   }
   const bool chat = r.endpoint == Endpoint::kChatCompletions;
   std::string out = held;
   if (chat && r.tools.given) {
-    if (!a.content.empty()) out += SseEvent(ChatChunk(st.meta, Json{{"content", a.content}}, nullptr));
-    if (!a.calls.empty()) {
-      out += SseEvent(ChatChunk(st.meta, Json{{"tool_calls", OpenAIToolCallsJson(a.calls, /*stream=*/true)}}, nullptr));
+    if (st.calls_sent > 0) {
       out += SseEvent(ChatChunk(st.meta, Json::object(), "tool_calls"));
     } else {
       out += SseEvent(ChatFinishChunk(st.meta, res.finish));
@@ -547,7 +615,9 @@ void HandleGenerate(const GenerateContext& ctx, Endpoint ep, const httplib::Requ
                             &r.tools, &r.messages, &r.gen, &opts))
     return SendError(hreq, res, *e);
   if (r.reasoning && r.use_template && b.chat_template)
-    if (Status st = EnableReasoning(b.engine->tokenizer(), b.chat_template->format(), -1, &r.gen, &opts); !st.ok())
+    if (Status st = EnableReasoning(b.engine->tokenizer(), b.chat_template->format(),
+                                    r.reasoning_budget >= 0 ? r.reasoning_budget : ctx.opts->reasoning_budget, &r.gen, &opts);
+        !st.ok())
       return SendError(hreq, res, ApiError::Of(500, "server_error", st.message()));
   // The gateway escalates plain text chat only: tool calls, thoughts and structured answers are
   // decoded locally under their grammar (a remote answer would not be checked against it).

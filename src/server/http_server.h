@@ -38,6 +38,7 @@ struct ServerOptions {
   double sse_ping_s = 10;            // SSE streams: a ": ping" comment after this long without output
   int http_threads = 64;             // general worker threads (cmd_serve: parallel + max_queue + 32)
   bool log_prompts = false;
+  int64_t reasoning_budget = -1;     // thought tokens per request unless it gives its own; < 0: no cap
   size_t max_images = 8;             // per request
   std::string image_files_dir;       // realpath of --allow-image-files ("": no local files)
   bool allow_image_urls = false;     // --allow-image-urls: fetch http(s) image URLs

@@ -191,6 +191,30 @@ Err ParseMessages(const Json& b, const RequestLimits& lim, std::vector<ChatMessa
   return std::nullopt;
 }
 
+// llama-server's per-request thought budget (either name). A budget without reasoning_effort turns
+// thinking on (that is what a client sending one expects); 0 means no thought at all.
+Err ParseReasoningBudget(const Json& b, const std::string& effort, ApiRequest* out) {
+  const bool a = b.contains("reasoning_budget_tokens") && !b["reasoning_budget_tokens"].is_null();
+  const bool t = b.contains("thinking_budget_tokens") && !b["thinking_budget_tokens"].is_null();
+  if (a && t)
+    return ApiError::BadRequest("give 'reasoning_budget_tokens' or 'thinking_budget_tokens', not both",
+                                "thinking_budget_tokens", "invalid_value");
+  if (!a && !t) return std::nullopt;
+  const char* key = a ? "reasoning_budget_tokens" : "thinking_budget_tokens";
+  int64_t budget = -1;
+  if (auto e = GetInt(b, key, key, -1, INT64_MAX, &budget)) return e;
+  if (budget < 0) return std::nullopt;  // -1: no cap, as in llama-server
+  if (effort == "none" || effort == "minimal") {
+    if (budget > 0)
+      return ApiError::BadRequest("'" + std::string(key) + "' needs thinking, but 'reasoning_effort' is '" + effort + "'",
+                                  key, "invalid_value");
+    return std::nullopt;
+  }
+  out->reasoning = budget > 0;
+  out->reasoning_budget = budget;
+  return std::nullopt;
+}
+
 }  // namespace
 
 Err ParseChatCompletionRequest(const Json& b, const RequestLimits& lim, ApiRequest* out) {
@@ -200,7 +224,8 @@ Err ParseChatCompletionRequest(const Json& b, const RequestLimits& lim, ApiReque
                                    "stop", "seed", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs",
                                    "stream", "stream_options", "n", "user", "logit_bias", "top_k", "min_p",
                                    "repeat_penalty", "response_format", "tools", "tool_choice",
-                                   "parallel_tool_calls", "reasoning_effort", "grammar"}))
+                                   "parallel_tool_calls", "reasoning_effort", "reasoning_budget_tokens",
+                                   "thinking_budget_tokens", "grammar"}))
     return ApiError::Unsupported(*k);
   if (auto e = ParseCommon(b, lim, out)) return e;
   if (auto e = ParseMessages(b, lim, &out->messages, &out->images, &out->tools.messages)) return e;
@@ -218,6 +243,7 @@ Err ParseChatCompletionRequest(const Json& b, const RequestLimits& lim, ApiReque
     return ApiError::BadRequest("'reasoning_effort' must be none, minimal, low, medium or high", "reasoning_effort",
                                 "invalid_value");
   out->reasoning = effort == "low" || effort == "medium" || effort == "high";
+  if (auto e = ParseReasoningBudget(b, effort, out)) return e;
   // llama.cpp's extension: a GBNF grammar for the answer.
   std::string grammar;
   if (auto e = GetString(b, "grammar", "grammar", &grammar)) return e;

@@ -52,7 +52,7 @@ struct ChatOptions {
   bool enable_thinking = false;
   // Rendered tool declarations (engine/tool_calls.h): Gemma 4 puts them in the system turn as
   // template text, Gemma 3 before the first user message (after the system text).
-  std::string tools_text;
+  std::string tools_text{};
   // Start the text with "<bos>" like the HF template (for comparing renders). Leave it off
   // when the text goes to Tokenizer::Encode with add_special (Encode() below does that).
   bool bos_text = false;

@@ -89,6 +89,30 @@ ok "server tools"
 curl -s -N "$BASE/v1/chat/completions" -d '{"model":"m","seed":3,"max_tokens":200,"stream":true,"messages":[{"role":"user","content":"go"}],"tools":'"$TJ"',"tool_choice":"required"}' >"$WORK/sse"
 grep -q '"tool_calls"' "$WORK/sse" || grep -q '"error"' "$WORK/sse" || fail "streamed tool_calls: $(cat "$WORK/sse")"
 grep -q '"content":"<tool_call>' "$WORK/sse" && fail "a call leaked into content: $(cat "$WORK/sse")"
+# The streamed deltas add up to the non-streamed answer of the same seed: content, then each call
+# in its own delta (index, id, name, arguments), finish_reason tool_calls.
+python3 -c '
+import json, sys
+resp = json.load(open(sys.argv[1])); whole = resp["choices"][0]
+calls, content, finish, err = {}, "", None, None
+for line in open(sys.argv[2]):
+    if not line.startswith("data: {"): continue
+    ev = json.loads(line[6:])
+    if "error" in ev: err = ev; continue
+    ch = ev["choices"][0]; d = ch["delta"]
+    content += d.get("content") or ""
+    for t in d.get("tool_calls", []):
+        assert t["index"] not in calls, ("a call split or repeated", ev)
+        calls[t["index"]] = t
+    finish = ch.get("finish_reason") or finish
+if "error" in resp or "error" in whole: assert err is not None; sys.exit(0)
+assert err is None, err
+assert finish == whole["finish_reason"], (finish, whole)
+want = whole["message"].get("tool_calls") or []
+assert [calls[i]["function"] for i in sorted(calls)] == [w["function"] for w in want], (calls, want)
+assert [calls[i]["id"] for i in sorted(calls)] == [w["id"] for w in want]
+assert content == (whole["message"]["content"] or ""), (content, whole)
+' "$WORK/resp" "$WORK/sse" || fail "streamed tool_calls differ from the whole answer: $(cat "$WORK/sse")"
 ok "server streamed tool_calls"
 code=$(post /v1/chat/completions '{"model":"m","messages":[{"role":"user","content":"go"}],"tools":'"$TJ"',"tool_choice":{"type":"function","function":{"name":"drop_db"}}}')
 [ "$code" = 400 ] && grep -q drop_db "$WORK/resp" || fail "undeclared tool_choice: $code $(cat "$WORK/resp")"
@@ -114,4 +138,50 @@ assert "error" in r or isinstance(json.loads(r["message"]["content"])["ok"], boo
 code=$(post /api/chat '{"model":"m","stream":false,"messages":[{"role":"user","content":"x"}],"tools":'"$TJ"',"options":{"seed":1,"num_predict":200}}')
 [ "$code" = 200 ] || fail "ollama tools: $code $(cat "$WORK/resp")"
 ok "server ollama format/tools"
+
+# 4. Gemma 4 server: native call syntax and thinking in one stream. The deltas add up to the
+# non-streamed answer of the same seed, thoughts only in reasoning_content, no markers anywhere.
+kill "${PIDS[@]}" 2>/dev/null || true
+start_server "$DATA/testdata/models/g4-tiny-q8_0.gguf"
+BASE=http://127.0.0.1:$PORT
+G4REQ='"model":"m","seed":5,"max_tokens":120,"messages":[{"role":"user","content":"go"}],"tools":'"$TJ"',"tool_choice":"required","reasoning_effort":"high","thinking_budget_tokens":6'
+code=$(post /v1/chat/completions "{$G4REQ}")
+[ "$code" = 200 ] || fail "g4 tools+thinking: $code $(cat "$WORK/resp")"
+curl -s -N "$BASE/v1/chat/completions" -d "{$G4REQ,\"stream\":true}" >"$WORK/sse"
+python3 -c '
+import json, sys
+resp = json.load(open(sys.argv[1])); whole = resp["choices"][0]
+calls, content, thought, finish, err = {}, "", "", None, None
+for line in open(sys.argv[2]):
+    if not line.startswith("data: {"): continue
+    ev = json.loads(line[6:])
+    if "error" in ev: err = ev; continue
+    ch = ev["choices"][0]; d = ch["delta"]
+    content += d.get("content") or ""
+    thought += d.get("reasoning_content") or ""
+    for t in d.get("tool_calls", []): calls[t["index"]] = t
+    finish = ch.get("finish_reason") or finish
+for text in (content, thought, whole["message"].get("content") or ""):
+    for marker in ("<|channel>", "<channel|>", "<|tool_call>", "<tool_call|>", "<|\x22|>"):
+        assert marker not in text, (marker, text)
+if "error" in resp or "error" in whole: assert err is not None; sys.exit(0)
+assert err is None, err
+assert finish == whole["finish_reason"], (finish, whole)
+assert thought == (whole["message"].get("reasoning_content") or ""), (thought, whole)
+want = whole["message"].get("tool_calls") or []
+assert [calls[i]["function"] for i in sorted(calls)] == [w["function"] for w in want], (calls, want)
+assert content == (whole["message"]["content"] or ""), (content, whole)
+' "$WORK/resp" "$WORK/sse" || fail "g4 streamed tools+thinking differ from the whole answer: $(cat "$WORK/sse")"
+grep -q "\"tool_calls\"" "$WORK/sse" || grep -q "\"error\"" "$WORK/sse" || fail "g4: no calls streamed"
+ok "server g4 streamed tool_calls with thinking"
+# Thought budgets: 0 is no thought at all; a bad value is a 400 naming the field.
+code=$(post /v1/chat/completions '{"model":"m","seed":5,"max_tokens":8,"messages":[{"role":"user","content":"go"}],"reasoning_effort":"high","reasoning_budget_tokens":0}')
+[ "$code" = 200 ] || fail "budget 0: $code $(cat "$WORK/resp")"
+python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))["choices"][0]["message"]
+assert not m.get("reasoning_content"), m' "$WORK/resp" || fail "budget 0 still thought: $(cat "$WORK/resp")"
+code=$(post /v1/chat/completions '{"model":"m","messages":[{"role":"user","content":"go"}],"thinking_budget_tokens":"lots"}')
+[ "$code" = 400 ] && grep -q thinking_budget_tokens "$WORK/resp" || fail "bad budget: $code $(cat "$WORK/resp")"
+ok "server thinking budget fields"
 echo "tools e2e: ok"

@@ -37,7 +37,7 @@ TEST(DescribeGguf, TextModelsBySizeAndKind) {
   b12.U32("gemma4.embedding_length_per_layer_input", 0);
   const std::string d12 = Describe(b12);
   EXPECT_TRUE(StartsWith(d12, "gemma4 12B (dense, 48 layers), Q4_0, ")) << d12;
-  EXPECT_NE(d12.find("ctx 262144"), std::string::npos) << d12;
+  EXPECT_NE(d12.find("trained ctx 262144"), std::string::npos) << d12;
 
   GgufBuilder e4b = Gemma4(42, 2560);
   e4b.U32("gemma4.embedding_length_per_layer_input", 256);

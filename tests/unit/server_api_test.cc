@@ -318,6 +318,39 @@ TEST(ServerStructured, ToolsAndHistory) {
   EXPECT_EQ(e->param, "messages[1].tool_calls[0].function.arguments");
   ASSERT_FALSE(Chat(R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "reasoning_effort": "high"})", &r));
   EXPECT_TRUE(r.reasoning);
+  EXPECT_EQ(r.reasoning_budget, -1);
+}
+
+TEST(ServerApi, ReasoningBudgetFields) {
+  ApiRequest r;
+  auto with = [](const char* extra) {
+    return std::string(R"({"model": "m", "messages": [{"role": "user", "content": "x"}])") + extra + "}";
+  };
+  // llama-server's names; a budget alone turns thinking on.
+  ASSERT_FALSE(Chat(with(R"(, "thinking_budget_tokens": 64)").c_str(), &r));
+  EXPECT_TRUE(r.reasoning);
+  EXPECT_EQ(r.reasoning_budget, 64);
+  ASSERT_FALSE(Chat(with(R"(, "reasoning_effort": "low", "reasoning_budget_tokens": 16)").c_str(), &r));
+  EXPECT_TRUE(r.reasoning);
+  EXPECT_EQ(r.reasoning_budget, 16);
+  // 0: no thought at all; -1: no cap (the server's default applies).
+  ASSERT_FALSE(Chat(with(R"(, "reasoning_effort": "high", "reasoning_budget_tokens": 0)").c_str(), &r));
+  EXPECT_FALSE(r.reasoning);
+  ASSERT_FALSE(Chat(with(R"(, "reasoning_effort": "high", "thinking_budget_tokens": -1)").c_str(), &r));
+  EXPECT_TRUE(r.reasoning);
+  EXPECT_EQ(r.reasoning_budget, -1);
+  // Refused, naming the field.
+  auto e = Chat(with(R"(, "reasoning_budget_tokens": 8, "thinking_budget_tokens": 8)").c_str(), &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "thinking_budget_tokens");
+  e = Chat(with(R"(, "reasoning_effort": "none", "thinking_budget_tokens": 8)").c_str(), &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "thinking_budget_tokens");
+  e = Chat(with(R"(, "reasoning_budget_tokens": "lots")").c_str(), &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "reasoning_budget_tokens");
+  e = Chat(with(R"(, "reasoning_budget_tokens": -2)").c_str(), &r);
+  ASSERT_TRUE(e);
 }
 
 TEST(ServerStructured, AnswerAndErrors) {

@@ -8,6 +8,7 @@
 
 #include "constrain/tool_grammar.h"
 #include "engine/tool_calls.h"
+#include "engine/tool_stream.h"
 
 namespace gemrun {
 namespace {
@@ -156,6 +157,7 @@ void RandomWalks(ToolSyntax syntax, const std::string& choice) {
   for (int walk = 0; walk < 60; ++walk) {
     constrain::Matcher m(g, vocab);
     std::string text;
+    std::vector<std::string> pieces;  // as generated, for the streaming reader
     constrain::TokenMask mask;
     for (int step = 0; step < 400; ++step) {
       if (m.CanEnd() && rng() % 4 == 0) break;
@@ -167,17 +169,35 @@ void RandomWalks(ToolSyntax syntax, const std::string& choice) {
       const int32_t t = ok[rng() % ok.size()];
       ASSERT_TRUE(m.Accept(t).ok());
       text += vocab->pieces[static_cast<size_t>(t)];
+      pieces.push_back(vocab->pieces[static_cast<size_t>(t)]);
     }
     if (!m.CanEnd()) continue;
     ++ended;
     auto p = ParseToolCalls(text, syntax);
     ASSERT_TRUE(p.ok()) << p.status().message() << "\n" << text;
-    EXPECT_FALSE(p->calls.empty()) << text;
+    if (choice != "auto") EXPECT_FALSE(p->calls.empty()) << text;
     for (const ToolCall& c : p->calls) {
       EXPECT_TRUE(c.name == "get_logs" || c.name == "restart") << text;
       if (choice == "restart") EXPECT_EQ(c.name, "restart");
       EXPECT_TRUE(Validates(c.name, c.arguments)) << c.arguments.dump() << "\n" << text;
     }
+    // Streamed token by token, the same content and calls come out.
+    ToolCallStreamer stream(syntax);
+    std::string content;
+    std::vector<ToolCall> calls;
+    for (const std::string& piece : pieces) {
+      auto o = stream.Push(piece);
+      ASSERT_TRUE(o.ok()) << o.status().message() << "\n" << text;
+      content += o->content;
+      calls.insert(calls.end(), o->calls.begin(), o->calls.end());
+    }
+    auto rest = stream.Flush();
+    ASSERT_TRUE(rest.ok()) << rest.status().message();
+    content += rest->content;
+    calls.insert(calls.end(), rest->calls.begin(), rest->calls.end());
+    EXPECT_EQ(content, p->content) << text;
+    ASSERT_EQ(calls.size(), p->calls.size()) << text;
+    for (size_t i = 0; i < calls.size(); ++i) EXPECT_EQ(calls[i].arguments, p->calls[i].arguments) << text;
   }
   EXPECT_GT(ended, 10);
 }
@@ -185,6 +205,8 @@ void RandomWalks(ToolSyntax syntax, const std::string& choice) {
 TEST(ToolGrammar, RandomWalksJson) { RandomWalks(ToolSyntax::kJson, "required"); }
 TEST(ToolGrammar, RandomWalksGemma4) { RandomWalks(ToolSyntax::kGemma4, "required"); }
 TEST(ToolGrammar, RandomWalksNamed) { RandomWalks(ToolSyntax::kGemma4, "restart"); }
+TEST(ToolGrammar, RandomWalksAutoJson) { RandomWalks(ToolSyntax::kJson, "auto"); }
+TEST(ToolGrammar, RandomWalksAutoGemma4) { RandomWalks(ToolSyntax::kGemma4, "auto"); }
 
 // At the name position every token's admission equals feeding its bytes to the recognizer,
 // and no token that starts an undeclared name is admitted.
