@@ -84,7 +84,13 @@ std::optional<LineError> RequestOf(const Json& line, Json* req, const nlohmann::
 // Parses one line into a request with its prompt ids and generation parameters.
 std::optional<LineError> PrepareLine(const BatchContext& ctx, std::string_view text, Pending* p) {
   Json line;
-  if (auto e = server::ParseJsonBody(text, &line)) return LineError::Of(*e);
+  if (auto e = server::ParseJsonBody(text, &line)) {
+    // The server's words are about an HTTP body; here it is a line of IN.
+    LineError le = LineError::Of(*e);
+    if (const size_t at = le.message.find("request body"); at != std::string::npos) le.message.replace(at, 12, "the line");
+    if (const size_t at = le.message.find("; send a JSON object"); at != std::string::npos) le.message.resize(at);
+    return le;
+  }
   p->id = ops::BatchIdOf(line);
   std::optional<nlohmann::ordered_json> ordered;  // schemas compile in their written key order
   if (text.find("response_format") != std::string_view::npos || text.find("\"tools\"") != std::string_view::npos)
@@ -94,6 +100,7 @@ std::optional<LineError> PrepareLine(const BatchContext& ctx, std::string_view t
   if (auto e = RequestOf(line, &req, &ordered_req, ordered ? &*ordered : nullptr)) return e;
   for (const auto& [k, v] : ctx.defaults.items())
     if (!req.contains(k)) req[k] = v;
+  if (!req.contains("model")) req["model"] = ctx.model_name;  // the server requires it; here -m names it
   const server::RequestLimits lim{.n_vocab = ctx.engine->model().config().n_vocab, .images = {}, .ordered = ordered_req};
   server::ApiRequest& r = p->req;
   if (auto e = server::ParseChatCompletionRequest(req, lim, &r)) return LineError::Of(*e);
