@@ -1,6 +1,6 @@
 // gemrun check: a CI gate. The inputs of `ask`, a verdict constrained to a JSON Schema, and
-// --fail-if over its fields. Exit 0 passed, 1 gate failed (or a usage error: then stderr says
-// "error:" and stdout is empty), 2 model/file error, 3 runtime error.
+// --fail-if over its fields. Exit 0 passed, 1 gate failed, 2 model/file error, 3 runtime error,
+// 64 usage error (not 1 as elsewhere: a typo in a CI job must not read as a failed gate).
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -20,6 +20,12 @@ nlohmann::json CitationsJson(const std::vector<ops::Citation>& cites);  // cmd_a
 void WarnInvalidCitations(const char* cmd, const std::vector<ops::Citation>& cites);
 
 namespace {
+
+// ReportError with check's code for usage errors (kExitCheckUsage, never the gate's 1).
+int CheckError(const Status& s) {
+  const int rc = ReportError("check", s);
+  return rc == kExitUsage ? kExitCheckUsage : rc;
+}
 
 Status LoadSchema(const std::string& file, ops::CheckOptions* co) {
   co->schema_text = ops::kDefaultVerdictSchema;
@@ -78,8 +84,9 @@ int CmdCheck(int argc, char** argv) {
                "  gemrun check -m model.gguf --ndjson logs/   (one verdict line per file)\n\n"
                "--fail-if: comparisons (== != < <= > >=) on numbers and strings, `in [a, b]`, `not in`, "
                "and/or/not, parentheses, fields by name (a.b, a[0])\n\n"
-               "exit codes: 0 passed, 1 gate failed (a usage error also exits 1: it prints \"error:\" on stderr and "
-               "nothing on stdout), 2 model/file error, 3 runtime error (e.g. no complete verdict)",
+               "exit codes: 0 passed, 1 gate failed, 2 model/file error (e.g. an unreadable --schema), 3 runtime error "
+               "(e.g. no complete verdict), 64 usage error (a bad flag or value, a schema or --fail-if that does not "
+               "compile, no input; sysexits' EX_USAGE, so a broken CI job never reads as a failed gate)",
                "gemrun check"};
   GenFlags f;
   f.Register(app);
@@ -97,28 +104,28 @@ int CmdCheck(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+    return app.exit(e) == 0 ? kExitOk : kExitCheckUsage;
   }
-  if (Status s = f.Finish(); !s.ok()) return ReportError("check", s);
+  if (Status s = f.Finish(); !s.ok()) return CheckError(s);
   auto ropts = rf.Finish();
-  if (!ropts.ok()) return ReportError("check", ropts.status());
+  if (!ropts.ok()) return CheckError(ropts.status());
   ops::CheckOptions co;
   co.ask = o.ask;
   co.ask.question = question;
   co.ask.retrieve = o.retrieve;
-  if (Status s = LoadSchema(schema_file, &co); !s.ok()) return ReportError("check", s);
+  if (Status s = LoadSchema(schema_file, &co); !s.ok()) return CheckError(s);
   if (!fail_if.empty()) {
     auto fi = ops::FailIf::Parse(fail_if);
-    if (!fi.ok()) return ReportError("check", fi.status());
-    if (Status s = ops::CheckFailIfFields(*fi, co.schema_text); !s.ok()) return ReportError("check", s);
+    if (!fi.ok()) return CheckError(fi.status());
+    if (Status s = ops::CheckFailIfFields(*fi, co.schema_text); !s.ok()) return CheckError(s);
     co.fail_if = std::move(*fi);
   }
   ingest::IngestResult in;
-  if (Status s = o.Load("check", &in); !s.ok()) return ReportError("check", s);
+  if (Status s = o.Load("check", &in); !s.ok()) return CheckError(s);
   auto engine = Engine::Load(f.model, f.engine);
-  if (!engine.ok()) return ReportError("check", engine.status());
+  if (!engine.ok()) return CheckError(engine.status());
   auto llm = ops::LocalLlm::Create(**engine, f.gen, f.parse_special_in_content);
-  if (!llm.ok()) return ReportError("check", llm.status());
+  if (!llm.ok()) return CheckError(llm.status());
   // --remote: the verdict may come from the remote engine by the router's rule; it must satisfy
   // the same schema (checked with the verdict's grammar), else the local verdict stands.
   std::optional<ops::RemoteEscalator> esc;

@@ -1,5 +1,7 @@
 // Subcommand entry points; each lives in its own cmd_*.cc file.
-// Exit codes (documented in --help): 0 ok, 1 usage error, 2 model/file error, 3 runtime error.
+// Exit codes (documented in --help): 0 ok, 1 usage error, 2 model/file error, 3 runtime error;
+// two commands add their own: `batch` 4 (finished, some records are errors), `check` 1 (gate
+// failed) and 64 for its usage errors (so they cannot pass for a failed gate).
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,8 @@ constexpr int kExitOk = 0;
 constexpr int kExitUsage = 1;
 constexpr int kExitModel = 2;
 constexpr int kExitRuntime = 3;
+constexpr int kExitPartial = 4;      // batch: every request ran, some records are errors
+constexpr int kExitCheckUsage = 64;  // check: usage error (sysexits.h EX_USAGE); 1 is a failed gate
 
 // Prints "gemrun <cmd>: <message>" to stderr and returns the exit code for the status.
 int ReportError(const char* cmd, const Status& s);
@@ -33,6 +37,7 @@ int CmdRun(int argc, char** argv);
 int CmdChat(int argc, char** argv);
 int CmdAsk(int argc, char** argv);
 int CmdCheck(int argc, char** argv);
+int CmdBatch(int argc, char** argv);
 int CmdPull(int argc, char** argv);
 int CmdList(int argc, char** argv);
 int CmdShow(int argc, char** argv);

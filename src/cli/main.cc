@@ -54,6 +54,7 @@ constexpr Command kCommands[] = {
     {"chat", CmdChat, "interactive multi-turn chat"},
     {"ask", CmdAsk, "ask about files, directories, logs and PDFs of any size (map-reduce or --retrieve)"},
     {"check", CmdCheck, "CI gate: a verdict under a JSON Schema, exit 1 when --fail-if holds"},
+    {"batch", CmdBatch, "run a JSONL file of chat requests through the batcher, results in order (resumable)"},
     {"inspect", CmdInspect, "print a GGUF file's metadata and tensor table"},
     {"logits", CmdLogits, "evaluate token ids and write every position's logits (parity checks)"},
     {"tokenize", CmdTokenize, "tokenize text with a model's vocabulary"},
@@ -74,7 +75,8 @@ void PrintUsage() {
       "usage: gemrun <command> [options]   (gemrun <command> --help for details)\n\ncommands:\n");
   for (const auto& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);
   std::printf(
-      "\nexit codes: 0 ok, 1 usage error, 2 model/file error, 3 runtime error\n"
+      "\nexit codes: 0 ok, 1 usage error, 2 model/file error, 3 runtime error (check: 1 gate failed, 64 usage\n"
+      "error; batch: 4 finished with some failed records)\n"
       "environment: GEMRUN_ISA=scalar|avx2|avx2vnni|avx512 (ARM64: neon|neondot|neoni8mm) forces a lower SIMD path;\n"
       "GEMRUN_HOME is the model store (-m takes a file or a store name: gemrun pull gemma3:1b && gemrun run -m gemma3:1b -p Hi)\n");
 }

@@ -247,7 +247,7 @@ std::string NewId(Endpoint ep) {
   return s;
 }
 
-void RecordResult(const CompletionResult& r, const std::optional<ApiError>& err) {
+void RecordResult(const CompletionResult& r, const std::optional<BatchError>& err) {
   RequestLog& log = CurrentLog();
   log.prompt_tokens = r.usage.prompt_tokens;
   log.cached_tokens = r.usage.cached_tokens;
@@ -391,7 +391,7 @@ std::string RenderEnd(Stream& st) {
     if (!ch.answer.empty()) held += PushToolText(st, ch.answer);
   }
   if (const auto& err = st.job->error())
-    return IsOllama(r.endpoint) ? NdjsonLine(OllamaErrorJson(*err)) : SseEvent(OpenAIErrorJson(*err));
+    return IsOllama(r.endpoint) ? NdjsonLine(OllamaErrorJson(ToApiError(*err))) : SseEvent(OpenAIErrorJson(ToApiError(*err)));
   const StructuredAnswer a = FinishAnswer(res, r);
   if (a.error) {  // fail closed: an incomplete constrained answer ends the stream with an error
     if (IsOllama(r.endpoint)) return NdjsonLine(Json{{"error", *a.error}, {"done", true}, {"done_reason", "length"}});
@@ -460,7 +460,7 @@ void RespondWhole(const std::shared_ptr<Job>& job, const ApiRequest& r, const Re
     res.set_header("Connection", "close");
     return;
   }
-  if (job->error()) return SendError(hreq, res, *job->error());
+  if (job->error()) return SendError(hreq, res, ToApiError(*job->error()));
   CompletionResult result = job->result();
   result.tokens = std::move(toks);
   switch (r.endpoint) {
@@ -519,10 +519,10 @@ void RespondRouted(const GenerateContext& ctx, const ApiRequest& r, const Respon
     job->params = r.gen;
     job->params.logprobs = true;  // for --min-confidence
     job->want_pieces = r.gen.logprobs;
-    if (auto e = b.scheduler->Submit(job)) { SendError(hreq, res, *e); return false; }
+    if (auto e = b.scheduler->Submit(job)) { SendError(hreq, res, ToApiError(*e)); return false; }
     std::vector<TokenOut> toks;
     if (!WaitWhole(job, CurrentConnection().fd, &toks, res)) return false;
-    if (job->error()) { SendError(hreq, res, *job->error()); return false; }
+    if (job->error()) { SendError(hreq, res, ToApiError(*job->error())); return false; }
     result = job->result();
     double sum = 0;
     int64_t n = 0;
@@ -639,7 +639,7 @@ void HandleGenerate(const GenerateContext& ctx, Endpoint ep, const httplib::Requ
   CurrentLog().prompt_tokens = static_cast<int64_t>(job->prompt.size());
   job->params = r.gen;
   job->want_pieces = r.gen.logprobs;
-  if (auto e = b.scheduler->Submit(job)) return SendError(hreq, res, *e);
+  if (auto e = b.scheduler->Submit(job)) return SendError(hreq, res, ToApiError(*e));
   if (!r.stream) return RespondWhole(job, r, meta, fd, hreq, res);
 
   auto st = std::make_shared<Stream>(Stream{.job = job, .req = std::move(r), .meta = meta, .fd = fd,

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "engine/batcher.h"
+
 namespace gemrun::server {
 
 // Cumulative histogram with fixed upper bounds (seconds), "+Inf" implied.
@@ -29,27 +31,20 @@ class Histogram {
   uint64_t count_ = 0;
 };
 
-struct Gauges {
-  int64_t queue_depth = 0;      // requests waiting for a slot
-  int64_t slots_busy = 0;
-  int64_t slots_total = 0;
-  int64_t kv_used_tokens = 0;   // positions held in all slots' caches
-  int64_t kv_total_tokens = 0;  // slots * ctx
-  uint64_t kv_bytes = 0;        // memory of all KV caches
-};
+using Gauges = BatchGauges;
 
-class Metrics {
+class Metrics : public BatchObserver {
  public:
   Metrics();
 
   void CountRequest(const std::string& endpoint, int status);
-  void AddTokens(int64_t prompt, int64_t cached, int64_t generated);
-  void ObserveTimeToFirstToken(double seconds);
-  void ObserveTokenLatency(double seconds);  // gap between consecutive tokens of one request
-  void ObserveRequestDuration(double seconds);
+  void AddTokens(int64_t prompt, int64_t cached, int64_t generated) override;
+  void ObserveTimeToFirstToken(double seconds) override;
+  void ObserveTokenLatency(double seconds) override;  // gap between consecutive tokens of one request
+  void ObserveRequestDuration(double seconds) override;
   void AddImages(int64_t n);                // images in requests (counted once parsed)
   void ObserveImageEncode(double seconds);  // one image decoded, preprocessed and encoded
-  void SetGauges(const Gauges& g);
+  void SetGauges(const Gauges& g) override;
   void SetReady(bool ready);
 
   // The whole exposition text.

@@ -8,41 +8,16 @@
 #include <utility>
 #include <vector>
 
+#include "engine/batcher.h"
 #include "engine/generation.h"
 
 namespace gemrun::server {
 
-// One sampled token as the client sees it.
-struct TokenOut {
-  int32_t id = 0;
-  std::string text;   // newly complete output text (may be empty; stop strings never appear)
-  std::string piece;  // the token's own bytes (for logprobs; filled only when they are asked for)
-  float logprob = 0;
-  std::vector<std::pair<std::string, float>> top;  // top alternatives: piece, log-probability
-  bool eog = false;  // the end-of-generation token (carries only flushed text; no logprobs entry)
-};
-
-struct Usage {
-  int64_t prompt_tokens = 0;      // whole prompt, cached part included
-  int64_t cached_tokens = 0;      // prompt tokens reused from a slot's KV cache
-  int64_t completion_tokens = 0;  // generated tokens (end-of-generation token not counted)
-};
-
-struct ResultTimings {
-  double queue_ms = 0;   // submit -> slot assigned
-  double prompt_ms = 0;  // slot assigned -> first token
-  double gen_ms = 0;     // first token -> last token
-  double load_ms = 0;    // model load (reported by Ollama endpoints)
-};
-
-struct CompletionResult {
-  std::string text;
-  std::vector<TokenOut> tokens;  // one per generated token (for logprobs)
-  FinishReason finish = FinishReason::kNone;
-  Usage usage;
-  ResultTimings timings;
-  std::string constraint_error;  // non-empty: a constrained answer ended incomplete (why)
-};
+// The result types live with the batcher (engine/batcher.h); the endpoint code names them here.
+using gemrun::CompletionResult;
+using gemrun::ResultTimings;
+using gemrun::TokenOut;
+using gemrun::Usage;
 
 // OpenAI's finish_reason word ("stop" / "length").
 inline const char* OpenAIFinishReason(FinishReason r) {

@@ -18,11 +18,23 @@ expect_rc() { local want=$1; shift; set +e; "$@" >"$T/out" 2>"$T/err"; rc=$?; se
   [ $rc -eq "$want" ] || fail "$* exited $rc, want $want: $(cat "$T/err")"; }
 
 # 1. Errors before any generation (a missing model would be exit 2 later: these come first).
-expect_rc 1 "$GEMRUN" check -m /nonexistent.gguf --fail-if 'severity in high' "$T/s.log"
+# check's usage errors exit 64, never 1: a typo in a CI job must not read as a failed gate.
+expect_rc 64 "$GEMRUN" check -m /nonexistent.gguf --fail-if 'severity in high' "$T/s.log"
 grep -q -- "--fail-if 'severity in high': at position" "$T/err" || fail "bad --fail-if message: $(cat "$T/err")"
 [ ! -s "$T/out" ] || fail "usage error printed a verdict"
-expect_rc 1 "$GEMRUN" check -m /nonexistent.gguf --fail-if 'sevrity == "high"' "$T/s.log"
+expect_rc 64 "$GEMRUN" check -m /nonexistent.gguf --fail-if 'sevrity == "high"' "$T/s.log"
 grep -q "sevrity" "$T/err" && grep -q "fields: pass, reasons, severity" "$T/err" || fail "unknown field: $(cat "$T/err")"
+expect_rc 64 "$GEMRUN" check -m "$M" --no-such-flag "$T/s.log" </dev/null
+expect_rc 64 "$GEMRUN" check -m "$M" "$T/s.log" -p </dev/null          # -p without its value
+expect_rc 64 "$GEMRUN" check -m "$M" --temp -1 "$T/s.log" </dev/null   # a bad generation flag value
+expect_rc 64 check -p q --no-stdin </dev/null                            # no input
+grep -q "no input" "$T/err" || fail "check no-input message: $(cat "$T/err")"
+echo '{"type":"object","if":{}}' >"$T/refused.json"
+expect_rc 64 "$GEMRUN" check -m "$M" --schema "$T/refused.json" "$T/s.log" </dev/null  # a schema that does not compile
+grep -q "'if'" "$T/err" || fail "refused schema message: $(cat "$T/err")"
+expect_rc 2 "$GEMRUN" check -m "$M" --schema "$T/nonexistent.json" "$T/s.log" </dev/null  # an unreadable schema file
+grep -q "cannot open --schema" "$T/err" || fail "unreadable schema message: $(cat "$T/err")"
+[ ! -s "$T/out" ] || fail "an error printed a verdict"
 expect_rc 2 ask -p q "$T/missing.log" </dev/null
 grep -q "no such file or directory: $T/missing.log" "$T/err" || fail "missing file message: $(cat "$T/err")"
 printf '\x1f\x8b\x08\x00garbage-not-deflate' >"$T/bad.log.gz"

@@ -8,6 +8,7 @@
 #include "server/audio_input.h"
 #include "server/ollama.h"
 #include "server/openai.h"
+#include "server/scheduler.h"
 #include "server_test_util.h"
 
 namespace gemrun::server {
@@ -392,6 +393,20 @@ TEST(ServerStructured, Ollama) {
   ASSERT_FALSE(ParseOllamaChatRequest(J(R"({"model": "m", "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f", "arguments": {"a": 1}}}]}, {"role": "tool", "tool_name": "f", "content": "1"}], "tools": [{"type": "function", "function": {"name": "f"}}]})"), kLim, 4096, &r));
   EXPECT_TRUE(r.tools.given);
   EXPECT_EQ(r.tools.messages[1].calls[0].arguments["a"], 1);
+}
+
+// The batcher's error kinds keep the HTTP statuses the scheduler answered before it moved to engine/.
+TEST(ServerApi, BatcherErrorsMapToHttpStatuses) {
+  const std::pair<BatchErrorKind, int> cases[] = {
+      {BatchErrorKind::kTooLarge, 400}, {BatchErrorKind::kBusy, 429},     {BatchErrorKind::kCancelled, 499},
+      {BatchErrorKind::kTimeout, 504},  {BatchErrorKind::kStopping, 503}, {BatchErrorKind::kInternal, 500}};
+  for (const auto& [kind, status] : cases) {
+    const ApiError e = ToApiError(BatchError{kind, "why", "code"});
+    EXPECT_EQ(e.status, status) << BatchErrorKindName(kind);
+    EXPECT_EQ(e.code, "code");
+  }
+  EXPECT_EQ(ToApiError(BatchError{BatchErrorKind::kBusy, "busy: 4 running", ""}).message, "the server is busy: 4 running");
+  EXPECT_FALSE(ToApiError(std::optional<BatchError>()));
 }
 
 }  // namespace

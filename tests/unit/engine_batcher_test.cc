@@ -1,19 +1,19 @@
-// Scheduler on a fixture model: concurrent jobs all finish and match single-job output,
-// prefix reuse, cancellation frees the slot, a full queue answers 429, timeouts answer 504,
+// The continuous batcher on a fixture model: concurrent jobs all finish and match single-job
+// output, prefix reuse, cancellation frees the slot, a full queue is kBusy, deadlines kTimeout,
 // and image jobs (embedding rows) batch with text jobs and match the engine's Session.
 #include <gtest/gtest.h>
 
 #include <random>
 #include <thread>
 
-#include "server/scheduler.h"
+#include "engine/batcher.h"
 
-namespace gemrun::server {
+namespace gemrun {
 namespace {
 
 const std::string kModel = std::string(GEMRUN_TEST_DATA) + "/testdata/models/g3-tiny-q4_0.gguf";
 
-class ServerSchedulerTest : public ::testing::Test {
+class BatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
     EngineOptions eo;
@@ -23,23 +23,23 @@ class ServerSchedulerTest : public ::testing::Test {
     ASSERT_TRUE(e.ok()) << e.status().message();
     engine_ = std::move(*e);
   }
-  std::unique_ptr<Scheduler> Make(int slots, int64_t queue, int64_t n_ctx = 128, int64_t max_image_rows = 0) {
-    SchedulerOptions o{.n_slots = slots, .n_ctx = n_ctx, .max_batch = 16, .max_queue = queue, .kv_type = DType::kF16,
+  std::unique_ptr<Batcher> Make(int slots, int64_t queue, int64_t n_ctx = 128, int64_t max_image_rows = 0) {
+    BatcherOptions o{.n_slots = slots, .n_ctx = n_ctx, .max_batch = 16, .max_queue = queue, .kv_type = DType::kF16,
                        .max_image_rows = max_image_rows};
-    auto s = std::make_unique<Scheduler>(*engine_, o, &metrics_);
+    auto s = std::make_unique<Batcher>(*engine_, o, nullptr);
     EXPECT_TRUE(s->Init().ok());
     s->Start();
     return s;
   }
-  std::shared_ptr<Job> NewJob(std::vector<int32_t> prompt, int64_t max_tokens) {
-    auto j = std::make_shared<Job>();
+  std::shared_ptr<BatchJob> NewJob(std::vector<int32_t> prompt, int64_t max_tokens) {
+    auto j = std::make_shared<BatchJob>();
     j->prompt = std::move(prompt);
     j->params.max_tokens = max_tokens;
     j->params.sampling.temperature = 0;
     j->params.ignore_eog = true;
     return j;
   }
-  static std::string Drain(Job& j) {
+  static std::string Drain(BatchJob& j) {
     std::vector<TokenOut> toks;
     while (!j.Wait(std::chrono::milliseconds(50), &toks)) {
     }
@@ -48,7 +48,6 @@ class ServerSchedulerTest : public ::testing::Test {
     return s;
   }
   std::unique_ptr<Engine> engine_;
-  Metrics metrics_;
 };
 
 std::vector<int32_t> Prompt(int seed, int n) {
@@ -57,7 +56,7 @@ std::vector<int32_t> Prompt(int seed, int n) {
   return p;
 }
 
-TEST_F(ServerSchedulerTest, BatchedJobsMatchSoloRuns) {
+TEST_F(BatcherTest, BatchedJobsMatchSoloRuns) {
   std::vector<std::string> solo;
   {
     auto s = Make(1, 8);
@@ -70,7 +69,7 @@ TEST_F(ServerSchedulerTest, BatchedJobsMatchSoloRuns) {
     }
   }
   auto s = Make(4, 8);
-  std::vector<std::shared_ptr<Job>> jobs;
+  std::vector<std::shared_ptr<BatchJob>> jobs;
   for (int i = 0; i < 4; ++i) {
     jobs.push_back(NewJob(Prompt(i, 20 + 7 * i), 12));
     ASSERT_FALSE(s->Submit(jobs.back()));
@@ -103,7 +102,7 @@ std::vector<PromptSegment> ImagePrompt(int seed, int64_t rows, int64_t n_embd) {
   return segs;
 }
 
-TEST_F(ServerSchedulerTest, ImageJobsBatchWithTextJobsAndMatchTheSession) {
+TEST_F(BatcherTest, ImageJobsBatchWithTextJobsAndMatchTheSession) {
   const int64_t E = engine_->model().config().n_embd;
   GenerateParams p;
   p.max_tokens = 12;
@@ -142,7 +141,7 @@ TEST_F(ServerSchedulerTest, ImageJobsBatchWithTextJobsAndMatchTheSession) {
   EXPECT_EQ(img->result().usage.completion_tokens, 12);
 }
 
-TEST_F(ServerSchedulerTest, PrefixReuseStopsAtTheFirstImage) {
+TEST_F(BatcherTest, PrefixReuseStopsAtTheFirstImage) {
   const int64_t E = engine_->model().config().n_embd;
   // Short enough that rewinding to the text prefix stays within the sliding-window rings.
   auto s = Make(1, 8, 128, 24);
@@ -166,25 +165,25 @@ TEST_F(ServerSchedulerTest, PrefixReuseStopsAtTheFirstImage) {
   EXPECT_EQ(other->result().usage.cached_tokens, 6);
 }
 
-TEST_F(ServerSchedulerTest, ImagesLargerThanABatchAreRefused) {
+TEST_F(BatcherTest, ImagesLargerThanABatchAreRefused) {
   const int64_t E = engine_->model().config().n_embd;
   auto s = Make(1, 8, 128, 24);
   auto j = NewJob({}, 4);
   j->SetPrompt(ImagePrompt(4, 40, E));
   auto e = s->Submit(j);
   ASSERT_TRUE(e);
-  EXPECT_EQ(e->status, 400);
+  EXPECT_EQ(e->kind, BatchErrorKind::kTooLarge);
   EXPECT_NE(e->message.find("40 tokens"), std::string::npos);
-  // Rows that do not match the model width are a server bug, not the client's.
+  // Rows that do not match the model width are the caller's bug, not the request's.
   auto bad = NewJob({}, 4);
   bad->SetPrompt(ImagePrompt(4, 8, E));
   bad->images[0].rows.embd.pop_back();
   e = s->Submit(bad);
   ASSERT_TRUE(e);
-  EXPECT_EQ(e->status, 500);
+  EXPECT_EQ(e->kind, BatchErrorKind::kInternal);
 }
 
-TEST_F(ServerSchedulerTest, ReusesTheLongestCachedPrefix) {
+TEST_F(BatcherTest, ReusesTheLongestCachedPrefix) {
   auto s = Make(2, 8);
   auto a = NewJob(Prompt(1, 40), 4);
   ASSERT_FALSE(s->Submit(a));
@@ -203,7 +202,7 @@ TEST_F(ServerSchedulerTest, ReusesTheLongestCachedPrefix) {
   EXPECT_EQ(c->result().usage.cached_tokens, 49);
 }
 
-TEST_F(ServerSchedulerTest, CancelFreesTheSlotAndFullQueueIs429) {
+TEST_F(BatcherTest, CancelFreesTheSlotAndFullQueueIsBusy) {
   auto s = Make(1, 1);
   auto running = NewJob(Prompt(2, 10), 100000);  // until the context is full
   auto queued = NewJob(Prompt(3, 10), 4);
@@ -212,7 +211,7 @@ TEST_F(ServerSchedulerTest, CancelFreesTheSlotAndFullQueueIs429) {
   ASSERT_FALSE(s->Submit(queued));
   auto e = s->Submit(rejected);
   ASSERT_TRUE(e);
-  EXPECT_EQ(e->status, 429);
+  EXPECT_EQ(e->kind, BatchErrorKind::kBusy);
   std::vector<TokenOut> toks;
   while (toks.empty()) running->Wait(std::chrono::milliseconds(50), &toks);
   running->Cancel();
@@ -222,18 +221,18 @@ TEST_F(ServerSchedulerTest, CancelFreesTheSlotAndFullQueueIs429) {
   EXPECT_EQ(queued->result().usage.completion_tokens, 4);
 }
 
-TEST_F(ServerSchedulerTest, DeadlineEndsWith504) {
+TEST_F(BatcherTest, DeadlineEndsWithTimeout) {
   // A context long enough that generation cannot finish before the deadline on a fast machine.
   auto s = Make(1, 4, 4096);
   auto j = NewJob(Prompt(5, 10), 100000);
-  j->deadline = Clock::now() + std::chrono::milliseconds(50);
+  j->deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
   ASSERT_FALSE(s->Submit(j));
   Drain(*j);
   ASSERT_TRUE(j->error());
-  EXPECT_EQ(j->error()->status, 504);
+  EXPECT_EQ(j->error()->kind, BatchErrorKind::kTimeout);
 }
 
-TEST_F(ServerSchedulerTest, StopEndsEverythingWith503) {
+TEST_F(BatcherTest, StopEndsEverythingWithStopping) {
   auto s = Make(1, 4);
   auto a = NewJob(Prompt(6, 10), 100000), b = NewJob(Prompt(7, 10), 100000);
   ASSERT_FALSE(s->Submit(a));
@@ -242,12 +241,12 @@ TEST_F(ServerSchedulerTest, StopEndsEverythingWith503) {
   Drain(*a);
   Drain(*b);
   ASSERT_TRUE(b->error());
-  EXPECT_EQ(b->error()->status, 503);
+  EXPECT_EQ(b->error()->kind, BatchErrorKind::kStopping);
   auto late = NewJob(Prompt(8, 10), 4);
   auto e = s->Submit(late);
   ASSERT_TRUE(e);
-  EXPECT_EQ(e->status, 503);
+  EXPECT_EQ(e->kind, BatchErrorKind::kStopping);
 }
 
 }  // namespace
-}  // namespace gemrun::server
+}  // namespace gemrun
