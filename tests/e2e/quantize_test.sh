@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# e2e for `gemrun quantize`: byte identity with llama-quantize (llama.cpp 3f545becc) and the
+# CLI's errors. The inputs are regenerated with shared/tools/mkgguf.py (seeded, so the same
+# bytes every time; their SHA-256 is checked first so that a changed generator is reported as
+# such). tests/data/quantize/golden.sha256 holds the SHA-256 of llama-quantize's output for
+# each fixture and type (made by tools/quantize_golden.sh where llama.cpp is built).
+# Args: GEMRUN TESTDATA_DIR [SHARED_DIR]
+set -euo pipefail
+GEMRUN=$1 DATA=$2 SHARED=${3:-}
+PY=/usr/bin/python3; [ -x $PY ] || PY=python3
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+# expect RC NEEDLE CMD...: runs CMD, checks its exit code and that its output contains NEEDLE.
+expect() {
+  local want=$1 needle=$2; shift 2
+  local rc=0; "$@" > "$T/out" 2>&1 || rc=$?
+  [ "$rc" = "$want" ] || { cat "$T/out"; fail "$* exited $rc, want $want"; }
+  grep -qF -- "$needle" "$T/out" || { cat "$T/out"; fail "$*: output lacks '$needle'"; }
+}
+GOLDEN=$DATA/quantize/golden.sha256
+MKGGUF=$SHARED/tools/mkgguf.py
+
+# 1. Byte identity with llama-quantize, for every (fixture, type) in the golden list.
+if [ -f "$MKGGUF" ]; then
+  n=0
+  while read -r want name; do
+    case $name in
+      fixture:*)  # fixture:PRESET-DTYPE.gguf: the input itself
+        f=${name#fixture:}; preset=${f%-*}; dtype=${f##*-}; dtype=${dtype%.gguf}
+        $PY "$MKGGUF" --preset "$preset" --dtype "$dtype" --out "$T/$f" --quiet
+        [ "$(sha "$T/$f")" = "$want" ] || fail "mkgguf.py no longer makes the fixture $f the goldens were made from"
+        ;;
+      *)  # PRESET-DTYPE.TYPE.gguf
+        in=${name%%.*}.gguf type=${name#*.}; type=${type%.gguf}
+        "$GEMRUN" quantize -q "$T/$in" "$T/$name" "$type" --threads 2 > "$T/log" 2>&1 || { cat "$T/log"; fail "quantize $in $type"; }
+        got=$(sha "$T/$name")
+        [ "$got" = "$want" ] || fail "$name differs from llama-quantize's ($got, want $want)"
+        rm -f "$T/$name"; n=$((n + 1))
+        ;;
+    esac
+  done < "$GOLDEN"
+  echo "byte-identical to llama-quantize: $n outputs"
+  # The thread count does not change the bytes.
+  f=tiny-g4-f32.gguf
+  "$GEMRUN" quantize -q "$T/$f" "$T/a.gguf" Q4_K_M -t 1
+  "$GEMRUN" quantize -q "$T/$f" "$T/b.gguf" Q4_K_M -t 3
+  cmp "$T/a.gguf" "$T/b.gguf" || fail "output depends on the thread count"
+  IN=$T/$f
+else
+  echo "no $MKGGUF: byte-identity checks skipped, CLI checks on a bundled model"
+  IN=""
+fi
+
+# 2. Errors. A bundled quantized model stands in where no F32 input is needed.
+Q8=$DATA/testdata/models/g3-tiny-q8_0.gguf
+expect 1 "unknown quantization type 'Q9_9'" "$GEMRUN" quantize "$Q8" "$T/x.gguf" Q9_9
+expect 1 "--allow-requantize" "$GEMRUN" quantize "$Q8" "$T/x.gguf" Q4_0
+[ ! -e "$T/x.gguf" ] && [ ! -e "$T/x.gguf.partial" ] || fail "a refused quantize left a file"
+expect 0 "quantized" "$GEMRUN" quantize "$Q8" "$T/x.gguf" Q4_0 --allow-requantize
+"$GEMRUN" inspect "$T/x.gguf" | grep -q "Q4_0" || fail "requantized file is not Q4_0"
+expect 0 "quantized 0 of" "$GEMRUN" quantize "$Q8" "$T/copy.gguf" Q8_0  # same type: a copy
+expect 2 "" "$GEMRUN" quantize "$T/missing.gguf" "$T/y.gguf" Q4_0
+expect 1 "cannot create output file" "$GEMRUN" quantize "$Q8" "$T/no/such/dir/y.gguf" Q8_0
+expect 1 "is the input file" "$GEMRUN" quantize "$Q8" "$Q8" Q8_0
+expect 1 "unknown tensor type" "$GEMRUN" quantize "$Q8" "$T/y.gguf" Q8_0 --output-tensor-type Q7
+# Disk full: the partial file is a link to /dev/full, where every write fails with ENOSPC.
+if [ -w /dev/full ]; then
+  ln -s /dev/full "$T/full.gguf.partial"
+  expect 3 "disk full" "$GEMRUN" quantize "$Q8" "$T/full.gguf" Q4_0 --allow-requantize
+  [ ! -e "$T/full.gguf" ] && [ ! -L "$T/full.gguf.partial" ] || fail "disk full left a file behind"
+fi
+expect 0 "examples:" "$GEMRUN" quantize --help
+echo "quantize e2e: ok"
