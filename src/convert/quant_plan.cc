@@ -7,7 +7,7 @@
 #include <cctype>
 #include <cstdlib>
 
-#include "quant/quant.h"
+#include "quant/quantize_ggml.h"
 
 namespace gemrun::convert {
 namespace {

@@ -13,11 +13,12 @@
 #include "gguf/gguf.h"
 #include "gguf/gguf_writer.h"
 #include "quant/quant.h"
+#include "quant/quantize_ggml.h"
 
 namespace gemrun::convert {
 namespace {
 
-constexpr uint64_t kBatchBytes = uint64_t{16} << 20;  // output rows buffered per write
+constexpr uint64_t kBatchBytes = uint64_t{16} << 20;  // rows read and written per step
 
 // Same file (also through links) when both resolve to one path; out may not exist yet.
 bool SamePath(const std::string& a, const std::string& b) {
@@ -26,8 +27,9 @@ bool SamePath(const std::string& a, const std::string& b) {
   return std::string(ra) == rb;
 }
 
-// Drops the input pages of a finished tensor from this process (they stay in the page
-// cache), so resident memory stays near one batch however big the model is.
+// Drops input pages already converted from this process (they stay in the page cache), so
+// resident memory stays near one batch however big the model or its largest tensor is. Only
+// whole pages inside [p, p + n) are dropped; a page shared with the next rows stays.
 void ReleasePages(const uint8_t* p, uint64_t n) {
   const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   const uint64_t begin = (reinterpret_cast<uint64_t>(p) + page - 1) / page * page;
@@ -42,14 +44,26 @@ std::string Shape(const int64_t ne[4]) {
   return s + "]";
 }
 
+// Writes n bytes of the mapping in batches, dropping each batch's pages once written.
+Status CopyTensor(const uint8_t* src, uint64_t n, bool mapped, AtomicFileWriter* w) {
+  for (uint64_t off = 0; off < n; off += kBatchBytes) {
+    const uint64_t k = std::min(kBatchBytes, n - off);
+    RETURN_IF_ERROR(w->Write(src + off, k));
+    if (mapped) ReleasePages(src + off, k);
+  }
+  return OkStatus();
+}
+
 // Converts rows [0, nrows) of one tensor and writes them. src: [nrows][row_in bytes].
-Status ConvertTensor(const TensorPlan& tp, const uint8_t* src, ThreadPool& pool,
+Status ConvertTensor(const TensorPlan& tp, const uint8_t* src, bool mapped, ThreadPool& pool,
                      AtomicFileWriter* w) {
   const int64_t ncols = tp.out.ne[0];
   const int64_t nrows = ncols == 0 ? 0 : tp.out.ne[1] * tp.out.ne[2] * tp.out.ne[3];
   const uint64_t row_in = static_cast<uint64_t>(RowBytes(tp.src_type, ncols));
   const uint64_t row_out = static_cast<uint64_t>(RowBytes(tp.out.type, ncols));
-  const int64_t batch_rows = std::max<int64_t>(1, static_cast<int64_t>(kBatchBytes / std::max<uint64_t>(row_out, 1)));
+  // Rows per batch: at most kBatchBytes of input and of output (at least one row).
+  const uint64_t row_max = std::max<uint64_t>({row_in, row_out, 1});
+  const int64_t batch_rows = std::max<int64_t>(1, static_cast<int64_t>(kBatchBytes / row_max));
   std::vector<uint8_t> out(static_cast<size_t>(std::min(batch_rows, nrows) * row_out));  // [batch_rows][row_out]
   std::vector<std::vector<float>> scratch(pool.size());  // per worker: one f32 row [ncols]
   const bool f32_in = tp.src_type == DType::kF32;
@@ -69,6 +83,7 @@ Status ConvertTensor(const TensorPlan& tp, const uint8_t* src, ThreadPool& pool,
       }
     });
     RETURN_IF_ERROR(w->Write(out.data(), static_cast<uint64_t>(n) * row_out));
+    if (mapped) ReleasePages(src + static_cast<uint64_t>(r0) * row_in, static_cast<uint64_t>(n) * row_in);
   }
   return OkStatus();
 }
@@ -109,13 +124,12 @@ StatusOr<QuantizeStats> QuantizeFile(const std::string& in, const std::string& o
     }
     GEMRUN_CHECK(w->written() == data_start + tp.out.offset);
     if (tp.src_type == tp.out.type) {
-      RETURN_IF_ERROR(w->Write(src, ti.nbytes));
+      RETURN_IF_ERROR(CopyTensor(src, ti.nbytes, file->mapped(), w.get()));
     } else {
-      RETURN_IF_ERROR(ConvertTensor(tp, src, pool, w.get()));
+      RETURN_IF_ERROR(ConvertTensor(tp, src, file->mapped(), pool, w.get()));
       ++stats.n_quantized;
     }
     RETURN_IF_ERROR(w->WriteZeros(PadTo(tp.out.nbytes, plan.alignment) - tp.out.nbytes));
-    if (file->mapped()) ReleasePages(src, ti.nbytes);
     stats.in_bytes += ti.nbytes;
   }
   stats.out_bytes = w->written();

@@ -1,6 +1,6 @@
 // QuantizeFile: GGUF in -> GGUF out with the plan of quant_plan.h, streaming: the input is
 // mmapped, the output written front to back (header with every offset first, then each
-// tensor), and memory holds one batch of output rows (~16 MiB) plus one f32 row per thread,
+// tensor), and memory holds one batch of rows (16 MiB in, 16 MiB out) plus one f32 row per thread,
 // not a tensor or the model. Rows are split over the thread pool; every row is quantized on
 // its own, so the bytes do not depend on the thread count.
 #pragma once

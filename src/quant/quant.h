@@ -25,21 +25,9 @@ float VecDotRef(DType wt, int64_t n, const void* w, const void* a);
 
 // Weight-side quantizer for tests and fixtures only (never on a serving path): a simple
 // max-abs / min-max quantizer producing valid blocks whose dequantization is close to x.
-// For F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 it is ggml's *_ref arithmetic (bit-exact);
-// for the K-quants and IQ4 it does NOT reproduce llama.cpp's scale search, so its bytes differ
-// from llama-quantize there: use QuantizeRowsGgml for files.
+// It does NOT reproduce llama.cpp's scale search, so its bytes differ from llama-quantize.
 // Types: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
 // IQ4_NL, IQ4_XS. n multiple of the block size; dst holds RowBytes(t, n) bytes.
 void QuantizeWeightRowRef(DType t, const float* x, void* dst, int64_t n);
-
-// True for the types QuantizeRowsGgml writes: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
-// Q4_K, Q5_K, Q6_K.
-bool HasGgmlQuantizer(DType t);
-
-// Quantizes n contiguous elements (whole rows; n a multiple of the block size) to type t,
-// byte-identical to ggml's reference quantizer (quantize_row_*_ref, which llama-quantize uses
-// without an importance matrix). Blocks are independent, so any split of the rows gives the
-// same bytes. dst holds RowBytes(t, n) bytes. Thread-safe (no shared state).
-void QuantizeRowsGgml(DType t, const float* x, void* dst, int64_t n);
 
 }  // namespace gemrun

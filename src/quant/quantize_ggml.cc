@@ -14,6 +14,7 @@
 #include "base/status.h"
 #include "quant/blocks.h"
 #include "quant/quant.h"
+#include "quant/quantize_ggml.h"
 
 namespace gemrun {
 namespace {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "quant/quant.h"
+#include "quant/quantize_ggml.h"
 #include "tensor/dtype.h"
 
 namespace gemrun {
