@@ -299,6 +299,11 @@ StatusOr<QuantPlan> PlanQuantization(const GgufFile& in, const QuantizeOptions& 
     tp.src = idx;
     tp.src_type = ti.type;
     ASSIGN_OR_RETURN(const DType dst, ChooseType(st, ti, ft.default_type, &tp.note));
+    if (ti.ne[0] % BlockSize(dst) != 0) {  // only a user-chosen type can get here
+      return InvalidArgumentError("tensor " + ti.name + " cannot be " + DTypeName(dst) + ": its row length " +
+                                  std::to_string(ti.ne[0]) + " is not a multiple of " +
+                                  std::to_string(BlockSize(dst)) + "; choose a 32-wide type (Q8_0, Q5_0, ...) or F16");
+    }
     if (dst != ti.type) {
       if (IsQuantized(ti.type) && !opt.allow_requantize) {
         return InvalidArgumentError(in.path() + ": tensor " + ti.name + " is already quantized (" +

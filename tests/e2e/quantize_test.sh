@@ -48,6 +48,24 @@ if [ -f "$MKGGUF" ]; then
   "$GEMRUN" quantize -q "$T/$f" "$T/b.gguf" Q4_K_M -t 3
   cmp "$T/a.gguf" "$T/b.gguf" || fail "output depends on the thread count"
   IN=$T/$f
+  # llama-quantize's options: the same bytes as llama-quantize with the same flags.
+  same() {  # same WANT_SHA IN OUT TYPE [flags...]
+    local want=$1 in=$2 out=$3; shift 3
+    "$GEMRUN" quantize -q "$in" "$out" "$@" > "$T/log" 2>&1 || { cat "$T/log"; fail "quantize $*"; }
+    [ "$(sha "$out")" = "$want" ] || fail "quantize $* differs from llama-quantize's"
+    rm -f "$out"
+  }
+  $PY "$MKGGUF" --preset tiny-g3 --dtype f32 --untied --out "$T/untied.gguf" --quiet
+  [ "$(sha "$T/untied.gguf")" = d63ce02b29b1122c549909a729ef7ed3304c760db4a1e9d1f31210ede66275cd ] || fail "mkgguf.py --untied changed"
+  same 314e08c9858e6875717a646742621fbe9f2435f8d0797718c0b428d5f38e58a1 "$IN" "$T/o.gguf" Q4_K_M --pure
+  same a8484cc5f87eed34206487156899a2b9dcbc31e9bb89fae04f9cedfb1227e0b0 "$T/untied.gguf" "$T/o.gguf" Q6_K
+  same 89967e1946b9140d72d9598ed0090256f357f30499d3ee39d0c71598a93b8ad4 "$T/untied.gguf" "$T/o.gguf" Q4_K_M --leave-output-tensor
+  same 2a724da3ecdc7c4ef2d6dfa15f4b2d0e023f449f0cd59437dc487ed4a390cfff "$DATA/testdata/models/g3-tiny-q8_0.gguf" "$T/o.gguf" Q4_K_M --allow-requantize
+  if [ -f "$T/tiny-g3-f32.gguf" ]; then
+    same 30b0aec8323e6523cd5724f1f3db6742e2b3810fdd3199dd2a99e073690df6fb "$T/tiny-g3-f32.gguf" "$T/o.gguf" Q4_0 --token-embedding-type f16
+  fi
+  # llama-quantize aborts on a user type the row length does not fit; we refuse.
+  expect 1 "not a multiple of 256" "$GEMRUN" quantize "$IN" "$T/o.gguf" Q5_K_M --token-embedding-type q4_k
 else
   echo "no $MKGGUF: byte-identity checks skipped, CLI checks on a bundled model"
   IN=""

@@ -138,6 +138,10 @@ TEST(ConvertPlan, OptionsOverrideTheMix) {
   ASSERT_TRUE(te.plan.ok());
   EXPECT_EQ(te.types["token_embd.weight"], DType::kQ8_0);
   EXPECT_EQ(te.types["blk.0.attn_q.weight"], DType::kQ4_0);
+  o.token_embedding_type = DType::kQ4_K;  // llama-quantize aborts here (ggml assert)
+  Planned bad = Plan(Model(2, 128), o);
+  ASSERT_EQ(bad.plan.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.plan.status().message().find("row length 128"), std::string::npos);
 }
 
 TEST(ConvertPlan, OrderAndMetadata) {
