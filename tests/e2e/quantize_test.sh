@@ -77,7 +77,7 @@ expect 1 "unknown quantization type 'Q9_9'" "$GEMRUN" quantize "$Q8" "$T/x.gguf"
 expect 1 "--allow-requantize" "$GEMRUN" quantize "$Q8" "$T/x.gguf" Q4_0
 [ ! -e "$T/x.gguf" ] && [ ! -e "$T/x.gguf.partial" ] || fail "a refused quantize left a file"
 expect 0 "quantized" "$GEMRUN" quantize "$Q8" "$T/x.gguf" Q4_0 --allow-requantize
-"$GEMRUN" inspect "$T/x.gguf" | grep -q "Q4_0" || fail "requantized file is not Q4_0"
+"$GEMRUN" inspect "$T/x.gguf" > "$T/inspect" && grep -q "), Q4_0," "$T/inspect" || fail "requantized file is not Q4_0"
 expect 0 "quantized 0 of" "$GEMRUN" quantize "$Q8" "$T/copy.gguf" Q8_0  # same type: a copy
 expect 2 "" "$GEMRUN" quantize "$T/missing.gguf" "$T/y.gguf" Q4_0
 expect 1 "cannot create output file" "$GEMRUN" quantize "$Q8" "$T/no/such/dir/y.gguf" Q8_0
