@@ -44,6 +44,7 @@ int CmdShow(int argc, char** argv);
 int CmdRm(int argc, char** argv);
 int CmdExport(int argc, char** argv);
 int CmdImport(int argc, char** argv);
+int CmdQuantize(int argc, char** argv);
 
 // Rewrites `-m NAME` for a model in the local store into its file (and adds the manifest's
 // projector as --mmproj for commands that take one); argv[0] is the subcommand. Paths that

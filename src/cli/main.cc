@@ -67,6 +67,7 @@ constexpr Command kCommands[] = {
     {"rm", CmdRm, "remove models from the local store"},
     {"export", CmdExport, "write a stored model into a tar bundle (air-gapped transfer)"},
     {"import", CmdImport, "add a bundle made by export to the store (SHA-256 checked)"},
+    {"quantize", CmdQuantize, "convert an F32/F16/BF16 GGUF to Q4_K_M, Q8_0, ... (llama-quantize's bytes)"},
 };
 
 void PrintUsage() {
