@@ -39,6 +39,11 @@ void DraftLength::Update(int drafted, int accepted) {
   rate_ = kKeep * rate_ + (1.0 - kKeep) * pass;
 }
 
+double ProjectedSpeedup(double alpha, int k, double step_ms, double draft_ms, double verify_ms) {
+  const double ids = alpha >= 1.0 ? k + 1 : (1.0 - std::pow(alpha, k + 1)) / (1.0 - alpha);
+  return ids * step_ms / (k * draft_ms + verify_ms);
+}
+
 StatusOr<std::unique_ptr<Drafter>> Drafter::Create(const Model& draft, int64_t n_ctx, DType kv_type,
                                                    int64_t max_batch, int64_t n_vocab_valid) {
   ASSIGN_OR_RETURN(auto kv, draft.NewKvCache(n_ctx, kv_type, max_batch));

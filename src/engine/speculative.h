@@ -36,6 +36,12 @@ class DraftLength {
   double rate_ = 1.0;
 };
 
+// Expected decode speed-up of drafting k ids per round at per-id acceptance rate alpha
+// (independent acceptances): ids per round (1 - alpha^(k+1)) / (1 - alpha) (the accepted run
+// plus the target's own id) times one target step, over k drafter steps plus one target pass
+// over k + 1 rows. For projections from measured costs (gemrun bench --verify-k).
+double ProjectedSpeedup(double alpha, int k, double step_ms, double draft_ms, double verify_ms);
+
 // A draft model's own KV cache and the ids it holds. Its cache follows the target's history
 // lazily: before each proposal it rewinds to the common prefix and evaluates what it lacks.
 class Drafter {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -165,6 +166,14 @@ TEST(SpecDraftLength, FollowsTheAcceptanceRate) {
   EXPECT_EQ(d.Next(), 3);
   for (int i = 0; i < 60; ++i) d.Update(8, 8);
   EXPECT_EQ(d.Next(), 8);
+}
+
+TEST(SpecProjection, ExpectedIdsPerRoundOverCost) {
+  // Free drafting and a pass costing one step: the speed-up is the ids per round.
+  EXPECT_NEAR(ProjectedSpeedup(0.8, 4, 1.0, 0.0, 1.0), (1 - std::pow(0.8, 5)) / 0.2, 1e-12);
+  EXPECT_DOUBLE_EQ(ProjectedSpeedup(1.0, 4, 1.0, 0.0, 1.0), 5.0);
+  // Nothing accepted: one id per round that costs a pass plus a draft step (slower).
+  EXPECT_DOUBLE_EQ(ProjectedSpeedup(0.0, 1, 10.0, 1.0, 12.0), 10.0 / 13.0);
 }
 
 }  // namespace
