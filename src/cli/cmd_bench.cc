@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "cli/bench_spec.h"
 #include "cli/commands.h"
 #include "cli/gen_flags.h"
 #include "kernels/isa.h"
@@ -72,7 +73,8 @@ int CmdBench(int argc, char** argv) {
   CLI::App app{"Measure prompt processing (pp) and generation (tg) throughput, like llama-bench.\n\n"
                "examples:\n  gemrun bench -m gemma-3-1b-it-Q4_0.gguf -t 2\n"
                "  gemrun bench -m model.gguf -p 512 -n 128 -r 3 --json\n"
-               "  gemrun bench -m model.gguf -p 512 -n 32 -d 8192   # both measured after 8192 cached tokens",
+               "  gemrun bench -m model.gguf -p 512 -n 32 -d 8192   # both measured after 8192 cached tokens\n"
+               "  gemrun bench -m g3-12b.gguf --verify-k 1..9 --draft-model g3-270m.gguf -d 512   # speculative costs",
                "gemrun bench"};
   std::string model_path;
   int threads = 0, reps = 3;
@@ -92,6 +94,11 @@ int CmdBench(int argc, char** argv) {
   app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32, q8_0)")->check(CLI::IsMember(kKvTypeNames));
   std::string flash_attn = "auto";
   AddFlashAttnOption(app, &flash_attn);
+  std::string verify_k, draft_path;
+  app.add_option("--verify-k", verify_k, "speculative decoding costs instead of pp/tg: one pass over k ids against k "
+                                         "single-id steps, for k in A..B (e.g. 1..9)");
+  app.add_option("--draft-model", draft_path, "with --verify-k: also time this drafter per drafted id and project "
+                                              "the speed-up at acceptance 0.6 and 0.8")->needs("--verify-k");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -107,6 +114,16 @@ int CmdBench(int argc, char** argv) {
   std::vector<int32_t> ids(static_cast<size_t>(std::max({p, n, depth})));
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 7919 + 13) % c.n_vocab);
 
+  int64_t k_lo = 0, k_hi = 0;
+  if (!verify_k.empty()) {
+    auto lo = ParseKRange(verify_k, &k_hi);
+    if (!lo.ok()) return ReportError("bench", lo.status());
+    k_lo = *lo;
+    p = std::max<int64_t>(k_hi, 16);  // sizes the batch, the ids and the context below
+    n = 0;
+    ids.resize(static_cast<size_t>(depth + p));
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 7919 + 13) % c.n_vocab);
+  }
   if (ctx == 0) ctx = depth + std::max<int64_t>(p + 1, n + 1);
   if (ctx < depth + std::max(p, n))
     return ReportError("bench", InvalidArgumentError("--ctx-size must hold -d plus the -p and -n tokens"));
@@ -114,6 +131,23 @@ int CmdBench(int argc, char** argv) {
   auto st = m.NewState(ctx, max_batch, KvTypeFromName(kv_type));
   if (!st.ok()) return ReportError("bench", st.status());
   (*st)->ws->flash_attn = FlashAttnFromName(flash_attn);
+  if (!verify_k.empty()) {
+    std::unique_ptr<Model> draft;
+    if (!draft_path.empty()) {
+      auto d = LoadModel(draft_path);
+      if (!d.ok()) return ReportError("bench", d.status());
+      draft = std::move(*d);
+      if (draft->config().n_vocab != c.n_vocab)
+        return ReportError("bench", InvalidArgumentError("--draft-model " + draft_path + " has " +
+                                                         std::to_string(draft->config().n_vocab) + " vocabulary rows, the model " +
+                                                         std::to_string(c.n_vocab)));
+    }
+    if (!json) std::printf("model %s, drafter %s, %d threads, isa %s\n", model_path.c_str(),
+                           draft_path.empty() ? "-" : draft_path.c_str(), pool.size(), kernels::ActiveKernels().name);
+    return BenchVerify(VerifyBenchArgs{.model = m, .st = **st, .pool = pool, .ids = ids, .depth = depth, .k_lo = k_lo,
+                                       .k_hi = k_hi, .reps = reps, .draft = draft.get(),
+                                       .kv_type = KvTypeFromName(kv_type), .json = json});
+  }
   std::vector<float> logits(static_cast<size_t>(c.n_vocab));
   std::vector<double> pp_runs, tg_runs;
   // Empties the cache and fills it with `depth` tokens (not timed).

@@ -313,7 +313,12 @@ int CmdChat(int argc, char** argv) {
     if (used > 0.8)
       std::printf("[context: %lld of %lld tokens used (%.0f%%); /clear to start over]\n", (long long)s.n_past(),
                   (long long)s.n_ctx(), used * 100);
-    if (tty) std::fprintf(stderr, "[%lld tok, %.1f tok/s]\n", (long long)res->timings.gen_tokens, res->timings.GenTokPerS());
+    if (tty && res->timings.spec.target_passes > 0)
+      std::fprintf(stderr, "[%lld tok, %.1f tok/s; drafted %lld, accepted %.0f%%, %lld target passes]\n",
+                   (long long)res->timings.gen_tokens, res->timings.GenTokPerS(), (long long)res->timings.spec.drafted,
+                   100 * res->timings.spec.AcceptanceRate(), (long long)res->timings.spec.target_passes);
+    else if (tty)
+      std::fprintf(stderr, "[%lld tok, %.1f tok/s]\n", (long long)res->timings.gen_tokens, res->timings.GenTokPerS());
   }
   if (tty) std::printf("\n");
   return kExitOk;

@@ -361,6 +361,10 @@ int CmdRun(int argc, char** argv) {
                      {"gen_ms", t.gen_ms}, {"gen_tokens_per_s", t.GenTokPerS()}}}};
     if (constraint.tools_active()) out["tool_calls"] = calls;
     if (think) out["reasoning"] = utf8::Sanitize(channels.thought);
+    if (e.draft_model())
+      out["speculative"] = {{"drafted", t.spec.drafted}, {"accepted", t.spec.accepted},
+                            {"acceptance_rate", t.spec.AcceptanceRate()}, {"target_passes", t.spec.target_passes},
+                            {"draft_ms", t.spec.draft_ms}};
     std::printf("%s\n", out.dump().c_str());
   } else {
     std::printf("\n");
@@ -368,6 +372,10 @@ int CmdRun(int argc, char** argv) {
   std::fprintf(stderr, "[load %.0f ms | prompt %lld tok, %.1f tok/s | gen %lld tok, %.1f tok/s | %s]\n", t.load_ms,
                (long long)t.prompt_tokens, t.PromptTokPerS(), (long long)t.gen_tokens, t.GenTokPerS(),
                FinishReasonDetail(res->finish));
+  if (e.draft_model())
+    std::fprintf(stderr, "[speculative: %lld drafted, %lld accepted (%.2f), %lld target passes, draft %.0f ms]\n",
+                 (long long)t.spec.drafted, (long long)t.spec.accepted, t.spec.AcceptanceRate(),
+                 (long long)t.spec.target_passes, t.spec.draft_ms);
   return kExitOk;
 }
 

@@ -11,6 +11,12 @@ void GenFlags::Register(CLI::App& app) {
   app.add_option("--kv-type", kv_type, "KV cache type: f16 (default), f32, or q8_0 (K in q8_0: less memory)")
       ->check(CLI::IsMember(kKvTypeNames));
   AddFlashAttnOption(app, &flash_attn);
+  app.add_option("--draft-model", engine.draft_model,
+                 "speculative decoding: a smaller model with the same tokenizer drafts tokens that this model "
+                 "verifies in one batched pass (same output, faster), e.g. --draft-model gemma-3-270m-it-Q8_0.gguf");
+  app.add_option("--draft-max", engine.draft_max, "with --draft-model: at most N drafted tokens per pass (default 8; "
+                                                  "adapted to the acceptance rate)")
+      ->check(CLI::Range(1, 64));
   auto& s = gen.sampling;
   app.add_option("-n,--max-tokens", gen.max_tokens, "maximum tokens to generate (default: until the context is full)");
   app.add_option("--temp,--temperature", s.temperature, "sampling temperature; 0 = greedy (default 0.8)");

@@ -49,10 +49,14 @@ StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_path, co
   if (opts.max_batch <= 0) return InvalidArgumentError("batch size must be positive");
   e->opts_.max_batch = std::min(e->opts_.max_batch, e->opts_.n_ctx);
   if (opts.n_seqs <= 0) return InvalidArgumentError("number of sequences must be positive, got " + std::to_string(opts.n_seqs));
+  if (!opts.draft_model.empty()) RETURN_IF_ERROR(e->LoadDrafter());
   // Up front, so that a huge -c or --parallel is a clear error instead of std::bad_alloc (or
   // the OOM killer once the lazily allocated cache fills).
   const MemoryNeed need{e->opts_.n_ctx, opts.n_seqs,
-                        opts.n_seqs * e->model_->KvCacheBytes(e->opts_.n_ctx, opts.kv_type, e->opts_.max_batch),
+                        opts.n_seqs * (e->model_->KvCacheBytes(e->opts_.n_ctx, opts.kv_type, e->opts_.max_batch) +
+                                       (e->draft_model_ ? e->draft_model_->KvCacheBytes(e->opts_.n_ctx, opts.kv_type,
+                                                                                        e->opts_.max_batch)
+                                                        : 0.0)),
                         e->model_->WorkspaceBytesEstimate(e->opts_.max_batch + opts.n_seqs, e->opts_.n_ctx)};
   RETURN_IF_ERROR(CheckMemory(need, AvailableMemoryBytes()));
   e->pool_ = std::make_unique<ThreadPool>(opts.threads);
@@ -60,8 +64,19 @@ StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_path, co
   return e;
 }
 
+Status Engine::LoadDrafter() {
+  const std::string& path = opts_.draft_model;
+  if (opts_.draft_max < 1 || opts_.draft_max > 64)
+    return InvalidArgumentError("--draft-max must be in [1, 64], got " + std::to_string(opts_.draft_max));
+  ASSIGN_OR_RETURN(draft_model_, LoadModel(path));
+  ASSIGN_OR_RETURN(auto draft_tok, Tokenizer::FromGguf(draft_model_->file(), TokenizerOptions{.suppress = opts_.suppress}));
+  return CheckSameVocabulary(*tokenizer_, *draft_tok, path);
+}
+
 std::string Engine::Describe() const {
   std::string out = DescribeGguf(model_->file());
+  if (draft_model_) out += "; drafter: " + DescribeGguf(draft_model_->file()) + ", up to " +
+                           std::to_string(opts_.draft_max) + " ids per pass";
   const auto& sup = tokenizer_->suppressed();
   if (!sup.empty()) {
     out += "; never sampled:";
@@ -79,7 +94,22 @@ StatusOr<std::unique_ptr<Session>> Engine::NewSession() const {
   ASSIGN_OR_RETURN(auto kv, model_->NewKvCache(opts_.n_ctx, opts_.kv_type, opts_.max_batch));
   auto ws = model_->NewWorkspace(opts_.max_batch);
   ws->flash_attn = opts_.flash_attn;
-  return std::make_unique<Session>(*this, std::move(kv), std::move(ws));
+  auto session = std::make_unique<Session>(*this, std::move(kv), std::move(ws));
+  // A round verifies the pending id plus k proposals in one batch: k + 1 <= max_batch.
+  const int draft_max = static_cast<int>(std::min<int64_t>(opts_.draft_max, opts_.max_batch - 1));
+  if (draft_model_ && draft_max > 0) {
+    RETURN_IF_ERROR(draft_model_->file().CheckFileSize());
+    ASSIGN_OR_RETURN(auto drafter, Drafter::Create(*draft_model_, opts_.n_ctx, opts_.kv_type, opts_.max_batch,
+                                                   tokenizer_->vocab().size()));
+    session->SetDrafter(std::move(drafter), draft_max);
+  }
+  return session;
+}
+
+void Session::SetDrafter(std::unique_ptr<Drafter> drafter, int draft_max) {
+  drafter_ = std::move(drafter);
+  draft_max_ = drafter_ ? draft_max : 0;
+  verify_logits_.resize(static_cast<size_t>(draft_max_ + 1) * e_.model().config().n_vocab);
 }
 
 Session::Session(const Engine& e, std::unique_ptr<KvCache> kv, std::unique_ptr<Workspace> ws)
@@ -88,6 +118,7 @@ Session::Session(const Engine& e, std::unique_ptr<KvCache> kv, std::unique_ptr<W
 void Session::Reset() {
   kv_->n_past = 0;
   history_.clear();
+  if (drafter_) drafter_->Reset();
 }
 
 int64_t Session::ReusePrefix(std::span<const int32_t> prompt) {
@@ -181,12 +212,9 @@ StatusOr<GenerateResult> Session::Generate(std::span<const PromptSegment> prompt
   Generation gen(e_.tokenizer(), p, c.n_vocab, cb);
   for (const PromptSegment& s : prompt) gen.AcceptPrompt(s.ids);
   const auto t0 = Clock::now();
-  while (gen.Step(logits_.data(), kv_->n_past >= kv_->n_ctx)) {
-    const int32_t id = gen.next_token();
-    RETURN_IF_ERROR(e_.model().Forward(Batch{.tokens = std::span<const int32_t>(&id, 1)}, *kv_, *ws_,
-                                       LogitsMode::kLast, logits_.data(), e_.pool()));
-    history_.push_back(id);
-  }
+  // The drafter reads ids only: prompts with image or audio rows decode plainly.
+  const bool has_media = std::any_of(prompt.begin(), prompt.end(), [](const PromptSegment& s) { return s.is_image(); });
+  RETURN_IF_ERROR(drafter_ && !has_media ? DecodeSpeculative(gen, &res.timings.spec) : DecodePlain(gen));
   res.timings.gen_ms = Ms(t0, Clock::now());
   res.timings.gen_tokens = static_cast<int64_t>(gen.tokens().size());
   res.tokens = gen.tokens();
@@ -194,6 +222,81 @@ StatusOr<GenerateResult> Session::Generate(std::span<const PromptSegment> prompt
   res.finish = gen.finish();
   res.constraint_error = gen.constraint_error();
   return res;
+}
+
+Status Session::DecodePlain(Generation& gen) {
+  while (gen.Step(logits_.data(), kv_->n_past >= kv_->n_ctx)) {
+    const int32_t id = gen.next_token();
+    RETURN_IF_ERROR(e_.model().Forward(Batch{.tokens = std::span<const int32_t>(&id, 1)}, *kv_, *ws_,
+                                       LogitsMode::kLast, logits_.data(), e_.pool()));
+    history_.push_back(id);
+  }
+  return OkStatus();
+}
+
+// Each round: the drafter proposes k ids after the pending (sampled, not yet evaluated) id;
+// the target evaluates [pending, d1..dk] in one batch with logits for every row; Generation
+// samples row by row exactly as plain decoding would from those logits, and stops at the
+// first row whose choice differs from the proposal. That choice (or, with all k taken, the
+// choice after dk) becomes the next pending id; the cache is rewound past the unused rows.
+// For greedy sampling this is token-for-token plain decoding. For sampling it is the standard
+// rejection scheme for a deterministic drafter (q one-hot on d): d is kept with probability
+// p(d) = min(1, p/q), and a miss samples from p without d = norm(max(0, p - q)); the RNG is
+// drawn once per output id, as in plain decoding, so a seed reproduces plain decoding too.
+Status Session::DecodeSpeculative(Generation& gen, SpecStats* stats) {
+  draft_len_ = DraftLength(draft_max_);
+  if (!gen.Step(logits_.data(), kv_->n_past >= kv_->n_ctx)) return OkStatus();
+  for (;;) {
+    // Room: the pending id and k proposals must fit the context (and leave the plain rule
+    // "context full after the last id" to the last row).
+    const int64_t room = kv_->n_ctx - kv_->n_past - 1;
+    const int k = static_cast<int>(std::min<int64_t>(draft_len_.Next(), room));
+    if (k <= 0) {  // the context's last position: one plain step
+      const int32_t id = gen.next_token();
+      RETURN_IF_ERROR(e_.model().Forward(Batch{.tokens = std::span<const int32_t>(&id, 1)}, *kv_, *ws_,
+                                         LogitsMode::kLast, logits_.data(), e_.pool()));
+      history_.push_back(id);
+      if (!gen.Step(logits_.data(), kv_->n_past >= kv_->n_ctx)) break;
+      continue;
+    }
+    ASSIGN_OR_RETURN(bool more, SpeculativeRound(gen, k, stats));
+    if (!more) break;
+  }
+  return OkStatus();
+}
+
+StatusOr<bool> Session::SpeculativeRound(Generation& gen, int k, SpecStats* stats) {
+  const int64_t V = e_.model().config().n_vocab;
+  const int32_t pending = gen.next_token();
+  const auto t0 = Clock::now();
+  RETURN_IF_ERROR(drafter_->Propose(history_, pending, k, e_.pool(), &draft_));
+  stats->draft_ms += Ms(t0, Clock::now());
+  verify_ids_.assign(1, pending);
+  verify_ids_.insert(verify_ids_.end(), draft_.begin(), draft_.end());
+  const int64_t base = kv_->n_past;
+  RETURN_IF_ERROR(e_.model().Forward(Batch{.tokens = verify_ids_}, *kv_, *ws_, LogitsMode::kAll,
+                                     verify_logits_.data(), e_.pool()));
+  ++stats->target_passes;
+  stats->drafted += k;
+  int accepted = 0;
+  bool more = true, hit = false;
+  for (int i = 0; i <= k; ++i) {
+    more = gen.Step(verify_logits_.data() + i * V, base + i + 1 >= kv_->n_ctx);
+    hit = i < k && gen.next_token() == draft_[i];
+    if (hit) ++accepted;
+    if (!hit || !more) break;
+  }
+  stats->accepted += accepted;
+  draft_len_.Update(k, accepted);
+  // Keep pending and the accepted proposals; the rows after them are dropped. k < max_batch
+  // <= max_rewind, so the sliding-window rings still hold every key the next rows need. When
+  // the generation ended on an accepted proposal, that last id is dropped too: plain decoding
+  // never evaluates the final id, and the cache should be the same either way.
+  const int kept = accepted - (hit && !more ? 1 : 0);
+  if (!kv_->Rewind(base + 1 + kept)) return InternalError("speculative decoding: the KV cache could not be rolled back");
+  history_.push_back(pending);
+  history_.insert(history_.end(), draft_.begin(), draft_.begin() + kept);
+  return more;
 }
 
 }  // namespace gemrun

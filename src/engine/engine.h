@@ -12,6 +12,7 @@
 
 #include "base/status.h"
 #include "engine/generation.h"
+#include "engine/speculative.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -27,6 +28,10 @@ struct EngineOptions {
   SuppressMode suppress = SuppressMode::kAuto;  // ids generation never samples (tokenizer.h)
   int n_seqs = 1;               // KV caches the caller will create (serve --parallel); Load checks
                                 // that they and the activations fit in the available memory
+  // Speculative decoding: a smaller model with the same tokenizer drafts up to draft_max ids
+  // per target pass (engine/speculative.h). Empty: plain decoding.
+  std::string draft_model;
+  int draft_max = 8;
   static constexpr int64_t kDefaultMaxCtx = 8192;
 };
 
@@ -48,6 +53,7 @@ struct Timings {
   int64_t cached_tokens = 0;  // prompt tokens reused from the cache
   double gen_ms = 0;
   int64_t gen_tokens = 0;
+  SpecStats spec;  // all zero without a drafter
   double PromptTokPerS() const { return prompt_ms > 0 ? prompt_tokens * 1000.0 / prompt_ms : 0; }
   double GenTokPerS() const { return gen_ms > 0 ? gen_tokens * 1000.0 / gen_ms : 0; }
 };
@@ -81,6 +87,8 @@ class Engine {
   static StatusOr<std::unique_ptr<Engine>> Load(const std::string& model_path, const EngineOptions& opts);
 
   const Model& model() const { return *model_; }
+  // The drafter (--draft-model), or nullptr.
+  const Model* draft_model() const { return draft_model_.get(); }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   ThreadPool& pool() const { return *pool_; }
   const EngineOptions& options() const { return opts_; }
@@ -93,7 +101,10 @@ class Engine {
   StatusOr<std::unique_ptr<Session>> NewSession() const;
 
  private:
+  // Loads opts_.draft_model and checks that it shares the tokenizer.
+  Status LoadDrafter();
   std::unique_ptr<Model> model_;
+  std::unique_ptr<Model> draft_model_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<ThreadPool> pool_;
   EngineOptions opts_;
@@ -121,6 +132,10 @@ class Session {
   static constexpr int32_t kImageRow = -1;
   int64_t n_ctx() const { return kv_->n_ctx; }
   int64_t n_past() const { return kv_->n_past; }
+  const KvCache& kv() const { return *kv_; }
+  // Speculative decoding for this session's next generations: `drafter` follows this
+  // session's history (nullptr: plain decoding). draft_max ids at most per target pass.
+  void SetDrafter(std::unique_ptr<Drafter> drafter, int draft_max);
 
  private:
   // Drops cached positions after the longest common prefix with `prompt` (keeping at least
@@ -128,12 +143,23 @@ class Session {
   int64_t ReusePrefix(std::span<const int32_t> prompt);
   // Evaluates an image's rows as one batch after what is cached.
   Status AppendImage(const PromptSegment& seg, Timings* t);
+  // The decode loops, from the prompt's last logits until `gen` finishes.
+  Status DecodePlain(Generation& gen);
+  Status DecodeSpeculative(Generation& gen, SpecStats* stats);
+  // One draft-and-verify round after `gen` sampled a token; false when gen finished.
+  StatusOr<bool> SpeculativeRound(Generation& gen, int k, SpecStats* stats);
 
   const Engine& e_;
   std::unique_ptr<KvCache> kv_;
   std::unique_ptr<Workspace> ws_;
   std::vector<int32_t> history_;
   std::vector<float> logits_;  // [n_vocab] last position
+  std::unique_ptr<Drafter> drafter_;
+  DraftLength draft_len_{1};
+  int draft_max_ = 0;
+  std::vector<int32_t> draft_;         // [k] proposals of the current round
+  std::vector<int32_t> verify_ids_;    // [k + 1] pending id + proposals
+  std::vector<float> verify_logits_;   // [draft_max + 1][n_vocab] target logits of a round
 };
 
 }  // namespace gemrun
