@@ -309,6 +309,8 @@ int CmdBatch(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (Status s = f.Finish(); !s.ok()) return ReportError("batch", s);
+  // A bad flag value is a usage error now, not an error record on every line later.
+  if (Status s = f.gen.sampling.Validate(INT64_MAX); !s.ok()) return ReportError("batch", s);
   BatchContext ctx;
   ctx.defaults = FlagDefaults(app, f);
   ctx.chat_options.parse_special_in_content = f.parse_special_in_content;

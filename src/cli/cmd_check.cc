@@ -107,6 +107,9 @@ int CmdCheck(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitCheckUsage;
   }
   if (Status s = f.Finish(); !s.ok()) return CheckError(s);
+  // Sampling values up front (token ids of --logit-bias are checked once the vocabulary is known):
+  // later they would surface from the generation as a runtime error.
+  if (Status s = f.gen.sampling.Validate(INT64_MAX); !s.ok()) return CheckError(s);
   auto ropts = rf.Finish();
   if (!ropts.ok()) return CheckError(ropts.status());
   ops::CheckOptions co;

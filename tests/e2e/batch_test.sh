@@ -155,6 +155,8 @@ ok "--resume: torn record redone, complete OUT kept, foreign OUT refused"
 # 6. Usage and file errors.
 expect_rc 1 batch "$T/k.jsonl" -o "$T/x.out" --parallel 0
 expect_rc 1 "$GEMRUN" batch -m "$M" "$T/k.jsonl"
+expect_rc 1 batch "$T/k.jsonl" -o "$T/x.out" --temp -1
+grep -q "temperature" "$T/err" || fail "bad --temp message: $(cat "$T/err")"
 expect_rc 2 batch "$T/missing.jsonl" -o "$T/x.out"
 grep -q "missing.jsonl" "$T/err" || fail "missing input message: $(cat "$T/err")"
 expect_rc 2 batch "$T/k.jsonl" -o "$T/no/such/dir/out.jsonl"
