@@ -15,7 +15,7 @@ namespace {
 
 // Commands with a --mmproj option that is valid without other flags.
 bool TakesProjector(const char* cmd) {
-  for (const char* c : {"run", "chat", "serve", "embed-image", "embed-audio"})
+  for (const char* c : {"run", "chat", "serve", "embed-image", "embed-audio", "fit"})
     if (!std::strcmp(cmd, c)) return true;
   return false;
 }
