@@ -23,6 +23,7 @@ done
 # --- man page: roff-escaped help texts (backslashes; lines starting with . or ').
 esc() { sed -e 's/\\/\\e/g' -e "s/^\\([.']\\)/\\\\\\&\\1/"; }
 {
+  printf '.\\" -*- coding: UTF-8 -*-\n'  # the help texts have UTF-8 (man runs preconv)
   printf '.TH GEMRUN 1 "" "gemrun %s" "User Commands"\n' "$version"
   printf '.SH NAME\ngemrun \\- run Gemma 3 / Gemma 4 GGUF models locally on the CPU\n'
   printf '.SH SYNOPSIS\n.B gemrun\n.I command\n[\\fIoptions\\fR]\n'

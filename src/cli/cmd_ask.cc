@@ -8,7 +8,6 @@
 #include "cli/commands.h"
 #include "cli/remote_flags.h"
 #include "ops/remote_escalator.h"
-#include "cli/fit_flags.h"
 #include "cli/gen_flags.h"
 #include "cli/ops_flags.h"
 #include "ops/ask.h"
@@ -50,8 +49,6 @@ int CmdAsk(int argc, char** argv) {
                "gemrun ask"};
   GenFlags f;
   f.Register(app);
-  FitFlags fit;
-  fit.Register(app);
   OpsFlags o;
   o.Register(app, /*retrieve_flags=*/true);
   std::string question;
@@ -70,7 +67,6 @@ int CmdAsk(int argc, char** argv) {
   if (!ropts.ok()) return ReportError("ask", ropts.status());
   ingest::IngestResult in;
   if (Status s = o.Load("ask", &in); !s.ok()) return ReportError("ask", s);
-  if (Status s = fit.Check(f.model, f.engine); !s.ok()) return ReportError("ask", s);
   auto engine = Engine::Load(f.model, f.engine);
   if (!engine.ok()) return ReportError("ask", engine.status());
   auto llm = ops::LocalLlm::Create(**engine, f.gen, f.parse_special_in_content);

@@ -12,7 +12,6 @@
 
 #include "cli/commands.h"
 #include "engine/reasoning.h"
-#include "cli/fit_flags.h"
 #include "cli/gen_flags.h"
 #include "cli/images.h"
 #include "cli/media.h"
@@ -178,8 +177,6 @@ int CmdChat(int argc, char** argv) {
                "gemrun chat"};
   GenFlags f;
   f.Register(app);
-  FitFlags fit;
-  fit.Register(app);
   Conversation conv;
   bool think = false;
   app.add_option("--system", conv.system, "system prompt");
@@ -200,7 +197,6 @@ int CmdChat(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (Status s = f.Finish(); !s.ok()) return ReportError("chat", s);
-  if (Status s = fit.Check(f.model, f.engine); !s.ok()) return ReportError("chat", s);
   auto engine = Engine::Load(f.model, f.engine);
   if (!engine.ok()) return ReportError("chat", engine.status());
   const Engine& e = **engine;

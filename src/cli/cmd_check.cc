@@ -7,7 +7,6 @@
 #include <sstream>
 
 #include "cli/commands.h"
-#include "cli/fit_flags.h"
 #include "cli/gen_flags.h"
 #include "cli/ops_flags.h"
 #include "cli/remote_flags.h"
@@ -84,8 +83,6 @@ int CmdCheck(int argc, char** argv) {
                "gemrun check"};
   GenFlags f;
   f.Register(app);
-  FitFlags fit;
-  fit.Register(app);
   OpsFlags o;
   o.Register(app, /*retrieve_flags=*/true);
   std::string question = ops::kDefaultCheckQuestion, schema_file, fail_if;
@@ -118,7 +115,6 @@ int CmdCheck(int argc, char** argv) {
   }
   ingest::IngestResult in;
   if (Status s = o.Load("check", &in); !s.ok()) return ReportError("check", s);
-  if (Status s = fit.Check(f.model, f.engine); !s.ok()) return ReportError("check", s);
   auto engine = Engine::Load(f.model, f.engine);
   if (!engine.ok()) return ReportError("check", engine.status());
   auto llm = ops::LocalLlm::Create(**engine, f.gen, f.parse_special_in_content);

@@ -9,8 +9,6 @@
 
 #include "base/sys_info.h"
 #include "cli/commands.h"
-#include "gguf/gguf.h"
-#include "model/memory_plan.h"
 #include "model/model.h"
 #include "store/bundle.h"
 #include "store/pull.h"
@@ -156,15 +154,11 @@ int CmdShow(int argc, char** argv) {
   const store::Store s = store::Store::Default();
   auto m = s.Get(name);
   if (!m.ok()) return ReportError("show", m.status());
-  // The plan from the header alone (model/memory_plan.h); `gemrun fit` has the breakdown.
-  auto file = GgufFile::Open(s.BlobPath(m->model.sha256));
-  if (!file.ok()) return ReportError("show", file.status());
-  auto config = ReadModelConfig(**file);
-  if (!config.ok()) return ReportError("show", config.status());
-  auto plan = PlanMemory(**file, *config, MemoryPlanOptions{.n_ctx = n_ctx});
-  if (!plan.ok()) return ReportError("show", plan.status());
-  const double kv = plan->kv_bytes;
-  const double act = plan->activation_bytes + plan->scratch_bytes + plan->runtime_bytes;
+  // The weights are mmapped; the KV cache (F16, llama.cpp's default) and activations are not.
+  auto model = LoadModel(s.BlobPath(m->model.sha256));
+  if (!model.ok()) return ReportError("show", model.status());
+  const double kv = (*model)->KvCacheBytes(n_ctx, DType::kF16, 512);
+  const double act = (*model)->WorkspaceBytesEstimate(512, n_ctx);
   nlohmann::json out = ManifestJson(*m, s);
   out["memory"] = {{"n_ctx", n_ctx}, {"weights_bytes", m->model.size}, {"kv_cache_f16_bytes", kv},
                    {"activations_bytes", act}, {"total_bytes", static_cast<double>(m->model.size) + kv + act}};

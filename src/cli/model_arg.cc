@@ -15,7 +15,7 @@ namespace {
 
 // Commands with a --mmproj option that is valid without other flags.
 bool TakesProjector(const char* cmd) {
-  for (const char* c : {"run", "chat", "serve", "embed-image", "embed-audio", "fit"})
+  for (const char* c : {"run", "chat", "serve", "embed-image", "embed-audio"})
     if (!std::strcmp(cmd, c)) return true;
   return false;
 }

@@ -34,10 +34,12 @@ out=$("$R$PREFIX/bin/gemrun" --version) || fail "installed gemrun --version"
 [[ $out =~ ^gemrun\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "--version printed '$out'"
 
 # Man page: roff with every command's section.
-head -1 "$R$PREFIX/share/man/man1/gemrun.1" | grep -q '^\.TH GEMRUN 1' || fail "man page header"
+grep -q '^\.TH GEMRUN 1' "$R$PREFIX/share/man/man1/gemrun.1" || fail "man page header"
 for c in run serve fit pull; do grep -q "^\.SS gemrun $c\$" "$R$PREFIX/share/man/man1/gemrun.1" || fail "man page lacks $c"; done
 if command -v groff >/dev/null; then
-  groff -man -Tutf8 -ww "$R$PREFIX/share/man/man1/gemrun.1" > "$T/man.txt" 2> "$T/groff.err" || fail "groff"
+  # As man renders it: preconv (the texts are UTF-8), then groff with all warnings.
+  preconv -e utf-8 "$R$PREFIX/share/man/man1/gemrun.1" | groff -man -Tutf8 -ww > "$T/man.txt" 2> "$T/groff.err" ||
+    fail "groff"
   [ ! -s "$T/groff.err" ] || { cat "$T/groff.err"; fail "groff warnings"; }
   grep -q -- "--no-fit-check" "$T/man.txt" || fail "rendered man page lacks --no-fit-check"
 fi
@@ -65,7 +67,9 @@ done
 if command -v systemd-analyze >/dev/null; then
   # verify wants ExecStart's binary to exist: point it at the installed one.
   sed "s|^ExecStart=$PREFIX/bin/gemrun|ExecStart=$R$PREFIX/bin/gemrun|" "$U" > "$T/gemrun.service"
-  systemd-analyze verify "$T/gemrun.service" > "$T/verify.log" 2>&1 || { cat "$T/verify.log"; fail "systemd-analyze verify"; }
+  # and Documentation=man:gemrun(1) is looked up with man: in the installed tree.
+  MANPATH=$R$PREFIX/share/man systemd-analyze verify "$T/gemrun.service" > "$T/verify.log" 2>&1 ||
+    { cat "$T/verify.log"; fail "systemd-analyze verify"; }
   ! grep -q "gemrun.service" "$T/verify.log" || { cat "$T/verify.log"; fail "systemd-analyze verify warns"; }
 else
   echo "note: systemd-analyze not installed; unit verification skipped"
