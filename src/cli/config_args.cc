@@ -22,7 +22,7 @@ const CLI::Option* OptionOfWord(const CLI::App& app, const std::string& w) {
 }
 
 ConfigOption::Kind KindOf(const CLI::Option& o) {
-  if (o.get_type_size_max() == 0) return ConfigOption::Kind::kFlag;
+  if (o.get_expected_max() == 0) return ConfigOption::Kind::kFlag;  // add_flag: expected(0)
   return o.get_expected_max() > 1 ? ConfigOption::Kind::kList : ConfigOption::Kind::kValue;
 }
 
