@@ -19,6 +19,7 @@
 
 #include "cli/commands.h"
 #include "cli/constrain_flags.h"
+#include "cli/fit_flags.h"
 #include "cli/gen_flags.h"
 #include "cli/remote_flags.h"
 #include "engine/reasoning.h"
@@ -140,6 +141,8 @@ int CmdRun(int argc, char** argv) {
                "gemrun run"};
   GenFlags f;
   f.Register(app);
+  FitFlags fit;
+  fit.Register(app);
   ConstraintFlags constraint;
   constraint.Register(app);
   std::string prompt, system, prompt_ids;
@@ -204,6 +207,7 @@ int CmdRun(int argc, char** argv) {
     }
     if (Status s = BuildUserText(prompt, files, piped, &user); !s.ok()) return ReportError("run", s);
   }
+  if (Status s = fit.Check(f.model, f.engine); !s.ok()) return ReportError("run", s);
   auto engine = Engine::Load(f.model, f.engine);
   if (!engine.ok()) return ReportError("run", engine.status());
   const Engine& e = **engine;

@@ -20,16 +20,23 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/config_args.h"
+#include "cli/fit_flags.h"
 #include "cli/gen_flags.h"
 #include "cli/images.h"
 #include "cli/remote_flags.h"
 #include "server/http_server.h"
 #include "server/scheduler.h"
 
+#ifndef GEMRUN_SERVE_CONFIG
+#define GEMRUN_SERVE_CONFIG "/etc/gemrun/serve.toml"  // CMake sets it from the install's sysconfdir
+#endif
+
 namespace gemrun::cli {
 namespace {
 
 using server::ModelInfo;
+constexpr const char* kDefaultServeConfig = GEMRUN_SERVE_CONFIG;
 
 bool IsLoopback(const std::string& host) {
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
@@ -171,6 +178,8 @@ int CmdServe(int argc, char** argv) {
   app.add_option("--kv-type", kv_type, "KV cache type (f16 default, f32, q8_0)")->check(CLI::IsMember(kKvTypeNames));
   AddFlashAttnOption(app, &flash_attn);
   AddSuppressOption(app, &suppress);
+  FitFlags fit;
+  fit.Register(app);
   app.add_option("--alias", alias, "model name in /v1/models and responses (default: file name)");
   app.add_flag("--log-prompts", so.log_prompts, "include prompts in the request log (off: never logged)");
   app.add_option("--reasoning-budget", so.reasoning_budget,
@@ -198,10 +207,22 @@ int CmdServe(int argc, char** argv) {
                  "requests; beyond it requests get 503")->check(CLI::Range(size_t{1} << 20, size_t{1} << 40));
   RemoteFlags rf;
   rf.Register(app);
+  std::string config_file;
+  app.add_option("--config", config_file, std::string("options file: key = value lines naming any option above "
+                 "(port = 8080, api_key_file = \"/etc/gemrun/key\", log_prompts = true); flags given here override "
+                 "it (default: ") + kDefaultServeConfig + " when it exists; none: no file; docs/install.md)");
+  MergedArgs merged;
+  if (Status st = MergeConfigFile(app, argc, argv, kDefaultServeConfig, &merged); !st.ok())
+    return ReportError("serve", st);
+  int n_args = merged.argc();
+  char** args = merged.argv();
+  if (!merged.file.empty()) ResolveStoreModelArgs(&n_args, &args);  // `model = NAME` in the file
   try {
-    app.parse(argc, argv);
+    app.parse(n_args, args);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+    if (e.get_exit_code() == 0 || merged.file.empty()) return app.exit(e) == 0 ? kExitOk : kExitUsage;
+    std::fprintf(stderr, "gemrun serve: error: %s\n", ExplainConfigError(app, merged, e.what()).c_str());
+    return kExitUsage;
   }
   auto ropts = rf.Finish();
   if (!ropts.ok()) return ReportError("serve", ropts.status());
@@ -284,6 +305,10 @@ int CmdServe(int argc, char** argv) {
   eo.suppress = SuppressFromName(suppress);
   eo.n_seqs = static_cast<int>(sched.n_slots);  // the memory check counts every slot's KV cache
   eo.repack_lm_head = sched.n_slots > 1;  // batched decode: the LM head dominates a step
+  if (Status st = fit.Check(model_path, eo); !st.ok()) {
+    http.Stop();
+    return ReportError("serve", st);
+  }
   auto engine = Engine::Load(model_path, eo);
   if (!engine.ok()) {
     http.Stop();

@@ -9,6 +9,11 @@
 #include <system_error>
 
 #include "cli/commands.h"
+#include "cli/fit_flags.h"  // CmdFit
+
+#ifndef GEMRUN_VERSION
+#define GEMRUN_VERSION "dev"  // set by CMake from project(VERSION)
+#endif
 
 namespace gemrun::cli {
 
@@ -68,12 +73,13 @@ constexpr Command kCommands[] = {
     {"export", CmdExport, "write a stored model into a tar bundle (air-gapped transfer)"},
     {"import", CmdImport, "add a bundle made by export to the store (SHA-256 checked)"},
     {"quantize", CmdQuantize, "convert an F32/F16/BF16 GGUF to Q4_K_M, Q8_0, ... (llama-quantize's bytes)"},
+    {"fit", CmdFit, "will a model and context fit in memory here, and how fast will it decode"},
 };
 
 void PrintUsage() {
   std::printf(
       "gemrun — run Gemma 3 / Gemma 4 GGUF models locally on the CPU\n\n"
-      "usage: gemrun <command> [options]   (gemrun <command> --help for details)\n\ncommands:\n");
+      "usage: gemrun <command> [options]   (gemrun <command> --help for details; gemrun --version)\n\ncommands:\n");
   for (const auto& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);
   std::printf(
       "\nexit codes: 0 ok, 1 usage error, 2 model/file error, 3 runtime error (check: 1 gate failed, 64 usage\n"
@@ -124,6 +130,10 @@ int Dispatch(int argc, char** argv) {
       !std::strcmp(argv[1], "help")) {
     PrintUsage();
     return argc < 2 ? kExitUsage : kExitOk;
+  }
+  if (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "version")) {
+    std::printf("gemrun %s\n", GEMRUN_VERSION);
+    return kExitOk;
   }
   RewriteLlamaShortFlags(argc, argv);
   for (const auto& c : kCommands)

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "base/sys_info.h"
 
@@ -13,6 +15,22 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double Ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+// GEMRUN_PREFAULT=1: sessions write their whole KV cache and the workspace's row buffers at
+// creation, so the memory is committed up front (an out-of-memory shows at start, not when the
+// context fills) and peak RSS is the full-context footprint `gemrun fit` plans (docs/fit.md).
+bool PrefaultRequested() {
+  const char* v = std::getenv("GEMRUN_PREFAULT");
+  return v && *v && std::strcmp(v, "0") != 0;
+}
+
+void Prefault(KvCache& kv, Workspace& ws) {
+  for (auto* layers : {&kv.k, &kv.v})
+    for (auto& l : *layers)
+      if (!l.empty()) std::memset(l.data(), 0, l.size());
+  for (Buffer<float>* b : {&ws.x, &ws.xn, &ws.q, &ws.kx, &ws.vx, &ws.attn, &ws.proj, &ws.gate, &ws.up, &ws.out_rows})
+    if (!b->empty()) std::memset(b->data(), 0, b->size() * sizeof(float));
+}
 
 }  // namespace
 
@@ -94,6 +112,7 @@ StatusOr<std::unique_ptr<Session>> Engine::NewSession() const {
   ASSIGN_OR_RETURN(auto kv, model_->NewKvCache(opts_.n_ctx, opts_.kv_type, opts_.max_batch));
   auto ws = model_->NewWorkspace(opts_.max_batch);
   ws->flash_attn = opts_.flash_attn;
+  if (PrefaultRequested()) Prefault(*kv, *ws);
   auto session = std::make_unique<Session>(*this, std::move(kv), std::move(ws));
   // A round verifies the pending id plus k proposals in one batch: k + 1 <= max_batch.
   const int draft_max = static_cast<int>(std::min<int64_t>(opts_.draft_max, opts_.max_batch - 1));

@@ -7,6 +7,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/ops.h"
+#include "model/memory_plan.h"
 
 namespace gemrun {
 
@@ -42,21 +43,20 @@ Status BindTokenEmbedding(WeightBinder& b, int64_t n_embd, const LoadOptions& op
 }
 
 void InitWorkspace(const ModelConfig& c, int64_t max_rows, Workspace& ws) {
-  const int64_t B = max_rows, E = c.n_embd;
-  const int64_t qw = int64_t{c.n_head} * c.max_head_dim(), kvw = c.max_kv_width();
+  const WorkspaceSizes n = PlanWorkspace(c, max_rows);  // the sizes PlanMemory counts
   ws.max_rows = max_rows;
-  ws.x.resize(B * E);
-  ws.xn.resize(B * E);
-  ws.proj.resize(B * E);
-  ws.out_rows.resize(B * E);
-  ws.q.resize(B * qw);
-  ws.attn.resize(B * qw);
-  ws.kx.resize(B * kvw);
-  ws.vx.resize(B * kvw);
-  ws.gate.resize(B * c.max_ff());
-  ws.up.resize(B * c.max_ff());
-  ws.pos.resize(B);
-  for (auto& cs : ws.rope_cs) cs.resize(B * c.max_head_dim());
+  ws.x.resize(n.x);
+  ws.xn.resize(n.xn);
+  ws.proj.resize(n.proj);
+  ws.out_rows.resize(n.out_rows);
+  ws.q.resize(n.q);
+  ws.attn.resize(n.attn);
+  ws.kx.resize(n.kx);
+  ws.vx.resize(n.vx);
+  ws.gate.resize(n.gate);
+  ws.up.resize(n.up);
+  ws.pos.resize(n.pos);
+  for (auto& cs : ws.rope_cs) cs.resize(n.rope_cs);
 }
 
 namespace {

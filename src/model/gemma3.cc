@@ -13,6 +13,9 @@ namespace {
 
 constexpr int kDefaultSwaPeriod = 6;
 
+}  // namespace
+
+// Also the header-only config reader of ReadModelConfig (registry.cc).
 StatusOr<ModelConfig> LoadGemma3Config(const GgufFile& f) {
   ModelConfig c;
   c.arch = Arch::kGemma3;
@@ -82,6 +85,8 @@ StatusOr<ModelConfig> LoadGemma3Config(const GgufFile& f) {
   }
   return c;
 }
+
+namespace {
 
 class Gemma3 final : public Model {
  public:

@@ -8,6 +8,7 @@
 #include "kernels/kernels.h"
 #include "kernels/ops.h"
 #include "model/blocks.h"
+#include "model/memory_plan.h"
 #include "model/model.h"
 
 namespace gemrun {
@@ -25,6 +26,9 @@ int KvSource(const std::vector<LayerConfig>& ls, int il, int n_kv) {
   return -1;
 }
 
+}  // namespace
+
+// Also the header-only config reader of ReadModelConfig (registry.cc).
 StatusOr<ModelConfig> LoadGemma4Config(const GgufFile& f) {
   ModelConfig c;
   c.arch = Arch::kGemma4;
@@ -112,6 +116,8 @@ StatusOr<ModelConfig> LoadGemma4Config(const GgufFile& f) {
   }
   return c;
 }
+
+namespace {
 
 struct Gemma4Workspace : Workspace {
   Buffer<float> per_layer;  // [B][L * P] per-layer inputs PL
@@ -213,21 +219,21 @@ std::unique_ptr<Workspace> Gemma4::NewWorkspace(int64_t max_rows) const {
   const ModelConfig& c = config_;
   auto st = std::make_unique<Gemma4Workspace>();
   InitWorkspace(c, max_rows, *st);
-  const int64_t B = max_rows, E = c.n_embd, LP = c.n_layer * c.n_embd_per_layer;
-  st->per_layer.resize(B * LP);
-  st->ple_tmp.resize(B * LP);
+  const WorkspaceSizes n = PlanWorkspace(c, max_rows);  // the sizes PlanMemory counts
+  st->per_layer.resize(n.per_layer);
+  st->ple_tmp.resize(n.ple_tmp);
   if (c.n_expert > 0) {
-    st->moe_out.resize(B * E);
-    st->moe_in.resize(B * E);
-    st->moe_y.resize(B * E);
-    st->gate_up.resize(B * 2 * c.n_ff_exp);
-    st->moe_h.resize(B * c.n_ff_exp);
-    st->router.resize(B * c.n_expert);
-    st->sel.resize(B * c.n_expert_used);
-    st->sel_w.resize(B * c.n_expert_used);
-    st->contrib.resize(B * c.n_expert_used * E);
-    st->order.resize(c.n_expert);
-    st->rows.reserve(B * c.n_expert_used);
+    st->moe_out.resize(n.moe_out);
+    st->moe_in.resize(n.moe_in);
+    st->moe_y.resize(n.moe_y);
+    st->gate_up.resize(n.gate_up);
+    st->moe_h.resize(n.moe_h);
+    st->router.resize(n.router);
+    st->sel.resize(n.sel);
+    st->sel_w.resize(n.sel_w);
+    st->contrib.resize(n.contrib);
+    st->order.resize(n.order);
+    st->rows.reserve(max_rows * c.n_expert_used);
   }
   return st;
 }

@@ -4,26 +4,52 @@
 
 #include "kernels/ops.h"
 
+#include "model/memory_plan.h"
 #include "model/model.h"
 
 namespace gemrun {
 
 StatusOr<std::unique_ptr<Model>> LoadGemma3(std::unique_ptr<GgufFile> f, const LoadOptions& opts);
 StatusOr<std::unique_ptr<Model>> LoadGemma4(std::unique_ptr<GgufFile> f, const LoadOptions& opts);
+StatusOr<ModelConfig> LoadGemma3Config(const GgufFile& f);
+StatusOr<ModelConfig> LoadGemma4Config(const GgufFile& f);
 
 namespace {
 struct ArchEntry {
   const char* name;
   StatusOr<std::unique_ptr<Model>> (*load)(std::unique_ptr<GgufFile>, const LoadOptions&);
+  StatusOr<ModelConfig> (*config)(const GgufFile&);  // header only (memory planning)
 };
-constexpr ArchEntry kArchs[] = {{"gemma3", LoadGemma3}, {"gemma4", LoadGemma4}};
+constexpr ArchEntry kArchs[] = {{"gemma3", LoadGemma3, LoadGemma3Config}, {"gemma4", LoadGemma4, LoadGemma4Config}};
+
+Status UnsupportedArch(const GgufFile& f, const std::string& arch) {
+  std::string supported;
+  for (const auto& a : kArchs) supported += std::string(supported.empty() ? "" : ", ") + a.name;
+  if (arch == "clip")
+    return InvalidArgumentError(f.path() + ": this is a vision projector (mmproj) file; pass it with --mmproj and give a text model with -m");
+  return UnimplementedError(f.path() + ": architecture '" + arch + "' is not supported (supported: " + supported + ")");
+}
 }  // namespace
+
+StatusOr<ModelConfig> ReadModelConfig(const GgufFile& f) {
+  ASSIGN_OR_RETURN(std::string arch, f.GetString("general.architecture"));
+  for (const auto& a : kArchs) {
+    if (arch != a.name) continue;
+    ASSIGN_OR_RETURN(ModelConfig c, a.config(f));
+    // The loaders take n_vocab from the bound embedding table; the same tensor here.
+    const GgufTensorInfo* t = f.FindTensor("token_embd.weight");
+    if (!t || t->n_dims != 2 || t->ne[0] != c.n_embd)
+      return InvalidModelError(f.path() + ": token_embd.weight is missing or not [" + std::to_string(c.n_embd) + ", n_vocab]");
+    c.n_vocab = t->ne[1];
+    return c;
+  }
+  return UnsupportedArch(f, arch);
+}
 
 StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path, const LoadOptions& opts) {
   ASSIGN_OR_RETURN(auto f, GgufFile::Open(path));
   auto arch = f->GetString("general.architecture");
   if (!arch.ok()) return arch.status();
-  std::string supported;
   for (const auto& a : kArchs) {
     if (*arch == a.name) {
       ASSIGN_OR_RETURN(auto model, a.load(std::move(f), opts));
@@ -31,11 +57,8 @@ StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path, const LoadOp
       RETURN_IF_ERROR(model->file().CheckFileSize());
       return model;
     }
-    supported += std::string(supported.empty() ? "" : ", ") + a.name;
   }
-  if (*arch == "clip")
-    return InvalidArgumentError(path + ": this is a vision projector (mmproj) file; pass it with --mmproj and give a text model with -m");
-  return UnimplementedError(path + ": architecture '" + *arch + "' is not supported (supported: " + supported + ")");
+  return UnsupportedArch(*f, *arch);
 }
 
 namespace {
@@ -116,43 +139,15 @@ bool KvCache::Rewind(int64_t n) {
   return true;
 }
 
-namespace {
-// Layer il's cache shape. A sliding layer's batch sees window - 1 older keys plus its own
-// max_batch, so it keeps a ring of window + max_batch slots when that is smaller than n_ctx.
-kernels::KvLayout LayerKvLayout(const ModelConfig& c, int il, int64_t n_ctx, DType kv_type, int64_t max_batch) {
-  const LayerConfig& l = c.layers[il];
-  const int64_t ring = c.window + max_batch;
-  const bool use_ring = l.sliding && c.window > 0 && ring < n_ctx;
-  return kernels::KvLayout{kv_type, l.n_head_kv, l.head_dim, use_ring ? ring : n_ctx};
-}
-}  // namespace
-
 double Model::KvCacheBytes(int64_t n_ctx, DType kv_type, int64_t max_batch) const {
-  const ModelConfig& c = config_;
-  max_batch = std::max<int64_t>(1, std::min(max_batch, n_ctx));
   double b = 0;
-  for (int il = 0; il < c.n_layer; ++il) {
-    if (!c.owns_kv(il)) continue;
-    kernels::KvLayout l = LayerKvLayout(c, il, n_ctx, kv_type, max_batch);
-    const double cap = static_cast<double>(l.capacity);  // in double: a huge -c must not overflow
-    l.capacity = 1;
-    b += cap * static_cast<double>(l.KBytes() + l.VBytes());
-  }
+  for (const KvGroup& g : PlanKvGroups(config_, n_ctx, kv_type, max_batch)) b += g.bytes;
   return b;
 }
 
 double Model::WorkspaceBytesEstimate(int64_t max_rows, int64_t n_ctx) const {
-  const ModelConfig& c = config_;
-  int64_t n_ff = 0, qdim = 0;
-  for (const LayerConfig& l : c.layers) {
-    n_ff = std::max(n_ff, l.n_ff);
-    qdim = std::max<int64_t>(qdim, int64_t{c.n_head} * l.head_dim);
-  }
-  // Row buffers ([max_rows][width]: x, xn, proj, out_rows; q, kx, vx, attn; gate, up) plus one
-  // row of scores per head and position for the attention of a batch.
-  const double rows = static_cast<double>(max_rows) * static_cast<double>(4 * c.n_embd + 4 * qdim + 2 * n_ff);
-  const double scores = static_cast<double>(max_rows) * c.n_head * static_cast<double>(std::min<int64_t>(n_ctx, 4096));
-  return 4.0 * (rows + scores + static_cast<double>(c.n_vocab));
+  // The workspace exactly (PlanWorkspace) and a logits row; PlanMemory adds the kernels' scratch.
+  return PlanWorkspace(config_, max_rows).Bytes() + 4.0 * static_cast<double>(config_.n_vocab);
 }
 
 StatusOr<std::unique_ptr<KvCache>> Model::NewKvCache(int64_t n_ctx, DType kv_type, int64_t max_batch) const {
@@ -174,7 +169,7 @@ StatusOr<std::unique_ptr<KvCache>> Model::NewKvCache(int64_t n_ctx, DType kv_typ
   kv->v.resize(c.n_layer);
   kv->layout.resize(c.n_layer);
   for (int il = 0; il < c.n_layer; ++il) {
-    kv->layout[il] = LayerKvLayout(c, il, n_ctx, kv_type, kv->max_batch);
+    kv->layout[il] = PlanKvLayout(c, il, n_ctx, kv_type, kv->max_batch);
     const int64_t ring = c.window + kv->max_batch;
     if (kv->layout[il].capacity == ring && ring < n_ctx) kv->max_rewind = std::min(kv->max_rewind, ring - c.window);
     if (!c.owns_kv(il)) continue;

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -32,6 +34,9 @@ struct Sink {
   bool status_seen = false;
   int write_errno = 0;
   std::string error_body;  // the first bytes of an error response
+  uint64_t text_limit = kMaxTextBody;  // text sinks: stop after this many bytes (Range ignored)
+  std::string range;       // "first-last" for a text Range request ("" for none)
+  uint64_t range_total = 0;  // the size after '/' in Content-Range
   CURL* curl = nullptr;
   // Progress bar.
   const HttpOptions* opts = nullptr;
@@ -55,7 +60,11 @@ size_t WriteCb(char* p, size_t size, size_t n, void* ud) {
     return len;
   }
   if (s->text) {
-    if (s->text->size() + len > kMaxTextBody) return 0;
+    if (s->text->size() + len > s->text_limit) {
+      if (s->range.empty()) return 0;
+      s->text->append(p, s->text_limit - s->text->size());  // a whole file for a Range: keep the prefix
+      return 0;
+    }
     s->text->append(p, len);
     return len;
   }
@@ -100,6 +109,20 @@ void DrawBar(Sink* s, bool final) {
   if (final) std::fputc('\n', stderr);
 }
 
+// Content-Range: bytes 0-99/12345 -> 12345 (for the header fetch of `gemrun fit`).
+size_t HeaderCb(char* p, size_t size, size_t n, void* ud) {
+  auto* s = static_cast<Sink*>(ud);
+  const std::string line(p, size * n);
+  constexpr const char* kName = "content-range:";
+  if (line.size() > 14) {
+    std::string head = line.substr(0, 14);
+    for (char& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const size_t slash = line.find('/');
+    if (head == kName && slash != std::string::npos) s->range_total = std::strtoull(line.c_str() + slash + 1, nullptr, 10);
+  }
+  return size * n;
+}
+
 int ProgressCb(void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* s = static_cast<Sink*>(ud);
   if (s->opts->progress && s->fd >= 0 && s->status_seen && s->code < 300) DrawBar(s, false);
@@ -142,6 +165,11 @@ AttemptResult RunAttempt(const std::string& url, const HttpOptions& o, Sink* s) 
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   const std::string range = std::to_string(s->offset) + "-";
   if (s->fd >= 0 && s->offset > 0) curl_easy_setopt(c, CURLOPT_RANGE, range.c_str());
+  if (!s->range.empty()) {
+    curl_easy_setopt(c, CURLOPT_RANGE, s->range.c_str());
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, HeaderCb);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, s);
+  }
   r.rc = curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.code);
   curl_off_t ra = -1;
@@ -201,6 +229,36 @@ Status HttpGetText(const std::string& url, const HttpOptions& o, std::string* bo
     s.opts = &o;
     const AttemptResult r = RunAttempt(url, o, &s);
     if (r.rc == CURLE_OK && r.code >= 200 && r.code < 300) return OkStatus();
+    if (r.rc == CURLE_OK && !RetryableCode(r.code)) return HttpStatusError(r.code, url, o);
+    if (r.rc != CURLE_OK && !Transient(r.rc)) return InternalError("cannot fetch " + url + ": " + r.curl_error);
+    last = r.rc == CURLE_OK ? "HTTP " + std::to_string(r.code) : r.curl_error;
+    if (attempt < o.max_attempts) Sleep(NextDelay(r, &backoff));
+  }
+  return InternalError("cannot fetch " + url + " after " + std::to_string(o.max_attempts) + " attempts (last: " + last +
+                       "); check the network, HF_ENDPOINT / --endpoint and https_proxy");
+}
+
+Status HttpGetRange(const std::string& url, uint64_t first, uint64_t length, const HttpOptions& o, std::string* body,
+                    uint64_t* total) {
+  if (length == 0 || length > kMaxTextBody) return InvalidArgumentError("range of " + std::to_string(length) + " bytes");
+  double backoff = o.backoff_s;
+  std::string last;
+  for (int attempt = 1; attempt <= o.max_attempts; ++attempt) {
+    body->clear();
+    Sink s;
+    s.text = body;
+    s.opts = &o;
+    s.text_limit = length;
+    s.range = std::to_string(first) + "-" + std::to_string(first + length - 1);
+    const AttemptResult r = RunAttempt(url, o, &s);
+    const bool ok_code = r.code == 206 || r.code == 200;
+    // A 200 (Range ignored) is cut after `length` bytes: the write error is ours.
+    if (ok_code && (r.rc == CURLE_OK || (r.rc == CURLE_WRITE_ERROR && body->size() == length))) {
+      if (r.code == 200 && first > 0) return InternalError(url + ": the server ignores HTTP Range requests");
+      *total = s.range_total;
+      return OkStatus();
+    }
+    if (r.rc == CURLE_OK && r.code == 416) return OutOfRangeError(url + ": the file is shorter than " + std::to_string(first + 1) + " bytes");
     if (r.rc == CURLE_OK && !RetryableCode(r.code)) return HttpStatusError(r.code, url, o);
     if (r.rc != CURLE_OK && !Transient(r.rc)) return InternalError("cannot fetch " + url + ": " + r.curl_error);
     last = r.rc == CURLE_OK ? "HTTP " + std::to_string(r.code) : r.curl_error;

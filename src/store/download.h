@@ -25,6 +25,11 @@ struct HttpOptions {
 // NotFound for 404 (naming o.what), Internal for other failures after the retries.
 Status HttpGetText(const std::string& url, const HttpOptions& o, std::string* body);
 
+// GET bytes [first, first + length) of `url` (an HTTP Range request) into *body, and the
+// file's total size (from Content-Range) into *total. A server that ignores Range is stopped
+// after `length` bytes rather than read to the end. Same errors and retries as HttpGetText.
+Status HttpGetRange(const std::string& url, uint64_t first, uint64_t length, const HttpOptions& o, std::string* body,
+                    uint64_t* total);
 // Downloads `url` into `partial`, appending from its current size with a Range request (a
 // server that ignores Range restarts the file). `expected_size` 0 means unknown. On failure the
 // bytes already written stay in `partial` for the next call to resume; a write failure (disk

@@ -3,8 +3,13 @@
 
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <cstdio>
 #include <vector>
 
@@ -178,6 +183,87 @@ StatusOr<PullResult> Pull(const Store& store, const std::string& ref, const Pull
     for (char& c : m.quantization) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   RETURN_IF_ERROR(store.Put(m));
+  return out;
+}
+
+}  // namespace gemrun::store
+
+namespace gemrun::store {
+namespace {
+
+constexpr uint64_t kMaxHeaderBytes = uint64_t{256} << 20;
+
+// The sparse stand-in of a remote file: `prefix`, then a hole up to `size` bytes, opened as a
+// GGUF (which checks the tensor table against the true size) and unlinked at once.
+StatusOr<std::unique_ptr<GgufFile>> OpenStandIn(const std::string& prefix, uint64_t size) {
+  const char* dir = std::getenv("TMPDIR");
+  std::string path = std::string(dir && *dir ? dir : "/tmp") + "/gemrun-header-XXXXXX";
+  const int fd = ::mkstemp(path.data());
+  if (fd < 0) return InternalError("cannot create a temporary file in " + path + ": " + std::strerror(errno));
+  bool ok = true;
+  for (size_t done = 0; ok && done < prefix.size();) {
+    const ssize_t w = ::write(fd, prefix.data() + done, prefix.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    ok = w > 0;
+    if (ok) done += static_cast<size_t>(w);
+  }
+  ok = ok && ::ftruncate(fd, static_cast<off_t>(std::max<uint64_t>(size, prefix.size()))) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    return InternalError("cannot write the temporary file " + path + ": " + std::strerror(err));
+  }
+  auto f = GgufFile::Open(path);
+  ::unlink(path.c_str());  // the mapping keeps it alive
+  return f;
+}
+
+StatusOr<RemoteHeader> FetchHeader(const Wanted& w, const PullOptions& o) {
+  RemoteHeader h;
+  h.url = w.url;
+  HttpOptions http{.token = o.token, .max_attempts = o.max_attempts, .backoff_s = o.backoff_s, .progress = false,
+                   .label = w.file, .what = "file " + w.file};
+  std::string bytes;
+  for (uint64_t want = std::max<uint64_t>(o.header_bytes, 64);; want *= 2) {  // a 262k-token vocabulary is ~6 MiB
+    // Only the bytes not fetched yet: [have, want).
+    uint64_t total = 0;
+    std::string more;
+    const uint64_t have = bytes.size();
+    RETURN_IF_ERROR(HttpGetRange(w.url, have, want - have, http, &more, &total));
+    bytes += more;
+    h.size = total ? total : (w.size ? w.size : bytes.size());
+    h.fetched = bytes.size();
+    const bool whole = bytes.size() >= h.size;
+    auto f = OpenStandIn(bytes, h.size);
+    // The parse is only real when the header ended within the fetched bytes (past them it
+    // read the hole's zeros): otherwise fetch more, up to a bound.
+    if (f.ok() && ((*f)->data_offset() <= bytes.size() || whole)) {
+      h.file = std::move(*f);
+      return h;
+    }
+    if (whole || more.empty() || want >= kMaxHeaderBytes) {
+      const std::string why = f.ok() ? "the header does not end within " + std::to_string(bytes.size()) + " bytes"
+                                     : f.status().message();
+      return DataLossError(w.url + " is not a usable GGUF file: " + why);
+    }
+  }
+}
+
+}  // namespace
+
+StatusOr<RemoteModel> FetchRemoteHeaders(const std::string& ref, const PullOptions& o) {
+  ASSIGN_OR_RETURN(PullRef r, ParsePullRef(ref));
+  if (o.offline)
+    return InvalidArgumentError("'" + ref + "' is neither a file nor in the store, and offline mode (--offline / "
+                                "GEMRUN_OFFLINE=1) forbids reading its header over the network");
+  ASSIGN_OR_RETURN(std::vector<Wanted> files, ResolveFiles(r, o, [](const std::string&) {}));
+  RemoteModel out;
+  for (const Wanted& w : files) {
+    ASSIGN_OR_RETURN(RemoteHeader h, FetchHeader(w, o));
+    if (w.projector) out.projector = std::move(h);
+    else out.model = std::move(h);
+  }
   return out;
 }
 

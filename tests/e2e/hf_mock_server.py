@@ -108,17 +108,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(429, b"slow down", [("Retry-After", "1")])
         if repo == "org/bad-GGUF":
             body = body[:1000] + bytes([body[1000] ^ 0xFF]) + body[1001:]
-        start = 0
+        start, end, closed = 0, len(body), False
         rng = self.headers.get("Range")
-        if rng and rng.startswith("bytes=") and rng.endswith("-"):
-            start = int(rng[6:-1])
+        if rng and rng.startswith("bytes=") and "-" in rng:  # "bytes=N-" (resume) or "bytes=N-M" (fit's header)
+            first, last = rng[6:].split("-", 1)
+            start = int(first)
+            if last:
+                end, closed = min(len(body), int(last) + 1), True
             if start >= len(body):
                 return self.reply(416, b"", [("Content-Range", f"bytes */{len(body)}")])
-        chunk = body[start:]
-        self.log(206 if start else 200, n=n)
-        self.send_response(206 if start else 200)
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        chunk = body[start:end]
+        partial = start > 0 or closed
+        self.log(206 if partial else 200, n=n, sent=len(chunk))
+        self.send_response(206 if partial else 200)
+        if partial:
+            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(body)}")
         self.send_header("Content-Length", str(len(chunk)))
         self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
